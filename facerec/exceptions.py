@@ -1,0 +1,48 @@
+"""Typed errors raised at the edges of facerec.
+
+Every error a user can cause is one of these. They subclass ``ValueError`` (bad
+input) or ``OSError`` (bad files), so generic handlers keep working, and their
+messages say what to do next. Catch :class:`FaceRecError` to handle them all.
+"""
+
+from __future__ import annotations
+
+
+class FaceRecError(Exception):
+    """Base class of every error facerec raises on purpose."""
+
+
+class ImageNotReadable(FaceRecError, OSError):
+    """A path is missing, a directory, empty, truncated or not an image."""
+
+
+class ImageTooLarge(FaceRecError, ValueError):
+    """An image has more pixels than facerec will decode (memory stays bounded)."""
+
+
+class FaceNotFound(FaceRecError, ValueError):
+    """No face was detected in an image."""
+
+
+class WeightsError(FaceRecError, ValueError):
+    """A weights folder is incomplete or a CSV file is malformed."""
+
+
+class UnknownIdentity(FaceRecError, ValueError):
+    """A name is not enrolled in the database."""
+
+
+class EmptyDatabase(FaceRecError, ValueError):
+    """The database holds no encodings, so nobody can be identified."""
+
+
+class DatabaseError(FaceRecError, OSError):
+    """A database file is not a facerec SQLite database, or is damaged."""
+
+
+class ModelMismatch(FaceRecError, ValueError):
+    """A database was built with other weights than the ones loaded now."""
+
+
+class InvalidArgument(FaceRecError, ValueError):
+    """An argument has the wrong type, shape or value."""
