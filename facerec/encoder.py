@@ -7,6 +7,7 @@ returns a shared instance per weights folder, so the CSVs are read once.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,23 @@ BATCH_SIZE = 64
 def default_weights_dir() -> Path:
     """``$FACEREC_WEIGHTS`` if set, else the repository's trained ``weights/`` folder."""
     return Path(os.environ.get("FACEREC_WEIGHTS", WEIGHTS_DIR))
+
+
+def model_info(weights_dir: str | os.PathLike | None = None) -> dict:
+    """The ``model.json`` beside the weights: verification threshold and its provenance.
+
+    Keys: ``threshold`` (L2 distance; accept a pair when distance <= threshold),
+    ``threshold_source`` (how it was chosen), and training facts.
+    """
+    path = Path(weights_dir or default_weights_dir()) / "model.json"
+    if not path.is_file():
+        raise WeightsError(f"{path} is missing; it holds the verification threshold of these weights")
+    return json.loads(path.read_text())
+
+
+def default_threshold(weights_dir: str | os.PathLike | None = None) -> float:
+    """The model card's verification threshold (L2 distance) for the weights in use."""
+    return float(model_info(weights_dir)["threshold"])
 
 
 def faces_to_input(faces: np.ndarray) -> np.ndarray:
