@@ -7,9 +7,16 @@ Loss: FaceNet's triplet loss, margin 0.2 on squared L2 distances of the unit
 encodings, with in-batch semi-hard negatives (Schroff et al. 2015, sec. 3.2):
 for each anchor-positive pair the closest negative that is still farther than
 the positive, or, if none is, the farthest negative.
-Batches: ``P`` identities x ``K`` photos, random flips and small shifts/zooms.
-Optimiser: Adam with linear warm-up and cosine decay; layers before
-inception_3c learn at ``--early-lr-scale`` of the rate.
+Batches: ``P`` identities x ``K`` photos.
+Two phases, each Adam with linear warm-up and cosine decay:
+
+1. ``--top-epochs``: everything before inception_3c is frozen (its outputs, for
+   every photo and its mirror image, are computed once and cached in memory);
+   inception_3c to the dense layer train fast on those features.
+2. ``--full-epochs``: the whole network fine-tunes on augmented photos (flips,
+   small shifts and zooms, brightness and contrast); layers before inception_3c
+   learn at ``--early-lr-scale`` of the rate. Every tensor is updated, batch-norm
+   statistics included.
 Validation each epoch: LFW View 1 (``pairsDevTest.txt``, threshold from
 ``pairsDevTrain.txt``), which is allowed for development; ``pairs.txt`` is never read.
 
@@ -119,6 +126,31 @@ def _early_variables(model) -> set[int]:
     return {id(v) for layer in model.layers[:end] for v in layer.trainable_weights}
 
 
+def copy_weights_by_name(source, target) -> None:
+    """Copy the weights of every weighted layer that both models have (matched by name)."""
+    source_layers = {layer.name: layer for layer in source.layers if layer.weights}
+    for layer in target.layers:
+        if layer.weights and layer.name in source_layers:
+            layer.set_weights(source_layers[layer.name].get_weights())
+
+
+def trunk_features(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """inception_3b outputs (float16) of ``images`` and of their mirror images, stacked: ``(2N, 12, 12, 320)``."""
+    import keras
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    trunk = keras.Model(model.input, model.get_layer("inception_3b").output)
+    forward = tf.function(lambda x: trunk(x, training=False))
+    out = np.empty((2 * len(images), 12, 12, 320), np.float16)
+    for flip in (0, 1):
+        for i in tqdm(range(0, len(images), batch), desc=f"caching trunk features ({'mirrored' if flip else 'original'})"):
+            x = images[i:i + batch, :, ::-1] if flip else images[i:i + batch]
+            out[flip * len(images) + i: flip * len(images) + i + len(x)] = forward(
+                tf.constant(x.astype(np.float32) / 255.0)).numpy()
+    return out
+
+
 def _aux_stats(model, images: np.ndarray) -> dict[str, np.ndarray]:
     """Mean and variance of the 96 input channels of inception_5a_3x3_conv2 over ``images``."""
     import keras
@@ -150,7 +182,10 @@ class DevValidator:
     def __call__(self, model) -> dict[str, float]:
         from facerec.evaluate import accuracy_at, best_threshold, pair_distances, roc_auc
 
-        enc = np.concatenate([model(self.faces[i:i + 256].astype(np.float32) / 255.0, training=False).numpy()
+        import tensorflow as tf
+
+        forward = tf.function(lambda x: model(x, training=False))
+        enc = np.concatenate([forward(tf.constant(self.faces[i:i + 256].astype(np.float32) / 255.0)).numpy()
                               for i in range(0, len(self.faces), 256)])
         d_train = pair_distances(enc, self.index, self.train_pairs)
         d_test = pair_distances(enc, self.index, self.test_pairs)
@@ -170,7 +205,7 @@ def plot_log(log: list[dict], path: Path) -> None:
 
     epochs = [row["epoch"] for row in log]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(epochs, [row["loss"] for row in log], marker="o")
+    left.plot(epochs, [np.nan if row["loss"] is None else row["loss"] for row in log], marker="o")
     left.set(xlabel="epoch", ylabel="semi-hard triplet loss", title="training loss (BFW)")
     right.plot(epochs, [row["dev_accuracy"] for row in log], marker="o", color="tab:green")
     right.set(xlabel="epoch", ylabel="accuracy", title="LFW View 1 dev-test accuracy")
@@ -192,67 +227,127 @@ def build_start_model(seed: int):
     return model, missing
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Run training as configured by the command line; returns the last log row."""
-    import keras
+def _make_step(model, optimizer, scales: list[float], margin: float):
     import tensorflow as tf
-    from tqdm import tqdm
-
-    from facerec import datasets
-    from facerec.models.weights import save_csv_weights
-
-    run_dir = Path(args.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    bfw = datasets.load("bfw")
-    model, missing = build_start_model(args.seed)
-    print(f"started from OpenFace's CSVs; {len(missing)} tensors start random: {', '.join(missing)}")
-    sampler = BatchSampler(bfw.images, bfw.labels, args.identities, args.photos, args.seed)
-    steps_per_epoch = args.steps_per_epoch or len(sampler)
-    total_steps = steps_per_epoch * args.epochs
-    optimizer = keras.optimizers.Adam(learning_rate=args.lr)
-    early = _early_variables(model)
-    scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
-    validator = DevValidator()
-    log_path, ckpt = run_dir / "log.jsonl", run_dir / "checkpoint.weights.h5"
-    log, start_epoch = [], 0
-    if args.resume and ckpt.exists() and log_path.exists():
-        model.load_weights(ckpt)
-        log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-        start_epoch = len(log)
-        sampler.rng = np.random.default_rng(args.seed + 1000 * start_epoch)
-        print(f"resumed after epoch {start_epoch}")
 
     @tf.function
     def step(x, y, lr):
         with tf.GradientTape() as tape:
-            emb = model(x, training=True)
-            loss, active = triplet_semihard_loss(emb, y, args.margin)
+            loss, active = triplet_semihard_loss(model(x, training=True), y, margin)
         grads = tape.gradient(loss, model.trainable_variables)
         grads = [g * s if s != 1.0 else g for g, s in zip(grads, scales)]
         optimizer.learning_rate.assign(lr)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss, active
 
-    if start_epoch == 0:
-        row = {"epoch": 0, "loss": float("nan"), "active": float("nan"), **validator(model), "seconds": 0.0}
-        print(json.dumps(row))
-        log = [row]
-        log_path.write_text(json.dumps(row) + "\n")
-        start_epoch = 1
-    t0 = time.time()
-    for epoch in range(start_epoch, args.epochs + 1):
+    return step
+
+
+class _Phase:
+    """One training phase: its model, batch source, optimiser and schedule."""
+
+    def __init__(self, name, model, batches, epochs, steps, lr, warmup, margin, scales=None):
+        import keras
+
+        self.name, self.model, self.batches = name, model, batches
+        self.epochs, self.steps, self.lr, self.warmup = epochs, steps, lr, warmup
+        optimizer = keras.optimizers.Adam(learning_rate=lr)
+        self.step = _make_step(model, optimizer, scales or [1.0] * len(model.trainable_variables), margin)
+
+    def run_epoch(self, epoch_in_phase: int, label: str) -> tuple[float, float]:
+        import tensorflow as tf
+        from tqdm import tqdm
+
         losses, actives = [], []
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{args.epochs}", unit="batch")
+        total = self.steps * self.epochs
+        bar = tqdm(range(self.steps), desc=label, unit="batch")
         for i in bar:
-            global_step = (epoch - 1) * steps_per_epoch + i
-            x, y = sampler.batch()
-            loss, active = step(tf.constant(x), tf.constant(y), tf.constant(
-                _learning_rate(global_step, total_steps, args.lr, args.warmup), tf.float32))
+            lr = _learning_rate((epoch_in_phase - 1) * self.steps + i, total, self.lr, self.warmup)
+            x, y = self.batches()
+            loss, active = self.step(tf.constant(x), tf.constant(y), tf.constant(lr, tf.float32))
             losses.append(float(loss))
             actives.append(float(active))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", active=f"{np.mean(actives[-50:]):.2f}")
-        row = {"epoch": epoch, "loss": float(np.mean(losses)), "active": float(np.mean(actives)),
-               **validator(model), "seconds": round(time.time() - t0, 1)}
+        return float(np.mean(losses)), float(np.mean(actives))
+
+
+def _feature_batches(features: np.ndarray, sampler: BatchSampler):
+    """Batches of cached trunk features; each photo is taken mirrored half of the time."""
+    n = len(sampler.labels)
+
+    def batches():
+        chosen = sampler.rng.choice(len(sampler.by_label), sampler.p, replace=False)
+        rows = np.concatenate([sampler.rng.choice(sampler.by_label[c], sampler.k, replace=False) for c in chosen])
+        rows = rows + n * sampler.rng.integers(0, 2, len(rows))
+        return features[rows].astype(np.float32), sampler.labels[rows % n]
+
+    return batches
+
+
+def _fresh_layers(missing: list[str]) -> set[str]:
+    """Layers that start untrained: each missing kernel's conv, the batch norm after it, and the dense layer."""
+    convs = {stem.removesuffix("_w") for stem in missing}
+    norms = {name.replace("_conv2", "_bn2").replace("_1x1_conv", "_1x1_bn") for name in convs}
+    return convs | norms | {"dense_layer"}
+
+
+def _resume(args, model, log_path: Path, ckpt: Path) -> list[dict]:
+    if not (args.resume and ckpt.exists() and log_path.exists()):
+        return []
+    model.load_weights(ckpt)
+    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    print(f"resumed after epoch {log[-1]['epoch']}")
+    return log
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run both phases as configured by the command line; returns the last log row."""
+    from facerec import datasets
+    from facerec.models.nn4_small2 import build_top
+    from facerec.models.weights import save_csv_weights
+
+    t0 = time.time()
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    bfw = datasets.load("bfw")
+    if args.max_identities:
+        keep = bfw.labels < args.max_identities
+        bfw.images, bfw.labels = bfw.images[keep], bfw.labels[keep]
+    model, missing = build_start_model(args.seed)
+    print(f"started from OpenFace's CSVs; {len(missing)} tensors start random: {', '.join(missing)}")
+    validator = DevValidator()
+    log_path, ckpt = run_dir / "log.jsonl", run_dir / "checkpoint.weights.h5"
+    log = _resume(args, model, log_path, ckpt)
+    if not log:
+        log = [{"epoch": 0, "phase": "start", "loss": None, "active": None, **validator(model), "seconds": 0.0}]
+        log_path.write_text(json.dumps(log[0]) + "\n")
+        print(json.dumps(log[0]))
+    done = log[-1]["epoch"]
+    elapsed_before = log[-1]["seconds"]
+    sampler = BatchSampler(bfw.images, bfw.labels, args.identities, args.photos, args.seed + 1000 * done)
+    steps = args.steps_per_epoch or len(sampler)
+    top, phases = None, []
+    if done < args.top_epochs:
+        top = build_top()
+        copy_weights_by_name(model, top)
+        features = trunk_features(model, bfw.images)
+        fresh = _fresh_layers(missing)
+        top_scales = [1.0 if v.path.split("/")[0] in fresh else args.pretrained_lr_scale
+                      for v in top.trainable_variables]
+        phases.append(_Phase("top", top, _feature_batches(features, sampler), args.top_epochs, steps,
+                             args.top_lr, args.warmup, args.margin, top_scales))
+    early = _early_variables(model)
+    scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
+    phases.append(_Phase("full", model, sampler.batch, args.full_epochs, steps, args.lr, args.warmup, args.margin,
+                         scales))
+    for epoch in range(done + 1, args.top_epochs + args.full_epochs + 1):
+        phase = phases[0] if epoch <= args.top_epochs else phases[-1]
+        in_phase = epoch if phase.name == "top" else epoch - args.top_epochs
+        loss, active = phase.run_epoch(in_phase, f"epoch {epoch} ({phase.name})")
+        if phase.name == "top":
+            copy_weights_by_name(top, model)
+        row = {"epoch": epoch, "phase": phase.name, "loss": loss, "active": active, **validator(model),
+               "seconds": round(elapsed_before + time.time() - t0, 1)}
         print(json.dumps(row))
         log.append(row)
         with log_path.open("a") as handle:
@@ -261,23 +356,28 @@ def train(args: argparse.Namespace) -> dict:
         plot_log(log, run_dir / "loss.png")
     aux = _aux_stats(model, bfw.images[:: max(1, len(bfw.images) // 2000)])
     save_csv_weights(model, args.out, aux_stats=aux)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} after {log[-1]['seconds']:.0f} s of training")
     return log[-1]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``facerec train``."""
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--top-epochs", type=int, default=12, help="epochs of phase 1 (top layers on cached features)")
+    parser.add_argument("--full-epochs", type=int, default=4, help="epochs of phase 2 (whole network)")
     parser.add_argument("--steps-per-epoch", type=int, default=0, help="0: one pass over BFW per epoch")
     parser.add_argument("--identities", type=int, default=32, help="identities per batch (P)")
     parser.add_argument("--photos", type=int, default=4, help="photos per identity in a batch (K)")
-    parser.add_argument("--lr", type=float, default=3e-4, help="peak learning rate")
+    parser.add_argument("--top-lr", type=float, default=1e-3, help="peak learning rate of phase 1")
+    parser.add_argument("--pretrained-lr-scale", type=float, default=0.2,
+                        help="phase 1 learning-rate factor of the layers that start from OpenFace's values")
+    parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate of phase 2")
     parser.add_argument("--early-lr-scale", type=float, default=0.1, help="learning-rate factor before inception_3c")
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    parser.add_argument("--warmup", type=int, default=100, help="warm-up steps of each phase")
     parser.add_argument("--margin", type=float, default=0.2, help="triplet margin alpha")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "runs" / "train"))
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for the trained 226-file CSV set")
+    parser.add_argument("--max-identities", type=int, default=0, help="train on the first N identities only (tests)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
 
 

@@ -70,7 +70,8 @@ def _l2_pool(x, size: int = 3, strides: int = 3):
     """L2 pooling: sqrt of the sum of squares over each window (Torch ``SpatialLPPooling``)."""
     x = layers.Lambda(ops.square)(x)
     x = layers.AveragePooling2D(pool_size=size, strides=strides)(x)
-    x = layers.Lambda(lambda t: ops.sqrt(t * float(size * size)))(x)
+    # max(., tiny) keeps the gradient finite where a whole window is zero (after ReLU)
+    x = layers.Lambda(lambda t: ops.sqrt(ops.maximum(t * float(size * size), 1e-12)))(x)
     return x
 
 
@@ -108,19 +109,25 @@ def _stem(x):
     return layers.MaxPooling2D(pool_size=3, strides=2)(x)
 
 
-def _inception_3(x):
-    x = layers.Concatenate(axis=-1, name="inception_3a")([
+def _block_3a(x):
+    return layers.Concatenate(axis=-1, name="inception_3a")([
         _branch(x, "3a", "3x3", 96, 128, 3),
         _branch(x, "3a", "5x5", 16, 32, 5),
         _pool_branch(x, "3a", "max", 32, ((3, 4), (3, 4))),
         _one_by_one(x, "3a", 64),
     ])
-    x = layers.Concatenate(axis=-1, name="inception_3b")([
+
+
+def _block_3b(x):
+    return layers.Concatenate(axis=-1, name="inception_3b")([
         _branch(x, "3b", "3x3", 96, 128, 3),
         _branch(x, "3b", "5x5", 32, 64, 5),
         _pool_branch(x, "3b", "l2", 64, 4),
         _one_by_one(x, "3b", 64),
     ])
+
+
+def _block_3c(x):
     return layers.Concatenate(axis=-1, name="inception_3c")([
         _branch(x, "3c", "3x3", 128, 256, 3, strides=2),
         _branch(x, "3c", "5x5", 32, 64, 5, strides=2),
@@ -128,13 +135,16 @@ def _inception_3(x):
     ])
 
 
-def _inception_4(x):
-    x = layers.Concatenate(axis=-1, name="inception_4a")([
+def _block_4a(x):
+    return layers.Concatenate(axis=-1, name="inception_4a")([
         _branch(x, "4a", "3x3", 96, 192, 3),
         _branch(x, "4a", "5x5", 32, 64, 5),
         _pool_branch(x, "4a", "l2", 128, 2),
         _one_by_one(x, "4a", 256),
     ])
+
+
+def _block_4e(x):
     return layers.Concatenate(axis=-1, name="inception_4e")([
         _branch(x, "4e", "3x3", 160, 256, 3, strides=2),
         _branch(x, "4e", "5x5", 64, 128, 5, strides=2),
@@ -142,17 +152,30 @@ def _inception_4(x):
     ])
 
 
-def _inception_5(x):
-    x = layers.Concatenate(axis=-1, name="inception_5a")([
+def _block_5a(x):
+    return layers.Concatenate(axis=-1, name="inception_5a")([
         _branch(x, "5a", "3x3", 96, 384, 3),
         _pool_branch(x, "5a", "l2", 96, 1),
         _one_by_one(x, "5a", 256),
     ])
+
+
+def _block_5b(x):
     return layers.Concatenate(axis=-1, name="inception_5b")([
         _branch(x, "5b", "3x3", 96, 384, 3),
         _pool_branch(x, "5b", "max", 96, 1),
         _one_by_one(x, "5b", 256),
     ])
+
+
+def _top(x):
+    """inception_3c to the L2-normalised encoding."""
+    for block in (_block_3c, _block_4a, _block_4e, _block_5a, _block_5b):
+        x = block(x)
+    x = layers.AveragePooling2D(pool_size=3, strides=1)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(EMBEDDING_DIM, name="dense_layer")(x)
+    return L2Normalize(name="l2_normalize")(x)
 
 
 def build_nn4_small2(input_shape: tuple[int, int, int] = INPUT_SHAPE, name: str = "FaceRecoModel") -> keras.Model:
@@ -168,9 +191,14 @@ def build_nn4_small2(input_shape: tuple[int, int, int] = INPUT_SHAPE, name: str 
         ``(batch, 128)`` unit-length encodings; ``count_params() == 3743280``.
     """
     inputs = keras.Input(shape=input_shape, name="input_image")
-    x = _inception_5(_inception_4(_inception_3(_stem(inputs))))
-    x = layers.AveragePooling2D(pool_size=3, strides=1)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(EMBEDDING_DIM, name="dense_layer")(x)
-    outputs = L2Normalize(name="l2_normalize")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, _top(_block_3b(_block_3a(_stem(inputs)))), name=name)
+
+
+def build_top(name: str = "FaceRecoModel_top") -> keras.Model:
+    """The layers from inception_3c on, taking inception_3b's ``(12, 12, 320)`` output.
+
+    Its weighted layers carry the same names as in the full model, so weights
+    move between the two by name (used to train the top on cached features).
+    """
+    inputs = keras.Input(shape=(12, 12, 320), name="inception_3b_output")
+    return keras.Model(inputs, _top(inputs), name=name)

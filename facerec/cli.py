@@ -1,0 +1,364 @@
+"""The ``facerec`` command (also ``python -m facerec``).
+
+Exit codes: 0 success; 1 a negative answer (``verify``: not that person) or a
+system error (disk, permissions); 2 bad usage or bad input (every facerec
+error: no face, unknown name, wrong database, ...); 130 interrupted. Errors are
+one line on stderr; results go to stdout (``--json`` for scripts), progress bars
+to stderr when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from facerec.exceptions import FaceNotFound, FaceRecError, ImageNotReadable, ImageTooLarge
+
+DEFAULT_DB = "faces.sqlite"
+DELEGATED = ("train", "evaluate")  # subcommands whose options belong to the lead's modules
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    """``--db``, else ``$FACEREC_DB``, else ``faces.sqlite`` in the working folder."""
+    return Path(args.db or os.environ.get("FACEREC_DB") or DEFAULT_DB)
+
+
+@contextmanager
+def _quiet_native_stderr(enabled: bool) -> Iterator[None]:
+    """Silence C-level writes to stderr (TensorFlow's start-up banners) while loading the model."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _encoder(args: argparse.Namespace):
+    """The shared encoder of ``--weights`` (TensorFlow is imported here, not before)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from facerec.encoder import get_encoder
+
+    with _quiet_native_stderr(not args.verbose):
+        return get_encoder(args.weights)
+
+
+def _progress() -> bool:
+    """Progress bars only when stderr is a terminal."""
+    return sys.stderr.isatty()
+
+
+def _threshold(args: argparse.Namespace, encoder) -> float:
+    from facerec.encoder import default_threshold
+
+    return args.threshold if args.threshold is not None else default_threshold(encoder.weights_dir)
+
+
+def _emit(args: argparse.Namespace, payload, lines: list[str]) -> None:
+    """Print ``payload`` as JSON with ``--json``, else the human-readable lines."""
+    if args.json:
+        print(json.dumps(payload, indent=None))
+    else:
+        for line in lines:
+            print(line)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+
+
+def _expand_images(items: list[str]) -> list[Path]:
+    """Image arguments, with folders replaced by the images they hold (sorted)."""
+    from facerec.door import image_files
+
+    paths = []
+    for item in items:
+        path = Path(item)
+        paths.extend(image_files(path) if path.is_dir() else [path])
+    if not paths:
+        raise ImageNotReadable(f"no images found in {', '.join(items)}")
+    return paths
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from facerec.database import FaceDatabase
+
+    images = _expand_images(args.images)
+    encoder = _encoder(args)
+    with FaceDatabase(_db_path(args)) as db:
+        result = db.enroll(args.name, images, encoder=encoder, skip_bad=args.skip_bad, progress=_progress())
+        total = len(db.encodings(result.name)[0])
+    for source, reason in result.failed:
+        print(f"facerec: skipped {source}: {reason}", file=sys.stderr)
+    lines = [f"enrolled {len(result.added)} photo(s) of {result.name} into {_db_path(args)} ({total} in all)"]
+    if result.duplicates:
+        lines.append(f"already enrolled, skipped: {', '.join(result.duplicates)}")
+    _emit(args, {"name": result.name, "added": result.added, "duplicates": result.duplicates,
+                 "failed": [{"image": s, "reason": r} for s, r in result.failed], "photos": total}, lines)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from facerec.api import verify
+
+    encoder = _encoder(args)
+    result = verify(args.image, args.name, _db_path(args), _threshold(args, encoder), encoder)
+    sign = "<=" if result.match else ">"
+    verdict = f"it is {result.name}" if result.match else f"it is not {result.name}"
+    _emit(args, result.to_json(),
+          [f"{args.image}: {verdict} (distance {result.distance:.3f} {sign} threshold {result.threshold:.3f})"])
+    return 0 if result.match else 1
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from facerec.api import identify
+    from facerec.database import FaceDatabase
+
+    images = _expand_images(args.images)
+    encoder = _encoder(args)
+    threshold = _threshold(args, encoder)
+    results, failed = [], 0
+    with FaceDatabase(_db_path(args), create=False) as db:
+        for image in tqdm(images, desc="identifying", unit="image", disable=None if len(images) > 1 else True):
+            try:
+                results.extend(identify(image, db, args.k, threshold, encoder, args.backend))
+            except (FaceNotFound, ImageNotReadable, ImageTooLarge) as error:
+                print(f"facerec: error: {error}", file=sys.stderr)
+                failed += 1
+    rows = [[r.image, ",".join(map(str, r.box)), r.identity or "unknown", f"{r.distance:.3f}",
+             " ".join(f"{m.name}:{m.distance:.3f}" for m in r.candidates)] for r in results]
+    _emit(args, [r.to_json() for r in results],
+          _table(["image", "box", "identity", "distance", "closest"], rows) + [f"threshold {threshold:.3f}"])
+    return 2 if failed else 0
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    from facerec.database import FaceDatabase
+
+    with FaceDatabase(_db_path(args), create=False) as db:
+        people = db.people()
+    payload = [{"name": p.name, "photos": p.photos, "created": p.created} for p in people]
+    lines = _table(["name", "photos", "enrolled"], [[p.name, str(p.photos), p.created] for p in people])
+    _emit(args, payload, lines + [f"{len(people)} people, {sum(p.photos for p in people)} photos"])
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from facerec.database import FaceDatabase
+
+    with FaceDatabase(_db_path(args), create=False) as db:
+        removed = db.remove(args.name)
+    _emit(args, {"name": args.name, "removed": removed}, [f"removed {args.name} ({removed} photo(s))"])
+    return 0
+
+
+def cmd_door(args: argparse.Namespace) -> int:
+    from facerec.door import run_door
+
+    encoder = _encoder(args)
+    report = run_door(args.source, _db_path(args), args.out, _threshold(args, encoder), every=args.every, k=args.k,
+                      fps=args.fps, encoder=encoder, progress=_progress())
+    seen = ", ".join(f"{name or 'unknown'} ({count})" for name, count in report.seen().most_common()) or "nobody"
+    _emit(args, report.to_json(), [f"door: {report.frames} frame(s), {report.processed} searched, "
+                                   f"{len(report.faces)} face(s); seen: {seen}", f"annotated output: {args.out}"])
+    return 0
+
+
+def copy_happy_house(dest: Path) -> tuple[list[str], list[str], Path]:
+    """Copy the Happy House photos from the assets into ``dest``; returns ``(copied, unchanged, source)``."""
+    from facerec.database import file_sha256
+    from facerec.paths import assets_dir
+
+    source = assets_dir() / "happy-house" / "images"
+    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else []
+    if not files:
+        raise ImageNotReadable(f"no Happy House photos in {source}; set FACEREC_ASSETS to the shared assets folder")
+    dest.mkdir(parents=True, exist_ok=True)
+    copied, unchanged = [], []
+    for path in files:
+        target = dest / path.name
+        if target.is_file() and file_sha256(target) == file_sha256(path):
+            unchanged.append(path.name)
+            continue
+        shutil.copyfile(path, target)
+        copied.append(path.name)
+    return copied, unchanged, source
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from facerec.paths import IMAGES_DIR
+
+    dest = Path(args.images or IMAGES_DIR)
+    copied, unchanged, source = copy_happy_house(dest)
+    lines = [f"copied {len(copied)} Happy House photo(s) from {source} to {dest}" if copied
+             else f"{dest} already holds the {len(unchanged)} Happy House photos"]
+    if copied and unchanged:
+        lines.append(f"{len(unchanged)} were already there")
+    _emit(args, {"source": str(source), "images": str(dest), "copied": copied, "unchanged": unchanged}, lines)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from facerec.door import image_files, run_demo
+    from facerec.encoder import model_info
+    from facerec.paths import IMAGES_DIR, REPO_ROOT
+
+    images = Path(args.images or IMAGES_DIR)
+    if not images.is_dir() or not image_files(images):
+        copied, _, source = copy_happy_house(images)
+        print(f"copied {len(copied)} Happy House photo(s) from {source} to {images}", file=sys.stderr)
+    db_path = Path(args.db or REPO_ROOT / "runs" / "door.sqlite")
+    encoder = _encoder(args)
+    threshold = _threshold(args, encoder)
+    rows = run_demo(images, db_path, args.out, threshold, tuple(args.ban), encoder, progress=_progress())
+    source = model_info(encoder.weights_dir).get("threshold_source", "model.json")
+    lines = [f"weights {encoder.weights_dir}; threshold {threshold:.3f} ({source})"]
+    lines += _table(["image", "closest resident", "distance", "verdict"],
+                    [[r.image, r.closest, f"{r.distance:.3f}", r.verdict] for r in rows])
+    lines += [f"database: {db_path}", f"contact sheet: {args.out}"]
+    payload = {"threshold": threshold, "database": str(db_path), "sheet": str(args.out),
+               "doors": [{**r.result.to_json(), "closest": r.closest, "verdict": r.verdict} for r in rows]}
+    _emit(args, payload, lines)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from facerec import train
+
+    parser = argparse.ArgumentParser(prog="facerec train", description=(train.__doc__ or "").splitlines()[0])
+    train.add_arguments(parser)
+    train.train(parser.parse_args(args.rest))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from facerec import evaluate
+
+    parser = argparse.ArgumentParser(prog="facerec evaluate", description=(evaluate.__doc__ or "").splitlines()[0])
+    evaluate.add_arguments(parser)
+    evaluate.run(parser.parse_args(args.rest))
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------
+
+
+def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options accepted before or after the subcommand (after wins)."""
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    parser.add_argument("--db", default=default(None),
+                        help=f"face database file (default: $FACEREC_DB or ./{DEFAULT_DB})")
+    parser.add_argument("--weights", default=default(None),
+                        help="weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
+    parser.add_argument("--json", action="store_true", default=default(False), help="print JSON for scripts")
+    parser.add_argument("--verbose", action="store_true", default=default(False),
+                        help="show TensorFlow's start-up messages")
+
+
+def _threshold_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="accept when L2 distance <= this (default: the weights' model.json)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``facerec`` argument parser."""
+    parser = argparse.ArgumentParser(prog="facerec", description="Face verification and recognition "
+                                     "with 128-d FaceNet-style encodings (OpenFace nn4.small2).", epilog=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    _add_common(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _add_common(sub, suppress=True)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("enroll", cmd_enroll, "enroll photos of one person (the largest face of each)")
+    sub.add_argument("name", help="the person's name")
+    sub.add_argument("images", nargs="+", metavar="IMAGE", help="photos (or folders of photos)")
+    sub.add_argument("--skip-bad", action="store_true", help="skip photos without a face instead of failing")
+
+    sub = command("verify", cmd_verify, "is the largest face of IMAGE this person? (exit 0 yes, 1 no)")
+    sub.add_argument("image", help="photo to check")
+    sub.add_argument("--as", dest="name", required=True, metavar="NAME", help="the claimed identity")
+    _threshold_option(sub)
+
+    sub = command("identify", cmd_identify, "who is in these photos? (every face)")
+    sub.add_argument("images", nargs="+", metavar="IMAGE", help="photos (or folders of photos)")
+    sub.add_argument("-k", type=int, default=1, help="candidates per face (default 1)")
+    sub.add_argument("--backend", default="exact", choices=["exact", "faiss-flat", "faiss-hnsw"],
+                     help="search backend (default exact)")
+    _threshold_option(sub)
+
+    command("people", cmd_people, "list the enrolled people")
+
+    sub = command("remove", cmd_remove, "remove a person and all their photos")
+    sub.add_argument("name", help="the person's name")
+
+    sub = command("door", cmd_door, "identify faces frame by frame and write annotated frames")
+    sub.add_argument("source", metavar="VIDEO_OR_FOLDER", help="a video file or a folder of images")
+    sub.add_argument("--out", required=True, help="annotated video (.mp4, .avi, ...) or a folder for images")
+    sub.add_argument("--every", type=int, default=1, help="search every n-th frame (default 1)")
+    sub.add_argument("--fps", type=float, default=None, help="output frame rate (default: the source's, 2 for folders)")
+    sub.add_argument("-k", type=int, default=1, help="candidates kept per face (default 1)")
+    _threshold_option(sub)
+
+    sub = command("setup", cmd_setup, "copy the Happy House photos from the assets into images/")
+    sub.add_argument("--images", default=None, help="destination folder (default: the repository's images/)")
+
+    sub = command("demo", cmd_demo, "enroll the Happy House residents and run the camera shots through the door")
+    sub.add_argument("--images", default=None, help="photos folder (default: the repository's images/)")
+    sub.add_argument("--out", default="runs/door_contact_sheet.png", help="contact sheet PNG")
+    sub.add_argument("--ban", action="append", default=[], metavar="NAME", help="refuse this resident (repeatable)")
+    _threshold_option(sub)
+
+    for name, handler, help_text in (("train", cmd_train, "train nn4.small2 (see `facerec train --help`)"),
+                                     ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)")):
+        sub = commands.add_parser(name, help=help_text, add_help=False, prefix_chars="\0")
+        sub.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``facerec`` command; returns the exit code (see the module docstring)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed by argparse
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except SystemExit as exit_:  # --help or a usage error of a delegated command (train, evaluate)
+        return int(exit_.code or 0)
+    except FaceRecError as error:
+        print(f"facerec: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"facerec: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("facerec: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,458 @@
+"""Persistent face database in SQLite (standard library ``sqlite3``; never pickle).
+
+Tables:
+
+* ``meta(key, value)``: ``schema_version``, ``model_fingerprint`` (SHA-256 of the
+  weights that made the encodings, :attr:`facerec.encoder.FaceEncoder.fingerprint`)
+  and ``created`` (UTC ISO 8601).
+* ``people(id, name UNIQUE, created)``.
+* ``faces(id, person_id, encoding, source, sha256, box_left, box_top, box_right,
+  box_bottom, added)``: ``encoding`` is 128 little-endian float32 (512 bytes),
+  ``source`` the photo's file name, ``sha256`` its content hash, the box is
+  ``(left, top, right, bottom)`` pixels of the photo as loaded (EXIF-rotated).
+
+Guarantees: every write runs in one ``BEGIN IMMEDIATE`` transaction, so an
+enrollment that fails or is killed half-way leaves the database as it was; the
+database is in WAL mode with a busy timeout, so several processes may enroll at
+once and none loses a row. A database holding encodings of other weights is
+refused with :class:`~facerec.exceptions.ModelMismatch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from facerec.exceptions import (
+    DatabaseError,
+    EmptyDatabase,
+    FaceNotFound,
+    ImageNotReadable,
+    InvalidArgument,
+    ModelMismatch,
+    UnknownIdentity,
+)
+from facerec.search import ENCODING_SIZE, PersonSearch, make_search
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x46524543  # "FREC" in the SQLite header marks a facerec database
+BUSY_TIMEOUT_MS = 60_000
+_ENCODING_DTYPE = np.dtype("<f4")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS faces (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    encoding BLOB NOT NULL CHECK (length(encoding) = 512),
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    box_left INTEGER, box_top INTEGER, box_right INTEGER, box_bottom INTEGER,
+    added TEXT NOT NULL,
+    UNIQUE (person_id, sha256)
+);
+CREATE INDEX IF NOT EXISTS faces_person ON faces(person_id);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """One face to store: its encoding and where it came from.
+
+    Attributes:
+        encoding: ``(128,)`` float32 encoding.
+        source: the photo's file name (or any label for an array).
+        sha256: hex SHA-256 of the photo's bytes (of the array's bytes for arrays).
+        box: ``(left, top, right, bottom)`` pixels of the face in the photo.
+    """
+
+    encoding: np.ndarray
+    source: str
+    sha256: str
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Person:
+    """An enrolled person: database id, name, number of photos, first enrollment (UTC ISO 8601)."""
+
+    id: int
+    name: str
+    photos: int
+    created: str
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    """What :meth:`FaceDatabase.enroll` stored.
+
+    Attributes:
+        name: the person.
+        added: sources of the photos stored now, in input order.
+        duplicates: sources skipped because this person already has that exact photo (same SHA-256).
+        failed: ``(source, reason)`` of photos skipped for having no face / not being readable
+            (only with ``skip_bad=True``; otherwise the first one raises and nothing is stored).
+    """
+
+    name: str
+    added: list[str]
+    duplicates: list[str]
+    failed: list[tuple[str, str]]
+
+
+class FaceDatabase:
+    """A face database file: people, their photos' encodings and the model that made them.
+
+    Use as a context manager, or call :meth:`close`. Reading methods see the
+    latest committed state, including other processes' enrollments.
+
+    Args:
+        path: SQLite file (created with its folder when missing, if ``create``).
+        create: create a missing database (default True); else raise DatabaseError.
+
+    Raises:
+        DatabaseError: the file is not a facerec SQLite database, is damaged, or
+            is missing and ``create`` is False.
+    """
+
+    def __init__(self, path: str | os.PathLike, create: bool = True):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise DatabaseError(f"{self.path} is a directory; give the database a file name such as faces.sqlite")
+        if not self.path.exists() and not create:
+            raise DatabaseError(f"database {self.path} does not exist; enroll someone first to create it")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection = None
+        self._search_cache: tuple[tuple, PersonSearch] | None = None
+        self._writes = 0
+        try:
+            self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self._configure()
+        except sqlite3.Error as error:
+            self.close()
+            raise DatabaseError(f"{self.path} is not a usable facerec database ({error}); "
+                                "check the path, or move the file away to start a new database") from error
+
+    # -- connection and schema -------------------------------------------------
+
+    def _configure(self) -> None:
+        connection = self._connection
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if application_id not in (0, APPLICATION_ID) or (tables and application_id != APPLICATION_ID):
+            raise DatabaseError(f"{self.path} is an SQLite database but not a facerec one; "
+                                "use another file name for the face database")
+        if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+        if application_id == 0:
+            with self._transaction():
+                for statement in _SCHEMA.strip().split(";\n"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                connection.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)", (_now(),))
+                connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        version = self._meta("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise DatabaseError(f"{self.path} has facerec schema version {version}, this facerec reads version "
+                                f"{SCHEMA_VERSION}; re-enroll into a new database")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back."""
+        connection = self._require_open()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise DatabaseError(f"cannot write {self.path}: {error}; another program may hold it "
+                                f"for more than {BUSY_TIMEOUT_MS // 1000} s") from error
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            self._writes += 1
+
+    def _require_open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise DatabaseError(f"database {self.path} is closed")
+        return self._connection
+
+    def _meta(self, key: str) -> str | None:
+        row = self._require_open().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._search_cache = None
+
+    def __enter__(self) -> FaceDatabase:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FaceDatabase({str(self.path)!r})"
+
+    # -- model identity ----------------------------------------------------------
+
+    @property
+    def model_fingerprint(self) -> str | None:
+        """SHA-256 of the weights that made the stored encodings (None before the first enrollment)."""
+        return self._meta("model_fingerprint")
+
+    def check_model(self, fingerprint: str) -> None:
+        """Raise :class:`ModelMismatch` if the stored encodings come from other weights.
+
+        A database without faces accepts any weights (it is re-bound on the next enrollment).
+        """
+        stored = self.model_fingerprint
+        if stored is None or stored == fingerprint or self.count_faces() == 0:
+            return
+        raise ModelMismatch(f"database {self.path} was built with other weights (fingerprint {stored[:12]}) "
+                            f"than the ones loaded now ({fingerprint[:12]}); enroll the people again into a new "
+                            "database, or load the weights it was built with (FACEREC_WEIGHTS / --weights)")
+
+    # -- reading -----------------------------------------------------------------
+
+    def people(self) -> list[Person]:
+        """Every enrolled person, sorted by name."""
+        rows = self._require_open().execute(
+            "SELECT p.id, p.name, COUNT(f.id), p.created FROM people p LEFT JOIN faces f ON f.person_id = p.id "
+            "GROUP BY p.id ORDER BY p.name").fetchall()
+        return [Person(*row) for row in rows]
+
+    def names(self) -> list[str]:
+        """Enrolled names, sorted."""
+        return [row[0] for row in self._require_open().execute("SELECT name FROM people ORDER BY name")]
+
+    def count_faces(self) -> int:
+        """Number of stored encodings."""
+        return self._require_open().execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+
+    def person_id(self, name: str) -> int:
+        """Database id of ``name``; raises :class:`UnknownIdentity` (listing the known names) if absent."""
+        row = self._require_open().execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            names = self.names()
+            known = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
+            raise UnknownIdentity(f"{name!r} is not enrolled in {self.path}; "
+                                  + (f"known names: {known}" if names else "the database is empty"))
+        return int(row[0])
+
+    def encodings(self, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Stored encodings, ordered by face id (enrollment order).
+
+        Args:
+            name: only this person's (raises :class:`UnknownIdentity` if absent); default everyone's.
+
+        Returns:
+            ``(encodings (N, 128) float32, person_ids (N,) int64)``.
+        """
+        query, params = "SELECT encoding, person_id FROM faces ORDER BY id", ()
+        if name is not None:
+            query, params = "SELECT encoding, person_id FROM faces WHERE person_id = ? ORDER BY id", (
+                self.person_id(name),)
+        rows = self._require_open().execute(query, params).fetchall()
+        matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=_ENCODING_DTYPE)
+        matrix = matrix.reshape(len(rows), ENCODING_SIZE).astype(np.float32)
+        return matrix, np.array([row[1] for row in rows], dtype=np.int64)
+
+    def faces(self, name: str | None = None) -> list[dict]:
+        """Metadata of stored faces (no encodings): ``id, name, source, sha256, box, added``, by face id."""
+        query = ("SELECT f.id, p.name, f.source, f.sha256, f.box_left, f.box_top, f.box_right, f.box_bottom, f.added "
+                 "FROM faces f JOIN people p ON p.id = f.person_id")
+        params: tuple = ()
+        if name is not None:
+            query, params = query + " WHERE f.person_id = ?", (self.person_id(name),)
+        rows = self._require_open().execute(query + " ORDER BY f.id", params).fetchall()
+        return [{"id": r[0], "name": r[1], "source": r[2], "sha256": r[3], "box": list(r[4:8]), "added": r[8]}
+                for r in rows]
+
+    def names_by_id(self) -> dict[int, str]:
+        """``{person id: name}`` of everyone enrolled."""
+        return dict(self._require_open().execute("SELECT id, name FROM people"))
+
+    def searcher(self, backend: str = "exact") -> PersonSearch:
+        """A search over all stored encodings (see :mod:`facerec.search`), rebuilt only after writes.
+
+        Raises:
+            EmptyDatabase: no encodings are stored.
+        """
+        version = self._require_open().execute("PRAGMA data_version").fetchone()[0]
+        key = (backend, version, self._writes)
+        if self._search_cache is None or self._search_cache[0] != key:
+            encodings, ids = self.encodings()
+            if len(encodings) == 0:
+                raise EmptyDatabase(f"database {self.path} holds no faces; enroll people first "
+                                    "(facerec --db PATH enroll NAME PHOTO...)")
+            self._search_cache = (key, make_search(encodings, ids, backend))
+        return self._search_cache[1]
+
+    # -- writing -----------------------------------------------------------------
+
+    def add_faces(self, name: str, records: Sequence[FaceRecord], fingerprint: str) -> tuple[list[str], list[str]]:
+        """Store encodings of one person in one transaction (all or nothing).
+
+        Args:
+            name: the person (created if new).
+            records: the faces to add.
+            fingerprint: :attr:`FaceEncoder.fingerprint` of the weights that made the encodings.
+
+        Returns:
+            ``(added, duplicates)``: sources stored, and sources skipped because this
+            person already has a photo with the same SHA-256.
+
+        Raises:
+            ModelMismatch: the database holds encodings of other weights.
+            InvalidArgument: empty name or a malformed encoding.
+        """
+        name = _check_name(name)
+        blobs = [_encoding_blob(record.encoding) for record in records]
+        added, duplicates = [], []
+        with self._transaction() as connection:
+            self.check_model(fingerprint)
+            connection.execute("INSERT OR REPLACE INTO meta VALUES ('model_fingerprint', ?)", (fingerprint,))
+            connection.execute("INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)", (name, _now()))
+            person = connection.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0]
+            for record, blob in zip(records, blobs):
+                if self._insert_face(connection, person, record, blob):
+                    added.append(record.source)
+                else:
+                    duplicates.append(record.source)
+        return added, duplicates
+
+    @staticmethod
+    def _insert_face(connection: sqlite3.Connection, person: int, record: FaceRecord, blob: bytes) -> bool:
+        cursor = connection.execute(
+            "INSERT OR IGNORE INTO faces (person_id, encoding, source, sha256, box_left, box_top, box_right, "
+            "box_bottom, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (person, blob, record.source, record.sha256, *[int(v) for v in record.box], _now()))
+        return cursor.rowcount == 1
+
+    def enroll(self, name: str, images: Iterable, encoder=None, skip_bad: bool = False,
+               progress: bool = False) -> EnrollResult:
+        """Encode photos of one person and store them, all in one transaction.
+
+        Each photo contributes its largest face (see :func:`facerec.align.find_and_align`).
+        All photos are encoded before anything is written.
+
+        Args:
+            name: the person (created if new; more photos may be added later).
+            images: photo paths (or RGB arrays, stored with source ``"array"``).
+            encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
+            skip_bad: skip photos without a face or unreadable ones (listed in
+                ``failed``) instead of raising.
+            progress: show a progress bar on stderr.
+
+        Raises:
+            FaceNotFound / ImageNotReadable: a photo has no face or cannot be read
+                (unless ``skip_bad``); nothing is stored.
+            InvalidArgument: no photo given, or none usable.
+            ModelMismatch: the database holds encodings of other weights.
+        """
+        from tqdm import tqdm
+
+        from facerec.align import find_and_align
+        from facerec.encoder import get_encoder
+
+        name = _check_name(name)
+        images = list(images)
+        if not images:
+            raise InvalidArgument(f"no photos given to enroll {name!r}")
+        encoder = encoder or get_encoder()
+        self.check_model(encoder.fingerprint)
+        aligned, meta, failed = [], [], []
+        for image in tqdm(images, desc=f"enrolling {name}", unit="photo", disable=not progress):
+            source = _name_of(image)
+            try:
+                face_crop, face = find_and_align(image)
+                source, sha = _source_of(image)
+            except (FaceNotFound, ImageNotReadable) as error:
+                if not skip_bad:
+                    raise
+                failed.append((source, str(error)))
+                continue
+            aligned.append(face_crop)
+            meta.append((source, sha, face.box))
+        if not aligned:
+            raise InvalidArgument(f"none of the {len(images)} photos of {name!r} holds a usable face")
+        encodings = encoder.encode(np.stack(aligned))
+        records = [FaceRecord(enc, source, sha, box) for enc, (source, sha, box) in zip(encodings, meta)]
+        added, duplicates = self.add_faces(name, records, encoder.fingerprint)
+        return EnrollResult(name, added, duplicates, failed)
+
+    def remove(self, name: str) -> int:
+        """Delete a person and all their photos; returns the number of photos removed.
+
+        Raises:
+            UnknownIdentity: ``name`` is not enrolled (the message lists who is).
+        """
+        with self._transaction() as connection:
+            person = self.person_id(name)
+            removed = connection.execute("DELETE FROM faces WHERE person_id = ?", (person,)).rowcount
+            connection.execute("DELETE FROM people WHERE id = ?", (person,))
+        return removed
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgument(f"a person's name must be a non-empty string, got {name!r}")
+    return name.strip()
+
+
+def _encoding_blob(encoding: np.ndarray) -> bytes:
+    vector = np.asarray(encoding, dtype=np.float32).ravel()
+    if vector.shape != (ENCODING_SIZE,) or not np.all(np.isfinite(vector)):
+        raise InvalidArgument(f"an encoding must be {ENCODING_SIZE} finite floats, got shape {np.shape(encoding)}")
+    return vector.astype(_ENCODING_DTYPE).tobytes()
+
+
+def _name_of(image) -> str:
+    return "array" if isinstance(image, np.ndarray) else Path(image).name
+
+
+def _source_of(image) -> tuple[str, str]:
+    """``(file name, sha256)`` of a photo path, or ``("array", sha256 of the bytes)`` for an array."""
+    if isinstance(image, np.ndarray):
+        return "array", hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+    path = Path(image)
+    try:
+        return path.name, file_sha256(path)
+    except OSError as error:
+        raise ImageNotReadable(f"cannot read {path}: {error.strerror or error}") from error

@@ -1,0 +1,186 @@
+"""Nearest-person search over enrolled encodings (1:K identification).
+
+A gallery is a matrix of ``N`` encodings ``(N, 128)`` float32 and, for each row,
+the integer id of the person it shows (several rows per person). A query is
+answered by *person*: each person's distance is the distance to their closest
+photo, and the ``k`` closest people are returned, closest first.
+
+Two backends share one interface, ``search(queries (Q, 128), k) -> (distances
+(Q, k') float32, person ids (Q, k') int64)`` with ``k' = min(k, people)``:
+
+* :class:`ExactSearch` (default): one float32 matrix product against the gallery
+  with precomputed squared norms, ``|q - x|^2 = |q|^2 - 2 q.x + |x|^2``, then
+  ``argpartition`` for the candidates. Exact; about a millisecond per query for
+  100,000 encodings on one CPU core.
+* :class:`FaissSearch`: a FAISS ``IndexFlatL2`` (exact) or ``IndexHNSWFlat``
+  (approximate graph search, for millions of encodings).
+
+Both take the ``k * m`` nearest encodings as candidates, where ``m`` is the most
+photos any one person has; among them are always the ``k`` nearest distinct
+people (each person fills at most ``m`` of them). Candidate distances are then
+recomputed directly as ``|q - x|`` so that tiny distances (a photo against
+itself) are not lost to float32 cancellation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facerec.exceptions import EmptyDatabase, InvalidArgument
+
+ENCODING_SIZE = 128
+BACKENDS = ("exact", "faiss-flat", "faiss-hnsw")
+
+
+def _as_matrix(array: np.ndarray, name: str) -> np.ndarray:
+    matrix = np.asarray(array, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None]
+    if matrix.ndim != 2 or matrix.shape[1] != ENCODING_SIZE:
+        raise InvalidArgument(f"{name} must have shape (n, {ENCODING_SIZE}), got {np.shape(array)}")
+    if not np.all(np.isfinite(matrix)):
+        raise InvalidArgument(f"{name} holds NaN or infinite values")
+    return np.ascontiguousarray(matrix)
+
+
+class PersonSearch:
+    """Base of the search backends: candidate selection is left to subclasses.
+
+    Args:
+        encodings: ``(N, 128)`` gallery encodings (converted to float32).
+        person_ids: ``(N,)`` integer person id of each row.
+
+    Raises:
+        EmptyDatabase: ``N == 0``.
+        InvalidArgument: wrong shapes or non-finite values.
+    """
+
+    def __init__(self, encodings: np.ndarray, person_ids: np.ndarray):
+        self.encodings = _as_matrix(encodings, "encodings")
+        self.person_ids = np.asarray(person_ids, dtype=np.int64).ravel()
+        if len(self.encodings) == 0:
+            raise EmptyDatabase("the gallery holds no encodings; enroll someone first")
+        if len(self.person_ids) != len(self.encodings):
+            raise InvalidArgument(f"{len(self.encodings)} encodings but {len(self.person_ids)} person ids")
+        _, counts = np.unique(self.person_ids, return_counts=True)
+        self.n_people = len(counts)
+        self.max_photos = int(counts.max())
+
+    def __len__(self) -> int:
+        return len(self.encodings)
+
+    def _nearest(self, queries: np.ndarray, m: int) -> np.ndarray:
+        """Row indices ``(Q, m)`` of (at least) the ``m`` nearest encodings of each query, any order."""
+        raise NotImplementedError
+
+    def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` closest people of each query.
+
+        Args:
+            queries: ``(Q, 128)`` (or one ``(128,)``) encodings.
+            k: people per query; clipped to the number of people enrolled.
+
+        Returns:
+            ``(distances, person_ids)``, both ``(Q, min(k, people))``: L2 distance
+            to each person's closest photo (float32) and their id (int64),
+            sorted closest first.
+        """
+        queries = _as_matrix(queries, "queries")
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidArgument(f"k must be a positive integer, got {k!r}")
+        k = min(int(k), self.n_people)
+        m = min(len(self), k * self.max_photos)
+        candidates = self._nearest(queries, m)
+        distances = np.empty((len(queries), k), np.float32)
+        ids = np.empty((len(queries), k), np.int64)
+        for row, (query, rows) in enumerate(zip(queries, candidates)):
+            rows = rows[rows >= 0]
+            exact = np.linalg.norm(self.encodings[rows] - query, axis=1)
+            order = np.argsort(exact, kind="stable")
+            people, first = np.unique(self.person_ids[rows[order]], return_index=True)
+            best = np.argsort(exact[order][first], kind="stable")[:k]
+            distances[row], ids[row] = exact[order][first][best], people[best]
+        return distances, ids
+
+
+class ExactSearch(PersonSearch):
+    """Exact search with NumPy: one matrix product and ``argpartition`` per batch.
+
+    Args:
+        encodings: ``(N, 128)`` gallery encodings.
+        person_ids: ``(N,)`` person id of each row.
+        batch_size: queries per matrix product (bounds memory to ``batch_size * N`` floats).
+    """
+
+    def __init__(self, encodings: np.ndarray, person_ids: np.ndarray, batch_size: int = 256):
+        super().__init__(encodings, person_ids)
+        self.squared_norms = np.einsum("ij,ij->i", self.encodings, self.encodings)
+        self.batch_size = batch_size
+
+    def squared_distances(self, queries: np.ndarray) -> np.ndarray:
+        """``(Q, N)`` float32 squared L2 distances (clipped at 0) from each query to each row."""
+        queries = _as_matrix(queries, "queries")
+        products = queries @ self.encodings.T
+        products *= -2.0
+        products += self.squared_norms
+        products += np.einsum("ij,ij->i", queries, queries)[:, None]
+        return np.maximum(products, 0.0, out=products)
+
+    def _nearest(self, queries: np.ndarray, m: int) -> np.ndarray:
+        chunks = []
+        for start in range(0, len(queries), self.batch_size):
+            squared = self.squared_distances(queries[start:start + self.batch_size])
+            if m >= squared.shape[1]:
+                chunks.append(np.broadcast_to(np.arange(squared.shape[1]), squared.shape))
+            else:
+                chunks.append(np.argpartition(squared, m - 1, axis=1)[:, :m])
+        return np.concatenate(chunks)
+
+
+class FaissSearch(PersonSearch):
+    """FAISS index behind the same interface, for galleries of millions.
+
+    Args:
+        encodings: ``(N, 128)`` gallery encodings.
+        person_ids: ``(N,)`` person id of each row.
+        index: ``"flat"`` (``IndexFlatL2``, exact) or ``"hnsw"`` (``IndexHNSWFlat``,
+            approximate: a rare query may miss its true nearest photo).
+        hnsw_m: graph neighbours per node of the HNSW index (default 32).
+        ef_search: HNSW search breadth (default 128; higher is slower and surer).
+    """
+
+    def __init__(self, encodings: np.ndarray, person_ids: np.ndarray, index: str = "flat",
+                 hnsw_m: int = 32, ef_search: int = 128):
+        import faiss
+
+        super().__init__(encodings, person_ids)
+        if index == "flat":
+            self.index = faiss.IndexFlatL2(ENCODING_SIZE)
+        elif index == "hnsw":
+            self.index = faiss.IndexHNSWFlat(ENCODING_SIZE, hnsw_m)
+            self.index.hnsw.efSearch = ef_search
+        else:
+            raise InvalidArgument(f"unknown FAISS index {index!r}; choose 'flat' or 'hnsw'")
+        self.ef_search = ef_search
+        self.index.add(self.encodings)
+
+    def _nearest(self, queries: np.ndarray, m: int) -> np.ndarray:
+        if hasattr(self.index, "hnsw"):
+            self.index.hnsw.efSearch = max(self.ef_search, m)
+        _, rows = self.index.search(queries, m)
+        return rows
+
+
+def make_search(encodings: np.ndarray, person_ids: np.ndarray, backend: str = "exact") -> PersonSearch:
+    """Build a search over a gallery.
+
+    Args:
+        encodings: ``(N, 128)`` gallery encodings.
+        person_ids: ``(N,)`` person id of each row.
+        backend: ``"exact"`` (NumPy, default), ``"faiss-flat"`` or ``"faiss-hnsw"``.
+    """
+    if backend == "exact":
+        return ExactSearch(encodings, person_ids)
+    if backend in ("faiss-flat", "faiss-hnsw"):
+        return FaissSearch(encodings, person_ids, index=backend.split("-")[1])
+    raise InvalidArgument(f"unknown search backend {backend!r}; choose one of {BACKENDS}")
