@@ -21,6 +21,9 @@ from pathlib import Path
 from facerec.exceptions import FaceNotFound, FaceRecError, ImageNotReadable, ImageTooLarge
 
 DEFAULT_DB = "faces.sqlite"
+EPILOG = ("exit codes: 0 success; 1 negative answer (verify) or system error; 2 bad usage or input; "
+          "130 interrupted.\nexamples:\n  facerec --db faces.sqlite enroll younes younes1.jpg younes2.jpg\n"
+          "  facerec --db faces.sqlite identify --json door.jpg\n  facerec demo")
 DELEGATED = ("train", "evaluate")  # subcommands whose options belong to the lead's modules
 
 
@@ -281,7 +284,7 @@ def _threshold_option(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``facerec`` argument parser."""
     parser = argparse.ArgumentParser(prog="facerec", description="Face verification and recognition "
-                                     "with 128-d FaceNet-style encodings (OpenFace nn4.small2).", epilog=__doc__)
+                                     "with 128-d FaceNet-style encodings (OpenFace nn4.small2).", epilog=EPILOG)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     _add_common(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -156,8 +156,14 @@ class FaceDatabase:
             self._configure()
         except sqlite3.Error as error:
             self.close()
+            if "locked" in str(error):
+                raise DatabaseError(f"database {self.path} stayed locked by another process for "
+                                    f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is done") from error
             raise DatabaseError(f"{self.path} is not a usable facerec database ({error}); "
                                 "check the path, or move the file away to start a new database") from error
+        except BaseException:
+            self.close()
+            raise
 
     # -- connection and schema -------------------------------------------------
 
@@ -198,8 +204,11 @@ class FaceDatabase:
         try:
             yield connection
             connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
+        except BaseException as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise DatabaseError(f"cannot write {self.path}: {error}; nothing was changed") from error
             raise
         finally:
             self._writes += 1
@@ -209,9 +218,16 @@ class FaceDatabase:
             raise DatabaseError(f"database {self.path} is closed")
         return self._connection
 
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a read query; SQLite failures (damaged file, disk errors) become :class:`DatabaseError`."""
+        try:
+            return self._require_open().execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise DatabaseError(f"cannot read {self.path}: {error}") from error
+
     def _meta(self, key: str) -> str | None:
-        row = self._require_open().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -252,28 +268,28 @@ class FaceDatabase:
 
     def people(self) -> list[Person]:
         """Every enrolled person, sorted by name."""
-        rows = self._require_open().execute(
+        rows = self._query(
             "SELECT p.id, p.name, COUNT(f.id), p.created FROM people p LEFT JOIN faces f ON f.person_id = p.id "
-            "GROUP BY p.id ORDER BY p.name").fetchall()
+            "GROUP BY p.id ORDER BY p.name")
         return [Person(*row) for row in rows]
 
     def names(self) -> list[str]:
         """Enrolled names, sorted."""
-        return [row[0] for row in self._require_open().execute("SELECT name FROM people ORDER BY name")]
+        return [row[0] for row in self._query("SELECT name FROM people ORDER BY name")]
 
     def count_faces(self) -> int:
         """Number of stored encodings."""
-        return self._require_open().execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+        return self._query("SELECT COUNT(*) FROM faces")[0][0]
 
     def person_id(self, name: str) -> int:
         """Database id of ``name``; raises :class:`UnknownIdentity` (listing the known names) if absent."""
-        row = self._require_open().execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        rows = self._query("SELECT id FROM people WHERE name = ?", (name,))
+        if not rows:
             names = self.names()
             known = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
             raise UnknownIdentity(f"{name!r} is not enrolled in {self.path}; "
                                   + (f"known names: {known}" if names else "the database is empty"))
-        return int(row[0])
+        return int(rows[0][0])
 
     def encodings(self, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Stored encodings, ordered by face id (enrollment order).
@@ -288,7 +304,7 @@ class FaceDatabase:
         if name is not None:
             query, params = "SELECT encoding, person_id FROM faces WHERE person_id = ? ORDER BY id", (
                 self.person_id(name),)
-        rows = self._require_open().execute(query, params).fetchall()
+        rows = self._query(query, params)
         matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=_ENCODING_DTYPE)
         matrix = matrix.reshape(len(rows), ENCODING_SIZE).astype(np.float32)
         return matrix, np.array([row[1] for row in rows], dtype=np.int64)
@@ -300,13 +316,13 @@ class FaceDatabase:
         params: tuple = ()
         if name is not None:
             query, params = query + " WHERE f.person_id = ?", (self.person_id(name),)
-        rows = self._require_open().execute(query + " ORDER BY f.id", params).fetchall()
+        rows = self._query(query + " ORDER BY f.id", params)
         return [{"id": r[0], "name": r[1], "source": r[2], "sha256": r[3], "box": list(r[4:8]), "added": r[8]}
                 for r in rows]
 
     def names_by_id(self) -> dict[int, str]:
         """``{person id: name}`` of everyone enrolled."""
-        return dict(self._require_open().execute("SELECT id, name FROM people"))
+        return dict(self._query("SELECT id, name FROM people"))
 
     def searcher(self, backend: str = "exact") -> PersonSearch:
         """A search over all stored encodings (see :mod:`facerec.search`), rebuilt only after writes.
@@ -314,7 +330,7 @@ class FaceDatabase:
         Raises:
             EmptyDatabase: no encodings are stored.
         """
-        version = self._require_open().execute("PRAGMA data_version").fetchone()[0]
+        version = self._query("PRAGMA data_version")[0][0]
         key = (backend, version, self._writes)
         if self._search_cache is None or self._search_cache[0] != key:
             encodings, ids = self.encodings()

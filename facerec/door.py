@@ -147,10 +147,9 @@ class FrameWriter:
             raise InvalidArgument(f"output {self.out} exists and is {kind}; choose another --out")
         (self.out.parent if self.is_video else self.out).mkdir(parents=True, exist_ok=True)
 
-    def write(self, label: str, bgr: np.ndarray) -> None:
-        """Append one frame; ``label`` names its image file in folder mode."""
+    def write(self, stem: str, bgr: np.ndarray) -> None:
+        """Append one frame; in folder mode it is saved as ``<stem>.jpg``."""
         if not self.is_video:
-            stem = Path(label.split("#")[0]).stem + (f"_{label.split('#')[1]:0>6}" if "#" in label else "")
             if not cv2.imwrite(str(self.out / f"{stem}.jpg"), bgr):
                 raise OSError(f"cannot write {self.out / stem}.jpg")
             self.written += 1
@@ -218,6 +217,8 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
 
     if every < 1:
         raise InvalidArgument(f"--every must be at least 1, got {every}")
+    if not Path(source).exists():
+        raise ImageNotReadable(f"{source} does not exist; give a video file or a folder of images")
     report = DoorReport(str(source), str(out))
     writer = FrameWriter(out, fps or video_fps(source))
     results: list[FaceResult] = []
@@ -230,7 +231,8 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
                     results = identify_faces(rgb, detect_faces(rgb), database, k, threshold, encoder, label=label)
                     report.processed += 1
                     report.faces.extend((index, result) for result in results)
-                writer.write(label, draw_results(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), results))
+                stem = Path(label).stem if Path(source).is_dir() else f"{Path(source).stem}_{index:06d}"
+                writer.write(stem, draw_results(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), results))
                 report.frames += 1
     finally:
         writer.close()

@@ -1,0 +1,61 @@
+"""benchmarks/identify_lfw.py: the gallery split, a quick run, and (slow) the 85 % bar with trained weights."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers_issue4 import REPO, subprocess_env, trained_weights_or_skip, weights_or_skip
+
+SCRIPT = REPO / "benchmarks" / "identify_lfw.py"
+LFW_H5 = REPO / "datasets" / "lfw_aligned.h5"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("identify_lfw", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_split_enrolls_the_first_photos_by_path_of_people_with_enough(bench):
+    paths = ["b/b_2", "a/a_1", "b/b_1", "c/c_1", "b/b_3", "b/b_5", "b/b_4", "a/a_2", "c/c_3", "c/c_2", "c/c_5",
+             "c/c_4", "c/c_6"]
+    labels = np.array([1, 0, 1, 2, 1, 1, 1, 0, 2, 2, 2, 2, 2])
+    gallery, queries = bench.split(paths, labels)
+    assert [paths[i] for i in gallery] == ["b/b_1", "b/b_2", "b/b_3", "c/c_1", "c/c_2", "c/c_3"]
+    assert [paths[i] for i in queries] == ["b/b_4", "b/b_5", "c/c_4", "c/c_5", "c/c_6"]
+    gallery, queries = bench.split(paths, labels, limit=1)
+    assert {paths[i][0] for i in np.concatenate([gallery, queries])} == {"b"}
+
+
+def test_a_quick_run_on_a_few_people_is_consistent(bench, capsys):
+    if not LFW_H5.is_file():
+        pytest.skip(f"{LFW_H5} not built yet (python -c \"from facerec import datasets; datasets.prepare('lfw')\")")
+    weights_or_skip()
+    assert bench.main(["--limit", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    import h5py
+
+    with h5py.File(LFW_H5, "r") as h5:
+        counts = np.bincount(h5["labels"][:])
+    chosen = counts[counts >= 5][:3]
+    assert result["people"] == 3 and result["enrolled_photos"] == 9 and result["queries"] == int(np.sum(chosen - 3))
+    assert result["accepted_correct"] + result["accepted_wrong"] + result["rejected"] == pytest.approx(1.0)
+    assert result["accepted_correct"] <= result["top1_accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_identification_on_lfw_reaches_85_percent_with_trained_weights():
+    weights = trained_weights_or_skip()
+    done = subprocess.run([sys.executable, str(SCRIPT), "--json", "--weights", str(weights)], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["people"] > 400 and result["queries"] > 4000
+    assert result["top1_accuracy"] >= 0.85
