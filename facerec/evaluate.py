@@ -156,7 +156,6 @@ def ten_fold(scores: np.ndarray, pairs: list[Pair], model: str = "facerec", meth
         model=model,
         method=method,
     )
-    return result
 
 
 def pair_distances(encodings: np.ndarray, index: dict[str, int], pairs: list[Pair]) -> np.ndarray:
@@ -178,24 +177,28 @@ def roc_points(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.
     return far, tar
 
 
-def encode_lfw(model_name: str, weights_dir: str | None = None, progress: bool = True) -> tuple[np.ndarray, dict[str, int]]:
-    """Encodings of every LFW photo and the row of each relative path.
+def encode_lfw(model_name: str, paths: list[str], weights_dir: str | None = None,
+               progress: bool = True) -> np.ndarray:
+    """Encodings ``(len(paths), 128)`` of LFW photos given by relative path.
 
     ``model_name`` is ``facerec`` (nn4.small2 on the shared aligned faces) or
     ``dlib`` (face_recognition's ResNet encoder on dlib's own 150x150 chips of the
-    same detected faces); dlib's encodings are cached in ``datasets/``.
+    same detected faces; cached per photo in ``datasets/lfw_dlib.h5``).
     """
     from facerec import datasets
 
-    lfw = datasets.load("lfw")
-    index = lfw.index_of()
     if model_name == "dlib":
         from facerec.dlib_encoder import encode_collection
 
-        return encode_collection("lfw", lfw.paths, progress=progress), index
+        return encode_collection("lfw", paths, progress=progress)
     from facerec.encoder import get_encoder
 
-    return get_encoder(weights_dir).encode(lfw.images), index
+    lfw = datasets.load("lfw")
+    index = lfw.index_of()
+    missing = [p for p in paths if p not in index]
+    if missing:
+        raise InvalidArgument(f"{len(missing)} pair images are not in LFW, e.g. {missing[0]}")
+    return get_encoder(weights_dir).encode(lfw.images[[index[p] for p in paths]])
 
 
 def save_roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
@@ -238,8 +241,9 @@ def run(args) -> list[dict]:
     same = np.array([pair.same for pair in pairs])
     results, curves = [], {}
     for model_name in args.model or ["facerec"]:
-        encodings, index = encode_lfw(model_name, args.weights, progress=not args.json)
-        distances = pair_distances(encodings, index, pairs)
+        paths = sorted({p for pair in pairs for p in (pair.first, pair.second)})
+        encodings = encode_lfw(model_name, paths, args.weights, progress=not args.json)
+        distances = pair_distances(encodings, {p: i for i, p in enumerate(paths)}, pairs)
         result = ten_fold(distances, pairs, model=model_name, method=args.method)
         results.append(result.to_json())
         far, tar = roc_points(distances, same)

@@ -105,7 +105,8 @@ class BatchSampler:
                 face = face[:, ::-1]
             zoom = self.rng.uniform(0.95, 1.05)
             shift = self.rng.uniform(-3, 3, size=2)
-            matrix = np.array([[zoom, 0, 48 * (1 - zoom) + shift[0]], [0, zoom, 48 * (1 - zoom) + shift[1]]], np.float32)
+            offset = 48 * (1 - zoom) + shift
+            matrix = np.array([[zoom, 0, offset[0]], [0, zoom, offset[1]]], np.float32)
             face = cv2.warpAffine(np.ascontiguousarray(face), matrix, (96, 96), borderMode=cv2.BORDER_REPLICATE)
             face = face.astype(np.float32) / 255.0
             face = (face - 0.5) * self.rng.uniform(0.85, 1.15) + 0.5 + self.rng.uniform(-0.08, 0.08)
@@ -144,7 +145,8 @@ def trunk_features(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
     forward = tf.function(lambda x: trunk(x, training=False))
     out = np.empty((2 * len(images), 12, 12, 320), np.float16)
     for flip in (0, 1):
-        for i in tqdm(range(0, len(images), batch), desc=f"caching trunk features ({'mirrored' if flip else 'original'})"):
+        label = f"caching trunk features ({'mirrored' if flip else 'original'})"
+        for i in tqdm(range(0, len(images), batch), desc=label):
             x = images[i:i + batch, :, ::-1] if flip else images[i:i + batch]
             out[flip * len(images) + i: flip * len(images) + i + len(x)] = forward(
                 tf.constant(x.astype(np.float32) / 255.0)).numpy()
@@ -180,9 +182,9 @@ class DevValidator:
         self.index = {path: i for i, path in enumerate(needed)}
 
     def __call__(self, model) -> dict[str, float]:
-        from facerec.evaluate import accuracy_at, best_threshold, pair_distances, roc_auc
-
         import tensorflow as tf
+
+        from facerec.evaluate import accuracy_at, best_threshold, pair_distances, roc_auc
 
         forward = tf.function(lambda x: model(x, training=False))
         enc = np.concatenate([forward(tf.constant(self.faces[i:i + 256].astype(np.float32) / 255.0)).numpy()
@@ -356,7 +358,10 @@ def train(args: argparse.Namespace) -> dict:
         plot_log(log, run_dir / "loss.png")
     aux = _aux_stats(model, bfw.images[:: max(1, len(bfw.images) // 2000)])
     save_csv_weights(model, args.out, aux_stats=aux)
-    print(f"wrote {args.out} after {log[-1]['seconds']:.0f} s of training")
+    from facerec.calibrate import calibrate
+
+    info = calibrate(Path(args.out), log_path)
+    print(f"wrote {args.out} after {log[-1]['seconds']:.0f} s of training; threshold {info['threshold']}")
     return log[-1]
 
 

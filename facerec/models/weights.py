@@ -11,8 +11,9 @@ auxiliary statistics, ``inception_5a_3x3_conv2_m.csv`` / ``_v.csv`` (per-channel
 mean and variance of that convolution's 96 input channels), which no layer reads.
 
 Parsing 226 CSVs takes about a second, so the first load writes a binary ``.npz``
-copy (no pickle) into the user cache (:func:`facerec.paths.cache_dir`), keyed by every CSV's name, size and modification time; any change to
-a CSV makes the cache stale and it is rebuilt.
+copy (no pickle) into the user cache (:func:`facerec.paths.cache_dir`), keyed by
+every CSV's name, size and modification time; any change to a CSV makes the
+cache stale and it is rebuilt.
 """
 
 from __future__ import annotations
