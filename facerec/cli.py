@@ -119,9 +119,11 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from facerec.api import verify
+    from facerec.database import FaceDatabase
 
-    encoder = _encoder(args)
-    result = verify(args.image, args.name, _db_path(args), _threshold(args, encoder), encoder)
+    with FaceDatabase(_db_path(args), create=False) as db:  # a bad database fails before the model loads
+        encoder = _encoder(args)
+        result = verify(args.image, args.name, db, _threshold(args, encoder), encoder)
     sign = "<=" if result.match else ">"
     verdict = f"it is {result.name}" if result.match else f"it is not {result.name}"
     _emit(args, result.to_json(),
@@ -136,10 +138,10 @@ def cmd_identify(args: argparse.Namespace) -> int:
     from facerec.database import FaceDatabase
 
     images = _expand_images(args.images)
-    encoder = _encoder(args)
-    threshold = _threshold(args, encoder)
     results, failed = [], 0
     with FaceDatabase(_db_path(args), create=False) as db:
+        encoder = _encoder(args)
+        threshold = _threshold(args, encoder)
         for image in tqdm(images, desc="identifying", unit="image", disable=None if len(images) > 1 else True):
             try:
                 results.extend(identify(image, db, args.k, threshold, encoder, args.backend))
@@ -174,11 +176,13 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_door(args: argparse.Namespace) -> int:
+    from facerec.database import FaceDatabase
     from facerec.door import run_door
 
-    encoder = _encoder(args)
-    report = run_door(args.source, _db_path(args), args.out, _threshold(args, encoder), every=args.every, k=args.k,
-                      fps=args.fps, encoder=encoder, progress=_progress())
+    with FaceDatabase(_db_path(args), create=False) as db:
+        encoder = _encoder(args)
+        report = run_door(args.source, db, args.out, _threshold(args, encoder), every=args.every, k=args.k,
+                          fps=args.fps, encoder=encoder, progress=_progress())
     seen = ", ".join(f"{name or 'unknown'} ({count})" for name, count in report.seen().most_common()) or "nobody"
     _emit(args, report.to_json(), [f"door: {report.frames} frame(s), {report.processed} searched, "
                                    f"{len(report.faces)} face(s); seen: {seen}", f"annotated output: {args.out}"])
@@ -229,15 +233,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         copied, _, source = copy_happy_house(images)
         print(f"copied {len(copied)} Happy House photo(s) from {source} to {images}", file=sys.stderr)
     db_path = Path(args.db or REPO_ROOT / "runs" / "door.sqlite")
+    sheet = Path(args.out or REPO_ROOT / "runs" / "door_sheet.png")
     encoder = _encoder(args)
     threshold = _threshold(args, encoder)
-    rows = run_demo(images, db_path, args.out, threshold, tuple(args.ban), encoder, progress=_progress())
+    rows = run_demo(images, db_path, sheet, threshold, tuple(args.ban), encoder, progress=_progress())
     source = model_info(encoder.weights_dir).get("threshold_source", "model.json")
     lines = [f"weights {encoder.weights_dir}; threshold {threshold:.3f} ({source})"]
     lines += _table(["image", "closest resident", "distance", "verdict"],
                     [[r.image, r.closest, f"{r.distance:.3f}", r.verdict] for r in rows])
-    lines += [f"database: {db_path}", f"contact sheet: {args.out}"]
-    payload = {"threshold": threshold, "database": str(db_path), "sheet": str(args.out),
+    lines += [f"database: {db_path}", f"contact sheet: {sheet}"]
+    payload = {"threshold": threshold, "database": str(db_path), "sheet": str(sheet),
                "doors": [{**r.result.to_json(), "closest": r.closest, "verdict": r.verdict} for r in rows]}
     _emit(args, payload, lines)
     return 0
@@ -328,9 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("setup", cmd_setup, "copy the Happy House photos from the assets into images/")
     sub.add_argument("--images", default=None, help="destination folder (default: the repository's images/)")
 
-    sub = command("demo", cmd_demo, "enroll the Happy House residents and run the camera shots through the door")
+    sub = command("demo", cmd_demo, "enroll the Happy House residents into a fresh database (default: the "
+                  "repository's runs/door.sqlite, recreated each run) and run the camera shots through the door")
     sub.add_argument("--images", default=None, help="photos folder (default: the repository's images/)")
-    sub.add_argument("--out", default="runs/door_contact_sheet.png", help="contact sheet PNG")
+    sub.add_argument("--out", default=None, help="contact sheet PNG (default: the repository's runs/door_sheet.png)")
     sub.add_argument("--ban", action="append", default=[], metavar="NAME", help="refuse this resident (repeatable)")
     _threshold_option(sub)
 

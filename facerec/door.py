@@ -77,6 +77,22 @@ def count_frames(source: str | os.PathLike) -> int | None:
     return count if count > 0 else None
 
 
+def frame_size(source: str | os.PathLike) -> tuple[int, int] | None:
+    """``(width, height)`` fitting every image of a folder (None for a video: its frames share one size)."""
+    if not Path(source).is_dir():
+        return None
+    from PIL import Image
+
+    sizes = []
+    for path in image_files(source):
+        try:
+            with Image.open(path) as image:
+                sizes.append(image.size)
+        except OSError:
+            continue  # reported when the frame itself is read
+    return (max(w for w, _ in sizes), max(h for _, h in sizes)) if sizes else None
+
+
 def video_fps(source: str | os.PathLike) -> float:
     """Frame rate of a video (FOLDER_FPS for folders or when the header has none)."""
     if Path(source).is_dir():
@@ -132,15 +148,16 @@ def _letterbox(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class FrameWriter:
     """Writes annotated frames as a video (``out`` ends in a video suffix) or as images in a folder.
 
-    Video frames all get the first frame's size (later ones are letterboxed into it).
+    Video frames all get ``size = (width, height)`` (default: the first frame's);
+    frames of another size are letterboxed into it.
     """
 
-    def __init__(self, out: str | os.PathLike, fps: float):
+    def __init__(self, out: str | os.PathLike, fps: float, size: tuple[int, int] | None = None):
         self.out = Path(out)
         self.fps = fps
         self.is_video = self.out.suffix.lower() in VIDEO_SUFFIXES
         self._writer = None
-        self._size: tuple[int, int] | None = None
+        self._size = size
         self.written = 0
         if self.out.exists() and self.out.is_dir() == self.is_video:
             kind = "a folder" if self.is_video else "a file"
@@ -155,7 +172,7 @@ class FrameWriter:
             self.written += 1
             return
         if self._writer is None:
-            self._size = (bgr.shape[1], bgr.shape[0])
+            self._size = self._size or (bgr.shape[1], bgr.shape[0])
             self._writer = cv2.VideoWriter(str(self.out), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
             if not self._writer.isOpened():
                 raise OSError(f"OpenCV cannot write the video {self.out}; try an .mp4 or .avi name")
@@ -220,7 +237,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
     if not Path(source).exists():
         raise ImageNotReadable(f"{source} does not exist; give a video file or a folder of images")
     report = DoorReport(str(source), str(out))
-    writer = FrameWriter(out, fps or video_fps(source))
+    writer = FrameWriter(out, fps or video_fps(source), frame_size(source))
     results: list[FaceResult] = []
     try:
         with using_database(db) as database:
@@ -283,7 +300,7 @@ def run_demo(images_dir: str | os.PathLike, db_path: str | os.PathLike, sheet_pa
     cameras = [p for p in files if p.stem.startswith("camera_")]
     if not residents or not cameras:
         raise ImageNotReadable(f"{images_dir} must hold resident photos and camera_*.jpg shots; run `facerec setup`")
-    remove_database(db_path)
+    remove_database(db_path, allowed={path.stem for path in residents})
     rows = []
     with FaceDatabase(db_path) as db:
         for path in tqdm(residents, desc="enrolling residents", unit="person", disable=not progress):
@@ -295,13 +312,26 @@ def run_demo(images_dir: str | os.PathLike, db_path: str | os.PathLike, sheet_pa
     return rows
 
 
-def remove_database(path: str | os.PathLike) -> None:
-    """Delete a facerec database and its WAL files; refuse to delete anything else."""
+def remove_database(path: str | os.PathLike, allowed: set[str] | None = None) -> None:
+    """Delete a facerec database and its WAL files; refuse to delete anything else.
+
+    Args:
+        path: the database file.
+        allowed: if given, refuse unless every enrolled name is in this set (protects real databases).
+
+    Raises:
+        DatabaseError: the file is not a facerec database.
+        InvalidArgument: it holds people outside ``allowed``.
+    """
     from facerec.database import FaceDatabase
 
     path = Path(path)
     if path.exists():
-        FaceDatabase(path, create=False).close()  # raises DatabaseError for a file that is not a facerec database
+        with FaceDatabase(path, create=False) as db:  # DatabaseError for a file that is not a facerec database
+            others = sorted(set(db.names()) - allowed) if allowed is not None else []
+        if others:
+            raise InvalidArgument(f"{path} holds other people ({', '.join(others[:5])}...); the demo recreates "
+                                  "its database, so give it another --db")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 

@@ -23,15 +23,16 @@ from facerec.database import FaceDatabase
 
 @pytest.fixture(scope="module")
 def weights():
+    """The default weights folder ($FACEREC_WEIGHTS or weights/); tests that load the model skip without it."""
     return str(weights_or_skip())
 
 
 @pytest.fixture
-def run(capsys, weights):
-    """``run(*args) -> (exit code, stdout, stderr)`` with ``--weights`` set."""
+def run(capsys):
+    """``run(*args) -> (exit code, stdout, stderr)``; the model is the default one (see ``weights``)."""
 
     def runner(*args: str) -> tuple[int, str, str]:
-        code = main(["--weights", weights, *map(str, args)])
+        code = main([str(arg) for arg in args])
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -43,7 +44,7 @@ def enrolled(tmp_path_factory, weights):
     """A database with younes, kian and tian enrolled through the command line."""
     path = tmp_path_factory.mktemp("cli") / "faces.sqlite"
     for name in ("younes", "kian", "tian"):
-        assert main(["--weights", weights, "--db", str(path), "enroll", name, str(photo(name))]) == 0
+        assert main(["--db", str(path), "enroll", name, str(photo(name))]) == 0
     return path
 
 
@@ -55,7 +56,7 @@ def assert_one_error_line(err: str, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
-def test_enroll_reports_what_it_stored(run, tmp_path):
+def test_enroll_reports_what_it_stored(run, tmp_path, weights):
     folder = tmp_path / "felix_photos"
     folder.mkdir()
     shutil.copy(photo("felix"), folder / "a.jpg")
@@ -140,6 +141,9 @@ def test_bad_databases_give_one_error_line(run, tmp_path):
     code, _, err = run("--db", tmp_path / "missing.sqlite", "identify", photo("younes"))
     assert code == 2
     assert_one_error_line(err, "does not exist")
+
+
+def test_identify_on_an_empty_database_is_one_error_line(run, tmp_path, weights):
     FaceDatabase(tmp_path / "empty.sqlite").close()
     code, _, err = run("--db", tmp_path / "empty.sqlite", "identify", photo("younes"))
     assert code == 2
@@ -198,6 +202,25 @@ def test_door_writes_an_annotated_video(run, enrolled, tmp_path):
     assert len(frames) == 6 and frames[0].shape == (192, 192, 3)
 
 
+def test_door_turns_a_folder_of_mixed_sizes_into_one_video(run, enrolled, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    shutil.copy(photo("kian"), frames / "a.jpg")
+    wide = np.full((360, 640, 3), 128, np.uint8)
+    wide[50:300, 300:550] = cv2.resize(cv2.imread(str(photo("tian"))), (250, 250), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(frames / "b.png"), wide)
+    code, stdout, _ = run("door", frames, "--db", enrolled, "--out", tmp_path / "door.avi", "--json")
+    assert code == 0
+    assert [f["identity"] for f in json.loads(stdout)["faces"]] == ["kian", "tian"]
+    capture = cv2.VideoCapture(str(tmp_path / "door.avi"))
+    shapes = []
+    ok, frame = capture.read()
+    while ok:
+        shapes.append(frame.shape)
+        ok, frame = capture.read()
+    assert shapes == [(360, 640, 3)] * 2
+
+
 def test_door_on_a_missing_source_is_one_error_line(run, enrolled, tmp_path):
     code, _, err = run("door", tmp_path / "nope.mp4", "--db", enrolled, "--out", tmp_path / "o.mp4")
     assert code == 2
@@ -219,7 +242,7 @@ def test_setup_copies_the_photos_once(run, tmp_path):
     assert (dest / "kian.jpg").read_bytes() == (source / "kian.jpg").read_bytes()
 
 
-def test_demo_enrolls_the_residents_and_judges_the_camera_shots(run, tmp_path):
+def test_demo_enrolls_the_residents_and_judges_the_camera_shots(run, tmp_path, weights):
     images, db, sheet = tmp_path / "images", tmp_path / "runs" / "door.sqlite", tmp_path / "runs" / "sheet.png"
     for attempt in (1, 2):  # the database is recreated, not appended to
         code, out, _ = run("demo", "--images", images, "--db", db, "--out", sheet)
@@ -234,7 +257,7 @@ def test_demo_enrolls_the_residents_and_judges_the_camera_shots(run, tmp_path):
     assert picture is not None and picture.shape[0] > 300 and picture.shape[1] > 600
 
 
-def test_demo_json_and_ban(run, tmp_path):
+def test_demo_json_and_ban(run, tmp_path, weights):
     images, db, sheet = tmp_path / "images", tmp_path / "door.sqlite", tmp_path / "sheet.png"
     code, out, _ = run("--json", "demo", "--images", images, "--db", db, "--out", sheet, "--threshold", "2.0",
                        "--ban", "benoit")
@@ -246,13 +269,27 @@ def test_demo_json_and_ban(run, tmp_path):
         assert door["verdict"] == ("refused: benoit is banned" if banned else f"welcome in, {door['closest']}")
 
 
-def test_demo_refuses_to_delete_a_file_that_is_not_a_face_database(run, tmp_path):
+def test_demo_refuses_to_delete_a_file_that_is_not_a_face_database(run, tmp_path, weights):
     precious = tmp_path / "thesis.sqlite"
     precious.write_text("my thesis")
     assert run("setup", "--images", tmp_path / "images")[0] == 0
     code, _, err = run("demo", "--images", tmp_path / "images", "--db", precious, "--out", tmp_path / "s.png")
     assert code == 2 and precious.read_text() == "my thesis"
     assert_one_error_line(err, "not a usable facerec database")
+
+
+def test_demo_refuses_to_recreate_a_database_of_other_people(run, tmp_path, enrolled):
+    images, copy = tmp_path / "images", tmp_path / "mine.sqlite"
+    shutil.copy(enrolled, copy)
+    with FaceDatabase(copy) as db:
+        db.remove("younes")  # kian and tian are residents too: add someone who is not
+    assert run("--db", copy, "enroll", "stranger", photo("camera_3"))[0] == 0
+    assert run("setup", "--images", images)[0] == 0
+    code, _, err = run("demo", "--images", images, "--db", copy, "--out", tmp_path / "s.png")
+    assert code == 2
+    assert_one_error_line(err, "holds other people (stranger")
+    with FaceDatabase(copy) as db:
+        assert db.names() == ["kian", "stranger", "tian"]
 
 
 def option_strings(add_arguments) -> list[str]:

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,7 +207,7 @@ KILLED_WRITER = textwrap.dedent("""
 def test_a_writer_killed_mid_enrollment_leaves_exactly_the_committed_rows(db_path, tmp_path):
     script = tmp_path / "killed_writer.py"
     script.write_text(KILLED_WRITER)
-    tests_dir = str(__import__("pathlib").Path(__file__).parent)
+    tests_dir = str(Path(__file__).parent)
     done = subprocess.run([sys.executable, str(script), str(db_path), tests_dir], env=subprocess_env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr
@@ -225,7 +226,7 @@ CONCURRENT_WRITER = textwrap.dedent("""
     from facerec.database import FaceDatabase
 
     tag, count = sys.argv[3], int(sys.argv[4])
-    rng = np.random.default_rng(abs(hash(tag)) % 1000)
+    rng = np.random.default_rng(ord(tag))
     with FaceDatabase(sys.argv[1]) as db:
         for i in range(count):
             db.add_faces(f"{tag}{i}", random_records(rng, 2, tag), FINGERPRINT)
@@ -236,7 +237,7 @@ CONCURRENT_WRITER = textwrap.dedent("""
 def test_two_processes_enrolling_at_once_lose_nothing(db_path, tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(CONCURRENT_WRITER)
-    tests_dir = str(__import__("pathlib").Path(__file__).parent)
+    tests_dir = str(Path(__file__).parent)
     count = 40
     writers = [subprocess.Popen([sys.executable, str(script), str(db_path), tests_dir, tag, str(count)],
                                 env=subprocess_env(), stderr=subprocess.PIPE, text=True) for tag in ("p", "q")]
