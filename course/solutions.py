@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from course import GRADED_FUNCTIONS
 from facerec.align import find_and_align
 from facerec.encoder import default_threshold, default_weights_dir
 from facerec.exceptions import EmptyDatabase, ImageNotReadable, UnknownIdentity
@@ -39,7 +40,6 @@ RESIDENTS = ("andrew", "arnaud", "benoit", "bertrand", "dan", "danielle",
 CAMERA_SHOTS = tuple(f"camera_{i}" for i in range(6))
 # Who stands at the door in the shots whose identity the course states.
 KNOWN_CAMERA_SHOTS = {"camera_0": "younes", "camera_1": "bertrand", "camera_2": "benoit"}
-GRADED_FUNCTIONS = ("triplet_loss", "img_to_encoding", "verify", "who_is_it")
 _SUFFIXES = (".jpg", ".png", ".jpeg")
 
 
@@ -83,7 +83,7 @@ def img_to_encoding(image_path, model):
         embedding: numpy array of shape ``(1, 128)``, float32, unit length.
     """
     ### START CODE HERE
-    # Step 1: find the face and align it; find_and_align returns (face, details), face is (96, 96, 3) uint8 RGB (≈ 1 line)
+    # Step 1: find and align the face; find_and_align returns (face, details), face is (96, 96, 3) uint8 (≈ 1 line)
     face, details = find_and_align(image_path)
     # Step 2: scale the pixels to [0, 1] as float32 and add a batch axis: shape (1, 96, 96, 3) (≈ 1 line)
     x = np.expand_dims(face.astype(np.float32) / 255.0, axis=0)
