@@ -76,13 +76,16 @@ def img_to_encoding_every_photo(target, model) -> None:
         check_encoding(target, solutions.happy_house_image(name), model, name)
 
 
+_SCRATCH = tempfile.TemporaryDirectory(prefix="course-hidden-")  # removed when the process exits
+
+
 @functools.cache
 def _large_photo() -> str:
     """A 640x480 photo with camera_0's face enlarged 3x off-centre: it needs real face detection."""
     face = load_image(solutions.happy_house_image("camera_0"))
     canvas = np.full((480, 640, 3), 128, np.uint8)
     canvas[40:328, 300:588] = np.asarray(Image.fromarray(face).resize((288, 288), Image.Resampling.BICUBIC))
-    path = Path(tempfile.mkdtemp(prefix="course-hidden-")) / "door_camera_large.png"
+    path = Path(_SCRATCH.name) / "door_camera_large.png"
     Image.fromarray(canvas).save(path)
     return str(path)
 
