@@ -6,7 +6,10 @@ Data: ``datasets/bfw_aligned.h5`` (800 identities x 25 aligned photos), never LF
 Loss: FaceNet's triplet loss, margin 0.2 on squared L2 distances of the unit
 encodings, with in-batch semi-hard negatives (Schroff et al. 2015, sec. 3.2):
 for each anchor-positive pair the closest negative that is still farther than
-the positive, or, if none is, the farthest negative.
+the positive, or, if none is, the farthest negative. Optionally
+(``--distill-weight``) plus relational distillation from dlib's ResNet encoder:
+1 - the correlation between the batch's cosine-similarity matrices of student
+and teacher, so the student learns which faces the teacher finds alike.
 Batches: ``P`` identities x ``K`` photos.
 Two phases, each Adam with linear warm-up and cosine decay:
 
@@ -90,10 +93,19 @@ class BatchSampler:
     def __len__(self) -> int:
         return len(self.labels) // (self.p * self.k)
 
-    def batch(self) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self) -> np.ndarray:
+        """Row indices of one batch: ``P`` random identities, ``K`` random photos each."""
         chosen = self.rng.choice(len(self.by_label), self.p, replace=False)
-        rows = np.concatenate([self.rng.choice(self.by_label[c], self.k, replace=False) for c in chosen])
+        return np.concatenate([self.rng.choice(self.by_label[c], self.k, replace=False) for c in chosen])
+
+    def batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(faces (P*K, 96, 96, 3) float32 augmented, labels (P*K,))``."""
+        rows = self.rows()
         return self.augment(self.images[rows]), self.labels[rows]
+
+    def batch_with_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.rows()
+        return self.augment(self.images[rows]), self.labels[rows], rows
 
     def augment(self, faces: np.ndarray) -> np.ndarray:
         """Flip half the faces, shift by up to 3 px, zoom 0.95-1.05, jitter brightness/contrast."""
@@ -229,13 +241,35 @@ def build_start_model(seed: int):
     return model, missing
 
 
-def _make_step(model, optimizer, scales: list[float], margin: float):
+def similarity_correlation_loss(embeddings, teacher):
+    """Relational distillation: 1 - Pearson correlation of the two cosine-similarity matrices.
+
+    Only the off-diagonal entries count. Scale-free: the student keeps its own
+    range of similarities (set by the triplet margin) and learns the teacher's
+    ordering of which faces are alike.
+    """
+    import tensorflow as tf
+
+    n = tf.shape(embeddings)[0]
+    mask = tf.logical_not(tf.eye(n, dtype=tf.bool))
+    student = tf.boolean_mask(tf.matmul(embeddings, embeddings, transpose_b=True), mask)
+    target = tf.boolean_mask(tf.matmul(teacher, teacher, transpose_b=True), mask)
+    student -= tf.reduce_mean(student)
+    target -= tf.reduce_mean(target)
+    corr = tf.reduce_sum(student * target) / tf.sqrt(tf.reduce_sum(student ** 2) * tf.reduce_sum(target ** 2) + 1e-12)
+    return 1.0 - corr
+
+
+def _make_step(model, optimizer, scales: list[float], margin: float, distill_weight: float = 0.0):
     import tensorflow as tf
 
     @tf.function
-    def step(x, y, lr):
+    def step(x, y, teacher, lr):
         with tf.GradientTape() as tape:
-            loss, active = triplet_semihard_loss(model(x, training=True), y, margin)
+            embeddings = model(x, training=True)
+            loss, active = triplet_semihard_loss(embeddings, y, margin)
+            if distill_weight:
+                loss += distill_weight * similarity_correlation_loss(embeddings, teacher)
         grads = tape.gradient(loss, model.trainable_variables)
         grads = [g * s if s != 1.0 else g for g, s in zip(grads, scales)]
         optimizer.learning_rate.assign(lr)
@@ -248,13 +282,16 @@ def _make_step(model, optimizer, scales: list[float], margin: float):
 class _Phase:
     """One training phase: its model, batch source, optimiser and schedule."""
 
-    def __init__(self, name, model, batches, epochs, steps, lr, warmup, margin, scales=None):
+    def __init__(self, name, model, batches, epochs, steps, lr, warmup, margin, scales=None, teacher=None,
+                 distill_weight=0.0):
         import keras
 
         self.name, self.model, self.batches = name, model, batches
         self.epochs, self.steps, self.lr, self.warmup = epochs, steps, lr, warmup
+        self.teacher = teacher if teacher is not None else np.zeros((1, 128), np.float32)
         optimizer = keras.optimizers.Adam(learning_rate=lr)
-        self.step = _make_step(model, optimizer, scales or [1.0] * len(model.trainable_variables), margin)
+        self.step = _make_step(model, optimizer, scales or [1.0] * len(model.trainable_variables), margin,
+                               distill_weight if teacher is not None else 0.0)
 
     def run_epoch(self, epoch_in_phase: int, label: str) -> tuple[float, float]:
         import tensorflow as tf
@@ -265,8 +302,9 @@ class _Phase:
         bar = tqdm(range(self.steps), desc=label, unit="batch")
         for i in bar:
             lr = _learning_rate((epoch_in_phase - 1) * self.steps + i, total, self.lr, self.warmup)
-            x, y = self.batches()
-            loss, active = self.step(tf.constant(x), tf.constant(y), tf.constant(lr, tf.float32))
+            x, y, rows = self.batches()
+            teacher = self.teacher[rows % len(self.teacher)]
+            loss, active = self.step(tf.constant(x), tf.constant(y), tf.constant(teacher), tf.constant(lr, tf.float32))
             losses.append(float(loss))
             actives.append(float(active))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", active=f"{np.mean(actives[-50:]):.2f}")
@@ -278,12 +316,19 @@ def _feature_batches(features: np.ndarray, sampler: BatchSampler):
     n = len(sampler.labels)
 
     def batches():
-        chosen = sampler.rng.choice(len(sampler.by_label), sampler.p, replace=False)
-        rows = np.concatenate([sampler.rng.choice(sampler.by_label[c], sampler.k, replace=False) for c in chosen])
-        rows = rows + n * sampler.rng.integers(0, 2, len(rows))
-        return features[rows].astype(np.float32), sampler.labels[rows % n]
+        rows = sampler.rows()
+        mirrored = rows + n * sampler.rng.integers(0, 2, len(rows))
+        return features[mirrored].astype(np.float32), sampler.labels[rows], rows
 
     return batches
+
+
+def load_teacher(paths: list[str], count: int) -> np.ndarray:
+    """Unit-length dlib encodings ``(count, 128)`` of the BFW photos, in dataset order (computed once, cached)."""
+    from facerec.dlib_encoder import encode_collection
+
+    teacher = encode_collection("bfw", list(paths[:count]))
+    return (teacher / np.linalg.norm(teacher, axis=1, keepdims=True)).astype(np.float32)
 
 
 def _fresh_layers(missing: list[str]) -> set[str]:
@@ -315,6 +360,8 @@ def train(args: argparse.Namespace) -> dict:
     if args.max_identities:
         keep = bfw.labels < args.max_identities
         bfw.images, bfw.labels = bfw.images[keep], bfw.labels[keep]
+        bfw.paths = [p for p, k in zip(bfw.paths, keep) if k]
+    teacher = load_teacher(bfw.paths, len(bfw.labels)) if args.distill_weight else None
     model, missing = build_start_model(args.seed)
     print(f"started from OpenFace's CSVs; {len(missing)} tensors start random: {', '.join(missing)}")
     validator = DevValidator()
@@ -337,11 +384,11 @@ def train(args: argparse.Namespace) -> dict:
         top_scales = [1.0 if v.path.split("/")[0] in fresh else args.pretrained_lr_scale
                       for v in top.trainable_variables]
         phases.append(_Phase("top", top, _feature_batches(features, sampler), args.top_epochs, steps,
-                             args.top_lr, args.warmup, args.margin, top_scales))
+                             args.top_lr, args.warmup, args.margin, top_scales, teacher, args.distill_weight))
     early = _early_variables(model)
     scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
-    phases.append(_Phase("full", model, sampler.batch, args.full_epochs, steps, args.lr, args.warmup, args.margin,
-                         scales))
+    phases.append(_Phase("full", model, sampler.batch_with_rows, args.full_epochs, steps, args.lr, args.warmup,
+                         args.margin, scales, teacher, args.distill_weight))
     for epoch in range(done + 1, args.top_epochs + args.full_epochs + 1):
         phase = phases[0] if epoch <= args.top_epochs else phases[-1]
         in_phase = epoch if phase.name == "top" else epoch - args.top_epochs
@@ -379,6 +426,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--early-lr-scale", type=float, default=0.1, help="learning-rate factor before inception_3c")
     parser.add_argument("--warmup", type=int, default=100, help="warm-up steps of each phase")
     parser.add_argument("--margin", type=float, default=0.2, help="triplet margin alpha")
+    parser.add_argument("--distill-weight", type=float, default=0.0,
+                        help="weight of relational distillation from dlib's encoder (0: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "runs" / "train"))
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for the trained 226-file CSV set")

@@ -51,3 +51,16 @@ def test_sampler_is_reproducible_from_its_seed():
     a = BatchSampler(images, labels, 4, 2, seed=3).batch()
     b = BatchSampler(images, labels, 4, 2, seed=3).batch()
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_similarity_correlation_loss_is_zero_for_the_teacher_itself_and_scale_free():
+    from facerec.train import similarity_correlation_loss
+
+    rng = np.random.default_rng(0)
+    teacher = _unit(rng.normal(size=(16, 8)))
+    assert float(similarity_correlation_loss(tf.constant(teacher), tf.constant(teacher))) == pytest.approx(0, abs=1e-5)
+    # a student whose similarities are an affine function of the teacher's also scores ~0
+    student = np.concatenate([teacher * 0.6, np.full((16, 1), 0.8)], axis=1).astype(np.float32)
+    assert float(similarity_correlation_loss(tf.constant(student), tf.constant(teacher))) == pytest.approx(0, abs=1e-5)
+    unrelated = _unit(rng.normal(size=(16, 8)))
+    assert float(similarity_correlation_loss(tf.constant(unrelated), tf.constant(teacher))) > 0.5
