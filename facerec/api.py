@@ -8,7 +8,8 @@ Conventions used by every function here:
 * encodings are ``(128,)`` float32 unit vectors; distances are L2 distances
   between encodings (0 = identical, 2 = opposite);
 * two faces are the same person when ``distance <= threshold``; the default
-  threshold is :func:`facerec.encoder.default_threshold` of the weights in use;
+  threshold is :func:`facerec.encoder.default_threshold` of the weights in use
+  (:func:`verify` can instead ask a siamese head for p(same), see :mod:`facerec.head`);
 * ``db`` is a :class:`facerec.database.FaceDatabase` or the path of one (which
   must already exist; it is opened and closed around the call).
 """
@@ -25,6 +26,7 @@ import numpy as np
 from facerec.align import Face, align_all, detect_faces, face_from_box, is_face_crop_sized
 from facerec.database import FaceDatabase
 from facerec.exceptions import FaceNotFound, InvalidArgument
+from facerec.head import DECISION, load_method_head
 from facerec.image import ImageInput, load_image
 from facerec.search import ENCODING_SIZE
 
@@ -79,10 +81,12 @@ class VerifyResult:
     Attributes:
         image: the image's path as given (``"array"`` for arrays).
         name: the claimed identity.
-        match: ``distance <= threshold``.
+        match: ``distance <= threshold`` (method ``l2``), or ``probability >= threshold`` (a head).
         distance: L2 distance from the photo's largest face to the closest of ``name``'s photos.
-        threshold: the threshold applied.
+        threshold: the threshold applied: an L2 distance (``l2``) or a probability (a head).
         box: ``(left, top, right, bottom)`` pixels of the face used.
+        probability: a siamese head's p(same person), the highest over ``name``'s photos; ``None`` for ``l2``.
+        method: ``"l2"``, ``"head-abs"`` or ``"head-chi2"``.
     """
 
     image: str
@@ -91,11 +95,15 @@ class VerifyResult:
     distance: float
     threshold: float
     box: tuple[int, int, int, int]
+    probability: float | None = None
+    method: str = "l2"
 
     def to_json(self) -> dict:
         """The fields as a JSON-ready dict."""
+        probability = None if self.probability is None else round(self.probability, 6)
         return {"image": self.image, "name": self.name, "match": self.match, "distance": round(self.distance, 6),
-                "threshold": self.threshold, "box": list(self.box)}
+                "threshold": self.threshold, "box": list(self.box), "probability": probability,
+                "method": self.method}
 
 
 def _label(image: ImageInput) -> str:
@@ -194,25 +202,53 @@ def face_distance(known: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.linalg.norm(known - query, axis=1)
 
 
+def _probability_threshold(threshold: float | None) -> float:
+    if threshold is None:
+        return DECISION
+    if not 0 < threshold < 1:
+        raise InvalidArgument(f"with a siamese head the threshold is a probability in (0, 1), got {threshold}")
+    return float(threshold)
+
+
 def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | None = None,
-           encoder=None) -> VerifyResult:
+           encoder=None, method: str = "l2") -> VerifyResult:
     """Is the largest face of ``image`` the enrolled person ``name``? (1:1)
 
     The distance is to the closest of ``name``'s enrolled photos.
 
+    Args:
+        image: path or array.
+        name: the claimed identity.
+        db: database or its path.
+        threshold: ``l2``: accept when ``distance <= threshold`` (default: the weights'
+            :func:`~facerec.encoder.default_threshold`); a head: accept when ``probability >= threshold``
+            (default 0.5).
+        encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
+        method: ``"l2"`` (default), or ``"head-abs"`` / ``"head-chi2"``: the siamese head
+            ``weights/head_<form>.npz`` (:mod:`facerec.head`) gives p(same person) for each of ``name``'s
+            photos and ``probability`` is the highest. Trained with binary cross-entropy on balanced pairs,
+            it is a probability for equal priors of "same" and "different".
+
     Raises:
         FaceNotFound: no face in the image.
         UnknownIdentity: ``name`` is not enrolled (the message lists who is).
-        ModelMismatch: the database was built with other weights.
+        ModelMismatch: the database (or the head) was built with other weights.
+        WeightsError: the head's file is missing (train it with ``facerec train-head``).
+        InvalidArgument: an unknown method, or a threshold out of range.
     """
     encoder = _encoder(encoder)
-    threshold = _threshold(threshold, encoder)
+    head = None if method == "l2" else load_method_head(method, encoder)
+    threshold = _threshold(threshold, encoder) if head is None else _probability_threshold(threshold)
     with using_database(db) as database:
         known, _ = database.encodings(name)
         database.check_model(encoder.fingerprint)
         encodings, faces = encode_faces(image, encoder=encoder)
     distance = float(face_distance(known, encodings[0]).min())
-    return VerifyResult(_label(image), name, distance <= threshold, distance, threshold, faces[0].box)
+    if head is None:
+        return VerifyResult(_label(image), name, distance <= threshold, distance, threshold, faces[0].box)
+    probability = float(head.probability(known, encodings[0]).max())
+    return VerifyResult(_label(image), name, probability >= threshold, distance, threshold, faces[0].box,
+                        probability, method)
 
 
 def identify_faces(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,

@@ -248,6 +248,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_head(args: argparse.Namespace) -> int:
+    from facerec.head import FORMS, train_bfw_head
+
+    encoder = _encoder(args)
+    payload, lines = [], []
+    for form in args.form or FORMS:
+        head, path = train_bfw_head(form, encoder, args.out, args.seed, args.pairs_per_identity, args.epochs,
+                                    progress=_progress())
+        last = head.info["history"][-1]
+        payload.append({"form": form, "path": str(path), "bias": head.bias, "fingerprint": head.fingerprint,
+                        "training_pairs": head.info["training_pairs"], "loss": last["loss"],
+                        "accuracy": last["accuracy"]})
+        lines.append(f"wrote {path}: head_{form} on {head.info['training_pairs']} BFW pairs, training loss "
+                     f"{last['loss']:.4f}, accuracy {last['accuracy']:.4f} at p >= 0.5")
+    _emit(args, payload, lines)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from facerec import train
 
@@ -339,6 +357,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", default=None, help="contact sheet PNG (default: the repository's runs/door_sheet.png)")
     sub.add_argument("--ban", action="append", default=[], metavar="NAME", help="refuse this resident (repeatable)")
     _threshold_option(sub)
+
+    sub = command("train-head", cmd_train_head, "train the siamese verification heads (a logistic unit on "
+                  "|f_i - f_j| or a chi-square form) on BFW pairs; see facerec.head")
+    sub.add_argument("--form", action="append", choices=["abs", "chi2"], default=None,
+                     help="head form (repeatable; default: both), written to <weights>/head_<form>.npz")
+    sub.add_argument("--out", default=None, help="folder for head_<form>.npz (default: the weights folder)")
+    sub.add_argument("--seed", type=int, default=0, help="seed of the pairs and their order (default 0)")
+    sub.add_argument("--pairs-per-identity", type=int, default=50,
+                     help="same-person pairs per BFW identity, and as many different-person pairs (default 50)")
+    sub.add_argument("--epochs", type=int, default=20, help="passes over the pairs (default 20)")
 
     for name, handler, help_text in (("train", cmd_train, "train nn4.small2 (see `facerec train --help`)"),
                                      ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)")):

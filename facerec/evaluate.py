@@ -7,10 +7,15 @@ a false-accept rate of 1e-3, and the mean of the ten thresholds.
 
 Faces come from ``datasets/lfw_aligned.h5`` (built once from the assets by
 :mod:`facerec.datasets`), so a re-run only encodes.
+
+``--method head-abs|head-chi2`` scores each pair with a siamese head
+(:mod:`facerec.head`) instead of the L2 distance: the score is ``1 - p(same)``, so
+the protocol and the JSON fields are the same, and ``threshold`` is in that unit.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -227,7 +232,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pairs", default=None, help="LFW pairs file (default: the assets' pairs.txt)")
     parser.add_argument("--model", action="append", choices=["facerec", "dlib"], default=None,
                         help="encoder(s) to evaluate; repeat to compare (default: facerec)")
-    parser.add_argument("--method", default="l2", help="pair score: l2 (distance threshold)")
+    parser.add_argument("--method", default="l2", choices=["l2", "head-abs", "head-chi2"],
+                        help="pair score: l2 (distance threshold, default) or 1 - p(same) of a siamese head "
+                             "(weights/head_abs.npz, head_chi2.npz; see `facerec train-head`)")
     parser.add_argument("--weights", default=None, help="weights folder (default: the repo's weights/)")
     parser.add_argument("--plot", default="runs/lfw_roc.png", help="where to save the ROC plot")
     parser.add_argument("--json", action="store_true", help="print one JSON object (a list when comparing models)")
@@ -235,26 +242,35 @@ def add_arguments(parser) -> None:
 
 def run(args) -> list[dict]:
     """Evaluate each requested model on the pairs; print a table or JSON; save the ROC plot."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import json
 
     pairs = read_pairs(args.pairs)
     same = np.array([pair.same for pair in pairs])
+    head = None
+    if args.method != "l2":
+        from facerec.head import head_for_evaluation, head_pair_scores
+
+        head = head_for_evaluation(args.method, args.model or ["facerec"], args.weights)
     results, curves = [], {}
     for model_name in args.model or ["facerec"]:
         paths = sorted({p for pair in pairs for p in (pair.first, pair.second)})
         encodings = encode_lfw(model_name, paths, args.weights, progress=not args.json)
-        distances = pair_distances(encodings, {p: i for i, p in enumerate(paths)}, pairs)
+        index = {p: i for i, p in enumerate(paths)}
+        distances = (pair_distances(encodings, index, pairs) if head is None
+                     else head_pair_scores(head, encodings, index, pairs))
         result = ten_fold(distances, pairs, model=model_name, method=args.method)
         results.append(result.to_json())
         far, tar = roc_points(distances, same)
-        curves[model_name] = (far, tar, result.auc)
+        curves[model_name if head is None else f"{model_name} {args.method}"] = (far, tar, result.auc)
     save_roc_plot(curves, Path(args.plot))
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
     else:
         for r in results:
             print(f"{r['model']:>8} {r['method']}: accuracy {r['accuracy_mean']:.4f} +- {r['accuracy_std']:.4f}  "
-                  f"AUC {r['auc']:.4f}  TAR@FAR=1e-3 {r['tar_at_far_1e-3']:.4f}  threshold {r['threshold']:.3f}  "
+                  f"AUC {r['auc']:.4f}  TAR@FAR=1e-3 {r['tar_at_far_1e-3']:.4f}  threshold {r['threshold']:.3f}"
+                  f"{'' if head is None else ' (1 - p)'}  "
                   f"({r['n_pairs']} pairs)")
         print(f"ROC plot: {args.plot}")
     return results

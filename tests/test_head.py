@@ -1,0 +1,320 @@
+"""The siamese verification head (facerec.head) on synthetic encodings, and its use by verify and evaluate.
+
+The synthetic encodings are unit vectors scattered around one centre per identity, so the right answers
+are known: pairs of one identity are closer than pairs of two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from facerec import head as siamese
+from facerec.evaluate import Pair, roc_auc
+from facerec.exceptions import InvalidArgument, ModelMismatch, WeightsError
+
+FINGERPRINT = "f" * 64
+FAST = {"pairs_per_identity": 20, "epochs": 10}
+
+
+def clustered(identities: int, photos: int, noise: float, seed: int, informative: int = 128,
+              first_label: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit encodings ``(identities * photos, 128)`` around one centre per identity, and their labels.
+
+    Only the first ``informative`` dimensions of the centres differ between identities; the noise
+    (``noise`` relative to the centres' spread) is spread over all 128.
+    """
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((identities, 128))
+    centres[:, :informative] = rng.normal(size=(identities, informative)) / np.sqrt(informative)
+    labels = np.repeat(np.arange(identities), photos) + first_label
+    x = centres[labels - first_label] + noise * rng.normal(size=(len(labels), 128)) / np.sqrt(128)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), labels
+
+
+def held_out_pairs(seed: int = 9, **kwargs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(a, b, same)``: balanced pairs of 40 identities that no head below was trained on."""
+    x, labels = clustered(40, 8, seed=seed, first_label=1000, **kwargs)
+    first, second, same = siamese.sample_pairs(labels, 20, np.random.default_rng(seed))
+    return x[first], x[second], same
+
+
+@pytest.fixture(scope="module")
+def training_set():
+    return clustered(60, 8, noise=1.5, seed=0)
+
+
+@pytest.fixture(scope="module", params=siamese.FORMS)
+def trained(request, training_set):
+    """``(form, keras model, SiameseHead)`` trained on the clustered training set."""
+    model = siamese.train_head(*training_set, request.param, seed=1, **FAST)
+    return request.param, model, siamese.SiameseHead.from_model(model, FINGERPRINT, {"note": "test"})
+
+
+# -- features ----------------------------------------------------------------------------------
+
+
+def test_pair_features_shapes_and_formulas():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 128)), rng.normal(size=(5, 128))
+    np.testing.assert_allclose(siamese.pair_features(a, b, "abs"), np.abs(a - b))
+    chi2 = siamese.pair_features(a, b, "chi2")
+    assert chi2.shape == (5, 128) and (chi2 >= 0).all()
+    assert (chi2 <= np.abs(a) + np.abs(b) + 1e-12).all()  # bounded, whatever the signs
+    positive = np.abs(a), np.abs(b)  # DeepFace's features are non-negative: there the form is theirs
+    np.testing.assert_allclose(siamese.pair_features(*positive, "chi2"),
+                               (positive[0] - positive[1]) ** 2 / (positive[0] + positive[1]), rtol=1e-4)
+    assert siamese.pair_features(a[0], b, "abs").shape == (5, 128)  # one encoding against many
+    assert np.isfinite(siamese.pair_features(np.zeros(128), np.zeros(128), "chi2")).all()
+
+
+@pytest.mark.parametrize(("a", "b", "form", "message"), [
+    (np.zeros((2, 127)), np.zeros((2, 127)), "abs", "shape"),
+    (np.zeros(128), np.zeros(128), "cosine", "unknown head form"),
+])
+def test_pair_features_reject_bad_input(a, b, form, message):
+    with pytest.raises(InvalidArgument, match=message):
+        siamese.pair_features(a, b, form)
+
+
+def test_sample_pairs_are_balanced_and_labelled_right():
+    labels = np.repeat(np.arange(7), [5, 5, 5, 5, 5, 5, 1])  # the last identity has one photo
+    first, second, same = siamese.sample_pairs(labels, 10, np.random.default_rng(3))
+    assert len(same) == 6 * 2 * 10 and same.sum() == 60
+    assert (labels[first[same]] == labels[second[same]]).all() and (first[same] != second[same]).all()
+    assert (labels[first[~same]] != labels[second[~same]]).all()
+    again = siamese.sample_pairs(labels, 10, np.random.default_rng(3))
+    assert all(np.array_equal(x, y) for x, y in zip((first, second, same), again))
+
+
+# -- the trained head --------------------------------------------------------------------------
+
+
+def test_head_shapes_and_keras_matches_numpy(trained):
+    form, model, head = trained
+    a, b, _ = held_out_pairs(noise=1.5)
+    assert model.predict_on_batch([a, b]).shape == (len(a), 1)
+    assert head.weights.shape == (128,) and head.weights.dtype == np.float32
+    keras_p = siamese.predict_proba(model, a, b)
+    numpy_p = siamese.predict_proba(head, a, b)
+    assert keras_p.shape == numpy_p.shape == (len(a),)
+    np.testing.assert_allclose(keras_p, numpy_p, atol=2e-5)
+    np.testing.assert_allclose(head.dissimilarity(a, b), 1 - numpy_p, atol=1e-12)
+    assert siamese.predict_proba(head, a[0], b).shape == (len(b),)
+
+
+def test_pair_order_does_not_change_the_score(trained):
+    _, model, head = trained
+    a, b, _ = held_out_pairs(noise=1.5)
+    np.testing.assert_array_equal(head.probability(a, b), head.probability(b, a))
+    np.testing.assert_allclose(siamese.predict_proba(model, a, b), siamese.predict_proba(model, b, a), atol=1e-6)
+    assert np.ptp(head.probability(a, b)) > 0.5  # not a constant: the symmetry is the formula's
+
+
+def test_head_separates_clustered_encodings_of_unseen_identities(trained):
+    form, _, head = trained
+    a, b, same = held_out_pairs(noise=1.5)
+    assert roc_auc(head.dissimilarity(a, b), same) > 0.9, form
+    accuracy = np.mean((head.probability(a, b) >= siamese.DECISION) == same)
+    assert accuracy > 0.85, form
+    assert (head.weights < 0).mean() > 0.9  # a difference in (nearly) any dimension speaks against "same"
+
+
+@pytest.mark.parametrize("form", siamese.FORMS)
+def test_head_learns_which_dimensions_matter(form):
+    """Identity lives in 16 dimensions, noise in all 128: the head weights the 16 and beats the L2 distance."""
+    x, labels = clustered(60, 8, noise=3.0, seed=0, informative=16)
+    head = siamese.SiameseHead.from_model(siamese.train_head(x, labels, form, seed=1, **FAST), FINGERPRINT)
+    a, b, same = held_out_pairs(noise=3.0, informative=16)
+    l2_auc = roc_auc(np.linalg.norm(a - b, axis=1), same)
+    assert roc_auc(head.dissimilarity(a, b), same) > l2_auc + 0.05
+    assert head.weights[:16].mean() < 5 * head.weights[16:].mean()  # both negative: 16 weigh far more
+
+
+def test_training_is_reproducible_from_its_seed(training_set):
+    def weights(seed):
+        model = siamese.train_head(*training_set, "abs", seed=seed, pairs_per_identity=10, epochs=3)
+        return [w.copy() for w in model.get_weights()]
+
+    first, again, other = weights(4), weights(4), weights(5)
+    assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    assert not all(np.array_equal(x, y) for x, y in zip(first, other))
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def test_save_and_load_give_identical_predictions(trained, tmp_path):
+    form, _, head = trained
+    path = siamese.save_head(head, tmp_path / f"head_{form}.npz")
+    loaded = siamese.load_head(path, fingerprint=FINGERPRINT)
+    assert (loaded.form, loaded.bias, loaded.fingerprint) == (head.form, head.bias, head.fingerprint)
+    assert loaded.info["note"] == "test" and len(loaded.info["history"]) == FAST["epochs"]
+    a, b, _ = held_out_pairs(noise=1.5)
+    np.testing.assert_array_equal(loaded.probability(a, b), head.probability(a, b))
+    with np.load(path, allow_pickle=False) as data:  # plain arrays only: loading needs no pickle
+        assert all(data[key].dtype != object for key in data.files)
+
+
+def test_a_head_for_other_weights_is_refused(trained, tmp_path):
+    _, _, head = trained
+    path = siamese.save_head(head, tmp_path / "head.npz")
+    with pytest.raises(ModelMismatch, match="facerec train-head"):
+        siamese.load_head(path, fingerprint="0" * 64)
+    assert siamese.load_head(path).fingerprint == FINGERPRINT  # no fingerprint given: no check
+
+
+def test_missing_or_foreign_head_files_are_weights_errors(tmp_path):
+    with pytest.raises(WeightsError, match="facerec train-head --form chi2"):
+        siamese.load_head(tmp_path / "head_chi2.npz")
+    np.savez(tmp_path / "other.npz", weights=np.zeros(128))
+    with pytest.raises(WeightsError, match="not a readable siamese head"):
+        siamese.load_head(tmp_path / "other.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(WeightsError):
+        siamese.load_head(tmp_path / "text.npz")
+
+
+def test_head_pair_scores_follow_the_lfw_pairs(trained):
+    _, _, head = trained
+    x, _ = clustered(3, 2, noise=1.0, seed=2)
+    index = {f"p{i}.jpg": i for i in range(len(x))}
+    pairs = [Pair("p0.jpg", "p1.jpg", True, 0), Pair("p0.jpg", "p5.jpg", False, 0)]
+    scores = siamese.head_pair_scores(head, x, index, pairs)
+    np.testing.assert_allclose(scores, 1 - head.probability(x[[0, 0]], x[[1, 5]]), atol=1e-12)
+    with pytest.raises(InvalidArgument, match="not in LFW"):
+        siamese.head_pair_scores(head, x, index, [Pair("p0.jpg", "nobody.jpg", False, 0)])
+
+
+def test_evaluate_accepts_only_the_three_methods():
+    from facerec import evaluate
+
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    assert parser.parse_args(["lfw"]).method == "l2"
+    assert parser.parse_args(["lfw", "--method", "head-chi2"]).method == "head-chi2"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["lfw", "--method", "cosine"])
+    with pytest.raises(InvalidArgument, match="--model dlib"):
+        siamese.head_for_evaluation("head-abs", ["facerec", "dlib"])
+
+
+# -- with the encoder: verify(..., method=) and facerec evaluate --------------------------------
+
+
+@pytest.fixture(scope="module")
+def encoder_with_heads(tmp_path_factory, training_set):
+    """The development (or trained) encoder, seen through a weights folder that also holds heads for it."""
+    from helpers_issue4 import weights_or_skip
+
+    from facerec.encoder import get_encoder
+
+    source = weights_or_skip()
+    folder = tmp_path_factory.mktemp("weights")
+    for path in source.iterdir():
+        (folder / path.name).symlink_to(path.resolve())
+    encoder = get_encoder(folder)
+    for form in siamese.FORMS:
+        model = siamese.train_head(*training_set, form, seed=1, **FAST)
+        siamese.save_head(siamese.SiameseHead.from_model(model, encoder.fingerprint), folder / f"head_{form}.npz")
+    return encoder
+
+
+@pytest.fixture(scope="module")
+def residents_db(tmp_path_factory, encoder_with_heads):
+    from helpers_issue4 import photo
+
+    from facerec.database import FaceDatabase
+
+    path = tmp_path_factory.mktemp("db") / "residents.sqlite"
+    with FaceDatabase(path) as db:
+        for name in ("younes", "kian"):
+            db.enroll(name, [photo(name)], encoder=encoder_with_heads)
+    return path
+
+
+@pytest.mark.parametrize("method", list(siamese.METHODS))
+def test_verify_with_a_head_returns_its_probability(method, encoder_with_heads, residents_db):
+    from helpers_issue4 import photo
+
+    import facerec
+    from facerec.database import FaceDatabase
+
+    result = facerec.verify(photo("camera_0"), "younes", residents_db, encoder=encoder_with_heads, method=method)
+    head = siamese.load_method_head(method, encoder_with_heads)
+    with FaceDatabase(residents_db, create=False) as db:
+        known, _ = db.encodings("younes")
+    query, _ = facerec.encode_faces(photo("camera_0"), encoder=encoder_with_heads)
+    expected = float(head.probability(known, query[0]).max())
+    assert result.probability == pytest.approx(expected, abs=1e-6)
+    assert result.match == (result.probability >= 0.5) and result.threshold == 0.5 and result.method == method
+    data = result.to_json()
+    assert data["probability"] == pytest.approx(expected, abs=1e-6) and data["method"] == method
+    strict = facerec.verify(photo("camera_0"), "younes", residents_db, threshold=0.999999, encoder=encoder_with_heads,
+                            method=method)
+    assert strict.match == (strict.probability >= 0.999999)
+
+
+def test_verify_l2_has_no_probability_and_bad_methods_fail(encoder_with_heads, residents_db):
+    from helpers_issue4 import photo
+
+    import facerec
+
+    result = facerec.verify(photo("younes"), "younes", residents_db, encoder=encoder_with_heads)
+    assert result.probability is None and result.method == "l2" and result.to_json()["probability"] is None
+    with pytest.raises(InvalidArgument, match="unknown method"):
+        facerec.verify(photo("younes"), "younes", residents_db, encoder=encoder_with_heads, method="cosine")
+    with pytest.raises(InvalidArgument, match="probability"):
+        facerec.verify(photo("younes"), "younes", residents_db, threshold=1.5, encoder=encoder_with_heads,
+                       method="head-abs")
+
+
+def test_verify_refuses_a_head_trained_for_other_weights(encoder_with_heads, residents_db, tmp_path):
+    from helpers_issue4 import photo
+
+    import facerec
+
+    folder = encoder_with_heads.weights_dir
+    saved = tmp_path / "head_abs.npz"
+    shutil.copy(folder / "head_abs.npz", saved)
+    head = siamese.load_head(saved)
+    siamese.save_head(siamese.SiameseHead(head.form, head.weights, head.bias, "0" * 64), folder / "head_abs.npz")
+    try:
+        with pytest.raises(ModelMismatch):
+            facerec.verify(photo("younes"), "younes", residents_db, encoder=encoder_with_heads, method="head-abs")
+    finally:
+        shutil.copy(saved, folder / "head_abs.npz")
+
+
+def test_evaluate_lfw_with_a_head_on_a_small_pairs_file(encoder_with_heads, tmp_path, capsys):
+    """The protocol's JSON for head-abs on 8 LFW pairs: the same fields as l2, scores = 1 - p."""
+    from facerec import datasets, evaluate
+    from facerec.paths import assets_dir
+
+    if not (datasets.h5_path("lfw").exists() or (assets_dir() / "lfw").is_dir()):
+        pytest.skip(f"needs LFW (datasets/lfw_aligned.h5 or {assets_dir()}/lfw)")
+    pairs_file = tmp_path / "pairs.txt"
+    pairs_file.write_text("2\t2\nAaron_Peirsol\t1\t2\nAaron_Peirsol\t3\t4\nAaron_Peirsol\t1\tAbdullah\t1\n"
+                          "Aaron_Peirsol\t2\tAbdullah\t2\nAbdullah\t1\t3\nAbdullah\t2\t4\n"
+                          "Abdullah\t3\tAaron_Peirsol\t3\nAbdullah\t4\tAaron_Peirsol\t4\n")
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    outputs = {}
+    for method in ("l2", "head-abs"):
+        args = parser.parse_args(["lfw", "--pairs", str(pairs_file), "--method", method, "--json",
+                                  "--weights", str(encoder_with_heads.weights_dir), "--plot", str(tmp_path / "r.png")])
+        evaluate.run(args)
+        outputs[method] = json.loads(capsys.readouterr().out)
+    assert outputs["l2"].keys() == outputs["head-abs"].keys()
+    assert outputs["head-abs"]["method"] == "head-abs" and outputs["head-abs"]["n_pairs"] == 8
+    assert 0 <= outputs["head-abs"]["threshold"] <= 1
+    pairs = evaluate.read_pairs(pairs_file)
+    paths = sorted({p for pair in pairs for p in (pair.first, pair.second)})
+    encodings = evaluate.encode_lfw("facerec", paths, encoder_with_heads.weights_dir, progress=False)
+    head = siamese.load_method_head("head-abs", encoder_with_heads)
+    scores = siamese.head_pair_scores(head, encodings, {p: i for i, p in enumerate(paths)}, pairs)
+    assert outputs["head-abs"]["auc"] == pytest.approx(roc_auc(scores, np.array([p.same for p in pairs])))
