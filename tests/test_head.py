@@ -318,3 +318,102 @@ def test_evaluate_lfw_with_a_head_on_a_small_pairs_file(encoder_with_heads, tmp_
     head = siamese.load_method_head("head-abs", encoder_with_heads)
     scores = siamese.head_pair_scores(head, encodings, {p: i for i, p in enumerate(paths)}, pairs)
     assert outputs["head-abs"]["auc"] == pytest.approx(roc_auc(scores, np.array([p.same for p in pairs])))
+
+
+# -- the notebook's optional section (course/siamese.py) -----------------------------------------
+
+
+def test_course_sample_rows_take_each_groups_first_people_and_photos():
+    from course import siamese as section
+
+    groups = np.repeat(np.array(list("ABCDEFGH")), 50)  # 8 groups x 5 people x 10 photos, sorted by group
+    labels = np.repeat(np.arange(40), 10)
+    rows = section.sample_rows(groups, labels, identities=16, photos=3)
+    assert len(rows) == 16 * 3 and (np.diff(rows) > 0).all()
+    assert sorted(np.unique(groups[rows], return_counts=True)[1]) == [6] * 8
+    assert (np.unique(labels[rows], return_counts=True)[1] == 3).all()
+    assert set(labels[rows]) == {5 * g + p for g in range(8) for p in range(2)}  # each group's first two people
+    assert set(rows % 10) == {0, 1, 2}  # their first three photos
+
+
+def test_course_read_rows_equals_fancy_indexing(tmp_path):
+    import h5py
+
+    from course import siamese as section
+
+    data = np.arange(1000 * 3).reshape(1000, 3)
+    rows = np.sort(np.random.default_rng(0).choice(1000, 120, replace=False))
+    with h5py.File(tmp_path / "x.h5", "w") as h5:
+        h5.create_dataset("x", data=data, chunks=(64, 3))
+        np.testing.assert_array_equal(section._read_rows(h5["x"], rows), data[rows])
+
+
+def test_course_figures_show_weights_and_aucs(trained):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course import siamese as section
+
+    form, _, head = trained
+    fig = section.plot_weights({form: head, "other": head})
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 128
+    a, b, same = held_out_pairs(noise=1.5)
+    scores = {"L2": np.linalg.norm(a - b, axis=1), "head": head.dissimilarity(a, b)}
+    fig = section.plot_roc(scores, same)
+    legend = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    assert legend == [f"{name} (AUC {roc_auc(score, same):.4f})" for name, score in scores.items()]
+
+
+# -- the BFW encodings cache and `facerec train-head` -----------------------------------------------
+
+
+class CountingEncoder:
+    """Stands in for FaceEncoder: encodes a face as its mean colour, padded; counts the faces it saw."""
+
+    def __init__(self, fingerprint: str):
+        self.fingerprint, self.seen = fingerprint, 0
+
+    def encode(self, faces: np.ndarray) -> np.ndarray:
+        self.seen += len(faces)
+        out = np.zeros((len(faces), 128), np.float32)
+        out[:, :3] = faces.reshape(len(faces), -1, 3).mean(1)
+        return out
+
+
+def test_bfw_encodings_are_cached_per_weights(tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 96, 96, 3), dtype=np.uint8)
+    strings = {"identities": [f"p{i}" for i in range(5)], "paths": [f"g/p{i // 2}/{i}.jpg" for i in range(10)],
+               "groups": ["g"] * 10}
+    with h5py.File(tmp_path / "bfw_aligned.h5", "w") as h5:  # a 10-face BFW in the layout of facerec.datasets
+        h5["images"], h5["labels"], h5["detected"] = images, np.repeat(np.arange(5), 2).astype(np.int32), [True] * 10
+        for key, values in strings.items():
+            h5.create_dataset(key, data=np.array(values, dtype=h5py.string_dtype()))
+    encoder = CountingEncoder("a" * 64)
+    encodings, labels = siamese.bfw_encodings(encoder, tmp_path, progress=False, chunk=4)
+    assert encoder.seen == 10 and encodings.shape == (10, 128) and list(labels) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    np.testing.assert_allclose(encodings[:, :3], images.reshape(10, -1, 3).mean(1), rtol=1e-5)
+    assert siamese.encodings_cache_path("a" * 64, tmp_path).is_file()
+    again, _ = siamese.bfw_encodings(encoder, tmp_path, progress=False)
+    assert encoder.seen == 10 and np.array_equal(again, encodings)  # read from the cache
+    other = CountingEncoder("b" * 64)
+    siamese.bfw_encodings(other, tmp_path, progress=False)
+    assert other.seen == 10  # other weights: encoded anew, into their own file
+    assert siamese.encodings_cache_path("b" * 64, tmp_path) != siamese.encodings_cache_path("a" * 64, tmp_path)
+
+
+def test_train_head_command_writes_loadable_heads(encoder_with_heads, tmp_path, monkeypatch, capsys):
+    from facerec import cli
+
+    x, labels = clustered(20, 5, noise=1.0, seed=3)
+    monkeypatch.setattr(siamese, "bfw_encodings", lambda encoder, progress=True: (x, labels))
+    code = cli.main(["--weights", str(encoder_with_heads.weights_dir), "train-head", "--form", "chi2", "--out",
+                     str(tmp_path), "--epochs", "2", "--pairs-per-identity", "5", "--json"])
+    assert code == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["form"] == "chi2" and row["training_pairs"] == 20 * 2 * 5
+    assert row["path"] == str(tmp_path / "head_chi2.npz")
+    head = siamese.load_head(tmp_path / "head_chi2.npz", fingerprint=encoder_with_heads.fingerprint)
+    assert head.info["epochs"] == 2 and len(head.info["history"]) == 2

@@ -1,0 +1,124 @@
+"""The notebook's optional section: face verification as binary classification with a learned siamese head.
+
+* :func:`bfw_sample`: encodings of a small, demographically balanced subset of BFW (the faces the
+  network was fine-tuned on; never LFW, which the notebook keeps for testing);
+* :func:`train`: a :class:`facerec.head.SiameseHead` trained on balanced pairs of them;
+* :func:`plot_weights`, :func:`plot_roc`: the learned ``w_k`` and the ROC curves of the pair scores.
+
+The heads ``facerec train-head`` ships (on all 800 BFW identities) are the same model on more data;
+see docs/HEAD.md for their LFW numbers.
+"""
+
+from __future__ import annotations
+
+import h5py
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from facerec import datasets
+from facerec.evaluate import roc_auc, roc_points
+from facerec.head import SiameseHead, train_head
+
+
+def sample_rows(groups: np.ndarray, labels: np.ndarray, identities: int, photos: int) -> np.ndarray:
+    """Rows of the first ``identities / 8`` people of each of BFW's 8 groups, their first ``photos`` photos.
+
+    Rows are sorted by group, then person (as in ``datasets/bfw_aligned.h5``), so each group's
+    people are one contiguous block; the result is sorted.
+    """
+    rows = []
+    for group in np.unique(groups):
+        in_group = np.flatnonzero(groups == group)
+        people = list(dict.fromkeys(labels[in_group]))[:identities // 8]  # first appearance order
+        rows.extend(row for person in people for row in in_group[labels[in_group] == person][:photos])
+    return np.array(sorted(rows))
+
+
+def _read_rows(dataset, rows: np.ndarray, gap: int = 64) -> np.ndarray:
+    """``dataset[rows]`` for sorted rows, reading each run of nearby rows as one slice (h5py's
+    fancy indexing reads chunk by chunk, row by row: much slower)."""
+    breaks = np.flatnonzero(np.diff(rows) > gap) + 1
+    parts = []
+    for run in np.split(rows, breaks):
+        parts.append(dataset[run[0]:run[-1] + 1][run - run[0]])
+    return np.concatenate(parts)
+
+
+def bfw_sample(model, identities: int = 200, photos: int = 10, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Encodings of ``photos`` photos each of ``identities`` BFW people, as many from each of its 8 groups.
+
+    The encodings come from ``datasets/bfw_encodings_<fingerprint>.h5`` when ``facerec train-head``
+    has cached them for these weights; otherwise the faces are read from ``datasets/bfw_aligned.h5``
+    (built from the assets on first use) and encoded here (a few seconds).
+
+    Args:
+        model: FaceRecoModel with its weights.
+        identities: people (a multiple of 8).
+        photos: photos per person (at most 25).
+
+    Returns:
+        ``(encodings (identities * photos, 128) float32, labels (identities * photos,) int)``.
+    """
+    from facerec.head import encodings_cache_path
+    from facerec.models.weights import weights_fingerprint
+
+    path = datasets.h5_path("bfw")
+    if not path.exists():
+        datasets.prepare("bfw")
+    fingerprint = weights_fingerprint(model)
+    cache = encodings_cache_path(fingerprint)
+    with h5py.File(path, "r") as h5:
+        labels = h5["labels"][:]
+        rows = sample_rows(h5["groups"][:], labels, identities, photos)
+        if cache.is_file():
+            with h5py.File(cache, "r") as cached:
+                if cached.attrs.get("fingerprint") == fingerprint:
+                    return cached["encodings"][:][rows], labels[rows]
+        faces = _read_rows(h5["images"], rows)
+    inputs = faces.astype(np.float32) / np.float32(255.0)
+    chunks = [model.predict_on_batch(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)]
+    return np.concatenate(chunks).astype(np.float32), labels[rows]
+
+
+def train(encodings: np.ndarray, labels: np.ndarray, form: str, pairs_per_identity: int = 20, epochs: int = 20,
+          seed: int = 0) -> SiameseHead:
+    """A siamese head of ``form`` (``"abs"`` or ``"chi2"``) trained on balanced pairs of the encodings.
+
+    ``pairs_per_identity`` same-person pairs per person and as many different-person pairs
+    (:func:`facerec.head.train_head`); the result is not bound to any weights (empty fingerprint).
+    """
+    model = train_head(encodings, labels, form, seed=seed, pairs_per_identity=pairs_per_identity, epochs=epochs)
+    return SiameseHead.from_model(model, fingerprint="", info={"data": f"{len(np.unique(labels))} BFW people"})
+
+
+def plot_weights(heads: dict[str, SiameseHead]) -> Figure:
+    """The learned ``w_k`` of each head, one panel per form, dimensions sorted by weight."""
+    fig, axes = plt.subplots(1, len(heads), figsize=(5.2 * len(heads), 3.2), squeeze=False)
+    for ax, (form, head) in zip(axes[0], heads.items()):
+        order = np.argsort(head.weights)
+        ax.bar(np.arange(len(order)), head.weights[order], width=1.0, color="#4c72b0")
+        ax.axhline(0, color="black", linewidth=0.8)
+        feature = "|f_k(x_i) - f_k(x_j)|" if form == "abs" else "chi-square term"
+        ax.set(title=f"{form}: w_k on {feature}, b = {head.bias:.1f}", xlabel="dimension k (sorted by w_k)",
+               ylabel="w_k")
+        ax.title.set_fontsize(9)
+    fig.suptitle("Learned weights of the logistic unit: negative = a difference there speaks against 'same'",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc(scores: dict[str, np.ndarray], same: np.ndarray) -> Figure:
+    """ROC curves of pair scores (smaller = more alike: L2 distance, or ``1 - p`` of a head), AUC in the legend."""
+    floor = 1.0 / max(1, int((~same).sum()))  # one false accept
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    for label, score in scores.items():
+        far, tar = roc_points(np.asarray(score, np.float64), same)
+        ax.plot(np.maximum(far, floor), tar, label=f"{label} (AUC {roc_auc(np.asarray(score, np.float64), same):.4f})")
+    ax.set(xscale="log", xlim=(floor, 1), ylim=(0, 1.01), title="LFW pairs of the sample above",
+           xlabel="false-accept rate (different people accepted)", ylabel="true-accept rate (same person accepted)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
