@@ -45,7 +45,8 @@ def _read_rows(dataset, rows: np.ndarray, gap: int = 64) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def bfw_sample(model, identities: int = 200, photos: int = 10, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def bfw_sample(model, identities: int = 200, photos: int = 10,
+               batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encodings of ``photos`` photos each of ``identities`` BFW people, as many from each of its 8 groups.
 
     The encodings come from ``datasets/bfw_encodings_<fingerprint>.h5`` when ``facerec train-head``
@@ -58,7 +59,7 @@ def bfw_sample(model, identities: int = 200, photos: int = 10, batch_size: int =
         photos: photos per person (at most 25).
 
     Returns:
-        ``(encodings (identities * photos, 128) float32, labels (identities * photos,) int)``.
+        ``(encodings (M, 128) float32, labels (M,) int, groups (M,) str)``, ``M = identities * photos``.
     """
     from facerec.head import encodings_cache_path
     from facerec.models.weights import weights_fingerprint
@@ -69,26 +70,28 @@ def bfw_sample(model, identities: int = 200, photos: int = 10, batch_size: int =
     fingerprint = weights_fingerprint(model)
     cache = encodings_cache_path(fingerprint)
     with h5py.File(path, "r") as h5:
-        labels = h5["labels"][:]
-        rows = sample_rows(h5["groups"][:], labels, identities, photos)
+        labels, groups = h5["labels"][:], np.array(h5["groups"].asstr()[:])
+        rows = sample_rows(groups, labels, identities, photos)
         if cache.is_file():
             with h5py.File(cache, "r") as cached:
                 if cached.attrs.get("fingerprint") == fingerprint:
-                    return cached["encodings"][:][rows], labels[rows]
+                    return cached["encodings"][:][rows], labels[rows], groups[rows]
         faces = _read_rows(h5["images"], rows)
     inputs = faces.astype(np.float32) / np.float32(255.0)
     chunks = [model.predict_on_batch(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)]
-    return np.concatenate(chunks).astype(np.float32), labels[rows]
+    return np.concatenate(chunks).astype(np.float32), labels[rows], groups[rows]
 
 
-def train(encodings: np.ndarray, labels: np.ndarray, form: str, pairs_per_identity: int = 20, epochs: int = 20,
-          seed: int = 0) -> SiameseHead:
+def train(encodings: np.ndarray, labels: np.ndarray, groups: np.ndarray, form: str, pairs_per_identity: int = 20,
+          epochs: int = 20, seed: int = 0) -> SiameseHead:
     """A siamese head of ``form`` (``"abs"`` or ``"chi2"``) trained on balanced pairs of the encodings.
 
-    ``pairs_per_identity`` same-person pairs per person and as many different-person pairs
-    (:func:`facerec.head.train_head`); the result is not bound to any weights (empty fingerprint).
+    ``pairs_per_identity`` same-person pairs per person and as many different-person pairs within
+    their demographic group (:func:`facerec.head.train_head`); the result is not bound to any
+    weights (empty fingerprint).
     """
-    model = train_head(encodings, labels, form, seed=seed, pairs_per_identity=pairs_per_identity, epochs=epochs)
+    model = train_head(encodings, labels, form, seed=seed, pairs_per_identity=pairs_per_identity, epochs=epochs,
+                       groups=groups)
     return SiameseHead.from_model(model, fingerprint="", info={"data": f"{len(np.unique(labels))} BFW people"})
 
 

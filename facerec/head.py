@@ -18,7 +18,9 @@ Both features are symmetric in ``(i, j)``, so a pair's score does not depend on 
 
 The head is trained with binary cross-entropy on *balanced* pairs (as many same-person pairs as
 different-person pairs) drawn from the BFW identities the encoder was trained on, never from LFW, which
-is kept for evaluation. Its output is therefore a calibrated probability for a prior of 1/2 (equal odds
+is kept for evaluation. Different-person pairs are drawn within one of BFW's eight demographic groups:
+pairs across groups are easy to reject and would teach the unit too lenient a boundary for impostors
+who look alike. Its output is therefore a calibrated probability for a prior of 1/2 (equal odds
 of same and different before looking at the faces), on pairs like the training ones; the decision is at
 ``p >= 0.5``. For the LFW protocol (:func:`facerec.evaluate.ten_fold`, which wants "smaller = more alike")
 the pair score is ``1 - p``, computed as ``sigmoid(-z)`` in float64 so no pair is lost to rounding near 1.
@@ -107,17 +109,25 @@ def build_head(form: str, feature_mean: np.ndarray | None = None, feature_std: n
     return keras.Model([first, second], probability, name=f"siamese_head_{form}")
 
 
-def sample_pairs(labels: np.ndarray, pairs_per_identity: int, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_pairs(labels: np.ndarray, pairs_per_identity: int, rng: np.random.Generator,
+                 groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Balanced training pairs: for each identity with two photos or more, ``pairs_per_identity``
     same-person pairs (two different photos) and as many different-person pairs (one of its photos
-    and a photo of another identity drawn uniformly).
+    and a photo of another identity drawn uniformly; with ``groups``, of another identity of the
+    same group, when the group has one).
+
+    Args:
+        labels: ``(N,)`` identity of each photo.
+        pairs_per_identity: same-person pairs per identity (and as many different-person pairs).
+        rng: the generator every draw comes from.
+        groups: ``(N,)`` demographic group of each photo (BFW's), or None.
 
     Returns:
         ``(first, second, same)``: row indices into ``labels`` and a bool per pair, identities in
         sorted order, same-person pairs first; deterministic for a given ``rng`` state.
     """
     labels = np.asarray(labels)
+    groups = None if groups is None else np.asarray(groups)
     identities, counts = np.unique(labels, return_counts=True)
     if len(identities) < 2 or counts.max() < 2:
         raise InvalidArgument("training pairs need at least two identities and one with two photos or more")
@@ -131,6 +141,8 @@ def sample_pairs(labels: np.ndarray, pairs_per_identity: int, rng: np.random.Gen
         second.extend(rows[j + (j >= i)])  # another photo of the same identity
         same.extend([True] * pairs_per_identity)
         others = np.flatnonzero(labels != identity)
+        if groups is not None and (groups[others] == groups[rows[0]]).any():
+            others = others[groups[others] == groups[rows[0]]]
         first.extend(rng.choice(rows, size=pairs_per_identity))
         second.extend(rng.choice(others, size=pairs_per_identity))
         same.extend([False] * pairs_per_identity)
@@ -138,7 +150,8 @@ def sample_pairs(labels: np.ndarray, pairs_per_identity: int, rng: np.random.Gen
 
 
 def train_head(encodings: np.ndarray, labels: np.ndarray, form: str, seed: int = 0, pairs_per_identity: int = 50,
-               epochs: int = 20, learning_rate: float = 0.05, batch_size: int = 256, progress: bool = False):
+               epochs: int = 20, learning_rate: float = 0.05, batch_size: int = 256, groups: np.ndarray | None = None,
+               progress: bool = False):
     """Train a siamese head on balanced pairs of ``encodings`` (binary cross-entropy, Adam).
 
     Reproducible: ``keras.utils.set_random_seed(seed)``, pairs drawn and shuffled (anew each epoch) with
@@ -152,6 +165,8 @@ def train_head(encodings: np.ndarray, labels: np.ndarray, form: str, seed: int =
         pairs_per_identity: same-person pairs per identity (and as many different-person pairs).
         epochs: passes over the pairs.
         learning_rate, batch_size: of Adam; the learning rate decays along a cosine to 1 % of it.
+        groups: ``(N,)`` demographic group of each photo: different-person pairs are then drawn within a
+            group (see :func:`sample_pairs`), or None (from anyone).
         progress: show a progress bar over the epochs (on stderr).
 
     Returns:
@@ -167,7 +182,7 @@ def train_head(encodings: np.ndarray, labels: np.ndarray, form: str, seed: int =
                               f"got {encodings.shape} and {len(labels)}")
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    first, second, same = sample_pairs(labels, pairs_per_identity, rng)
+    first, second, same = sample_pairs(labels, pairs_per_identity, rng, groups)
     features = pair_features(encodings[first], encodings[second], form)
     model = build_head(form, features.mean(0), features.std(0) + 1e-12)
     steps = epochs * -(-len(same) // batch_size)
@@ -333,14 +348,15 @@ def encodings_cache_path(fingerprint: str, datasets_dir: str | os.PathLike = DAT
 
 
 def bfw_encodings(encoder=None, datasets_dir: str | os.PathLike = DATASETS_DIR, progress: bool = True,
-                  chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Encodings of every BFW face and their identity labels, cached per weights.
+                  chunk: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encodings of every BFW face, their identity labels and demographic groups, cached per weights.
 
     The first call encodes ``datasets/bfw_aligned.h5`` (20,000 faces, about a minute on a free
     2-core CPU) and writes :func:`encodings_cache_path`; later calls read it.
 
     Returns:
-        ``(encodings (20000, 128) float32, labels (20000,) int32)`` in the aligned set's order.
+        ``(encodings (20000, 128) float32, labels (20000,) int32, groups (20000,) str)`` in the aligned
+        set's order.
     """
     import h5py
     from tqdm import tqdm
@@ -353,7 +369,7 @@ def bfw_encodings(encoder=None, datasets_dir: str | os.PathLike = DATASETS_DIR, 
     if path.is_file():
         with h5py.File(path, "r") as h5:
             if h5.attrs.get("fingerprint") == encoder.fingerprint:
-                return h5["encodings"][:], h5["labels"][:]
+                return h5["encodings"][:], h5["labels"][:], np.array(h5["groups"].asstr()[:])
     bfw = datasets.load("bfw", Path(datasets_dir))
     encodings = np.concatenate([encoder.encode(bfw.images[i:i + chunk]) for i in
                                 tqdm(range(0, len(bfw.images), chunk), desc="encoding BFW", unit="chunk",
@@ -363,8 +379,9 @@ def bfw_encodings(encoder=None, datasets_dir: str | os.PathLike = DATASETS_DIR, 
         h5.attrs["fingerprint"] = encoder.fingerprint
         h5.create_dataset("encodings", data=encodings)
         h5.create_dataset("labels", data=bfw.labels)
+        h5.create_dataset("groups", data=np.array(bfw.groups, dtype=h5py.string_dtype()))
     os.replace(tmp, path)
-    return encodings, bfw.labels
+    return encodings, bfw.labels, np.array(bfw.groups)
 
 
 def train_bfw_head(form: str, encoder=None, out_dir: str | os.PathLike | None = None, seed: int = 0,
@@ -384,10 +401,11 @@ def train_bfw_head(form: str, encoder=None, out_dir: str | os.PathLike | None = 
     from facerec.encoder import get_encoder
 
     encoder = encoder or get_encoder()
-    encodings, labels = bfw_encodings(encoder, progress=progress)
+    encodings, labels, groups = bfw_encodings(encoder, progress=progress)
     model = train_head(encodings, labels, form, seed=seed, pairs_per_identity=pairs_per_identity, epochs=epochs,
-                       progress=progress)
-    info = {"data": f"BFW, {len(np.unique(labels))} identities, {len(labels)} faces", "seed": seed,
+                       groups=groups, progress=progress)
+    info = {"data": f"BFW, {len(np.unique(labels))} identities, {len(labels)} faces; different-person pairs "
+                    "within a demographic group", "seed": seed,
             "pairs_per_identity": pairs_per_identity, "epochs": epochs, "chi2_eps": CHI2_EPS,
             "decision": f"p(same) >= {DECISION}; calibrated for balanced priors"}
     head = SiameseHead.from_model(model, encoder.fingerprint, info)

@@ -91,6 +91,19 @@ def test_sample_pairs_are_balanced_and_labelled_right():
     assert all(np.array_equal(x, y) for x, y in zip((first, second, same), again))
 
 
+def test_sample_pairs_draw_impostors_within_the_group_when_told():
+    labels = np.repeat(np.arange(8), 4)
+    groups = np.where(labels < 4, "a", "b")
+    groups[labels == 7] = "c"  # alone in its group: its impostors come from anyone
+    first, second, same = siamese.sample_pairs(labels, 30, np.random.default_rng(0), groups)
+    different = ~same & (labels[first] != 7)
+    assert (groups[first[different]] == groups[second[different]]).all()
+    alone = ~same & (labels[first] == 7)
+    assert alone.sum() == 30 and (labels[second[alone]] != 7).all()
+    _, anyone, plain_same = siamese.sample_pairs(labels, 30, np.random.default_rng(0))
+    assert (groups[first[~plain_same]] != groups[anyone[~plain_same]]).any()  # without groups: across groups too
+
+
 # -- the trained head --------------------------------------------------------------------------
 
 
@@ -392,12 +405,14 @@ def test_bfw_encodings_are_cached_per_weights(tmp_path):
         for key, values in strings.items():
             h5.create_dataset(key, data=np.array(values, dtype=h5py.string_dtype()))
     encoder = CountingEncoder("a" * 64)
-    encodings, labels = siamese.bfw_encodings(encoder, tmp_path, progress=False, chunk=4)
+    encodings, labels, groups = siamese.bfw_encodings(encoder, tmp_path, progress=False, chunk=4)
     assert encoder.seen == 10 and encodings.shape == (10, 128) and list(labels) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert list(groups) == ["g"] * 10
     np.testing.assert_allclose(encodings[:, :3], images.reshape(10, -1, 3).mean(1), rtol=1e-5)
     assert siamese.encodings_cache_path("a" * 64, tmp_path).is_file()
-    again, _ = siamese.bfw_encodings(encoder, tmp_path, progress=False)
+    again, _, cached_groups = siamese.bfw_encodings(encoder, tmp_path, progress=False)
     assert encoder.seen == 10 and np.array_equal(again, encodings)  # read from the cache
+    assert list(cached_groups) == ["g"] * 10
     other = CountingEncoder("b" * 64)
     siamese.bfw_encodings(other, tmp_path, progress=False)
     assert other.seen == 10  # other weights: encoded anew, into their own file
@@ -408,7 +423,7 @@ def test_train_head_command_writes_loadable_heads(encoder_with_heads, tmp_path, 
     from facerec import cli
 
     x, labels = clustered(20, 5, noise=1.0, seed=3)
-    monkeypatch.setattr(siamese, "bfw_encodings", lambda encoder, progress=True: (x, labels))
+    monkeypatch.setattr(siamese, "bfw_encodings", lambda encoder, progress=True: (x, labels, labels % 2))
     code = cli.main(["--weights", str(encoder_with_heads.weights_dir), "train-head", "--form", "chi2", "--out",
                      str(tmp_path), "--epochs", "2", "--pairs-per-identity", "5", "--json"])
     assert code == 0
