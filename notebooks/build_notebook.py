@@ -493,6 +493,65 @@ print(f"{len(different)} different-person pairs, refused: {np.mean(different > t
 fig = figures.pair_distances(same, different, threshold)
 """)
 
+md("siamese-text", r"""
+**Optional (not graded): learning the logistic unit.** The formula has $128 + 1$ parameters, $w_1, \dots, w_{128}$
+and $b$. FaceRecoModel is already trained, so we keep its encodings fixed and learn only these: logistic regression
+on pairs, a pair of photos of one person labelled 1 and a pair of two people labelled 0, trained with binary
+cross-entropy. The pairs come from BFW, the faces the network was fine-tuned on: 200 people (25 from each of its
+eight demographic groups), 10 photos each, 20 same-person pairs per person and as many different-person pairs
+with someone of the same group (people of two groups are too easy to tell apart to teach much). LFW stays out
+of training: we test on the LFW pairs above.
+
+The lecture also shows a second form, DeepFace's $\chi^2$ similarity, with
+$\frac{(f(x^{(i)})_k - f(x^{(j)})_k)^2}{f(x^{(i)})_k + f(x^{(j)})_k}$ in place of $|f(x^{(i)})_k - f(x^{(j)})_k|$.
+DeepFace's features are never negative; ours are, so that denominator can be zero or negative. `facerec.head`
+divides by $|f(x^{(i)})_k| + |f(x^{(j)})_k|$ instead (the same value where the two entries have the same sign).
+Both forms are symmetric: swapping the two photos gives the same $\hat{y}$.
+""")
+
+code("siamese-train", r"""
+from course import siamese
+
+bfw_encodings, bfw_labels, bfw_groups = siamese.bfw_sample(FRmodel, identities=200, photos=10)  # 2000 faces
+heads = {form: siamese.train(bfw_encodings, bfw_labels, bfw_groups, form) for form in ("abs", "chi2")}
+for form, head in heads.items():
+    print(f"{form:>4}: b = {head.bias:6.2f}, w_k from {head.weights.min():.2f} to {head.weights.max():.2f}, "
+          f"{np.mean(head.weights < 0):.0%} of them negative")
+fig = siamese.plot_weights(heads)
+""")
+
+md("siamese-roc-text", r"""
+Now compare three pair scores on the LFW pairs of the histogram: the L2 distance, and $1 - \hat{y}$ of each head
+(all three "smaller = more alike"). A ROC curve shows, over every possible threshold, the fraction of same-person
+pairs accepted (true-accept rate) against the fraction of different-person pairs accepted (false-accept rate);
+the area under it (AUC) is 1 for a score that ranks every same-person pair before every different-person pair.
+""")
+
+code("siamese-roc", r"""
+first, second = aligned[upper[0]], aligned[upper[1]]
+scores = {"L2 distance": pairs[upper]}
+scores.update({f"1 - p, {form} head": head.dissimilarity(first, second) for form, head in heads.items()})
+for form, head in heads.items():
+    accepted = head.probability(first, second) >= 0.5
+    print(f"{form:>4} head, p >= 0.5:     accepts {accepted[same_person].mean():6.1%} of same-person pairs and "
+          f"{accepted[~same_person].mean():6.1%} of different-person pairs")
+print(f"L2 distance <= threshold: accepts {np.mean(same <= threshold):6.1%} of same-person pairs and "
+      f"{np.mean(different <= threshold):6.1%} of different-person pairs")
+fig = siamese.plot_roc(scores, same_person)
+""")
+
+md("siamese-why", r"""
+Almost every learned weight is negative: a difference in any dimension speaks against "same person", as in the
+distance. But the weights are not equal, so the head can count some dimensions more than others, which a distance
+cannot. Whether that helps on new people is an empirical question: the triplet loss already shaped the encodings
+for the distance, and the head learns from faces the network was trained on, where same-person pairs are tighter
+than on faces it has never seen. What the head adds is a **probability**: trained with cross-entropy on as many
+same-person as different-person pairs, $\hat{y}$ is calibrated for even odds, and the decision $\hat{y} \geq 0.5$
+needs no separately tuned threshold; on new faces that calibration only holds approximately, as the acceptance
+rates above show. The `facerec` package has both: `facerec.verify(..., method="head-abs")` reports the
+probability, and `docs/HEAD.md` compares the three scores on LFW's 6,000 pairs.
+""")
+
 md("one-shot-text", r"""
 **One-shot learning.** The Happy House has one photo per resident, and new residents arrive. A classifier with
 one softmax output per resident would need many photos of each and retraining for every newcomer. Face
