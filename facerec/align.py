@@ -134,6 +134,9 @@ def align_face(image: np.ndarray, face: Face, size: int = ALIGNED_SIZE) -> np.nd
     positions (an affine map of three points, as OpenFace did).
     """
     image = _check_image(image)
+    if not isinstance(face, Face):
+        raise InvalidArgument(f"expected a facerec Face (from detect_faces or face_from_box), "
+                              f"got {type(face).__name__}")
     source = face.landmarks[_FIVE_POINT_TO_TEMPLATE].astype(np.float32)
     matrix = cv2.getAffineTransform(source, TEMPLATE * np.float32(size))
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -99,10 +99,21 @@ def _expand_images(items: list[str]) -> list[Path]:
 # -- commands ------------------------------------------------------------------------
 
 
+def _quiet_opencv() -> None:
+    """Silence OpenCV's and FFmpeg's native log lines (errors reach the user as one facerec line instead)."""
+    import cv2
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when FFmpeg first opens a file
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def cmd_enroll(args: argparse.Namespace) -> int:
     from facerec.database import FaceDatabase
+    from facerec.image import check_image_path
 
     images = _expand_images(args.images)
+    if not args.skip_bad:  # a typo fails before the model loads and before a database file is created
+        images = [check_image_path(image) for image in images]
     encoder = _encoder(args)
     with FaceDatabase(_db_path(args)) as db:
         result = db.enroll(args.name, images, encoder=encoder, skip_bad=args.skip_bad, progress=_progress())
@@ -120,7 +131,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from facerec.api import verify
     from facerec.database import FaceDatabase
+    from facerec.image import check_image_path
 
+    check_image_path(args.image)
     with FaceDatabase(_db_path(args), create=False) as db:  # a bad database fails before the model loads
         encoder = _encoder(args)
         result = verify(args.image, args.name, db, _threshold(args, encoder), encoder)
@@ -386,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if not args.verbose:
+        _quiet_opencv()
     try:
         return args.handler(args)
     except SystemExit as exit_:  # --help or a usage error of a delegated command (train, evaluate)

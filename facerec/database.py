@@ -36,6 +36,7 @@ from facerec.exceptions import (
     EmptyDatabase,
     FaceNotFound,
     ImageNotReadable,
+    ImageTooLarge,
     InvalidArgument,
     ModelMismatch,
     UnknownIdentity,
@@ -116,7 +117,7 @@ class EnrollResult:
         name: the person.
         added: sources of the photos stored now, in input order.
         duplicates: sources skipped because this person already has that exact photo (same SHA-256).
-        failed: ``(source, reason)`` of photos skipped for having no face / not being readable
+        failed: ``(source, reason)`` of photos skipped for having no face / not being readable / too large
             (only with ``skip_bad=True``; otherwise the first one raises and nothing is stored).
     """
 
@@ -288,7 +289,8 @@ class FaceDatabase:
             names = self.names()
             known = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
             raise UnknownIdentity(f"{name!r} is not enrolled in {self.path}; "
-                                  + (f"known names: {known}" if names else "the database is empty"))
+                                  + (f"known names: {known}" if names else "the database is empty; enroll people "
+                                     "first (facerec --db PATH enroll NAME PHOTO...)"))
         return int(rows[0][0])
 
     def encodings(self, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -392,13 +394,13 @@ class FaceDatabase:
             name: the person (created if new; more photos may be added later).
             images: photo paths (or RGB arrays, stored with source ``"array"``).
             encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
-            skip_bad: skip photos without a face or unreadable ones (listed in
-                ``failed``) instead of raising.
+            skip_bad: skip photos without a face, unreadable or too large ones (listed
+                in ``failed``) instead of raising.
             progress: show a progress bar on stderr.
 
         Raises:
-            FaceNotFound / ImageNotReadable: a photo has no face or cannot be read
-                (unless ``skip_bad``); nothing is stored.
+            FaceNotFound / ImageNotReadable / ImageTooLarge: a photo has no face, cannot
+                be read or is too large (unless ``skip_bad``); nothing is stored.
             InvalidArgument: no photo given, or none usable.
             ModelMismatch: the database holds encodings of other weights.
         """
@@ -419,7 +421,7 @@ class FaceDatabase:
             try:
                 face_crop, face = find_and_align(image)
                 source, sha = _source_of(image)
-            except (FaceNotFound, ImageNotReadable) as error:
+            except (FaceNotFound, ImageNotReadable, ImageTooLarge) as error:
                 if not skip_bad:
                     raise
                 failed.append((source, str(error)))

@@ -18,17 +18,35 @@ from facerec.exceptions import ImageNotReadable, ImageTooLarge, InvalidArgument
 
 MAX_PIXELS = 40_000_000  # 40 MP: about 120 MB as RGB uint8
 _HARD_PIXEL_LIMIT = 1_000_000_000  # never even open headers claiming more than this
+# PIL refuses headers over 2 * MAX_IMAGE_PIXELS; set once at import so every Image.open in facerec behaves alike
+Image.MAX_IMAGE_PIXELS = _HARD_PIXEL_LIMIT
 
 ImageInput = str | os.PathLike | np.ndarray
 
 
-def _check_path(path: Path) -> None:
-    if not path.exists():
+def check_image_path(path: str | os.PathLike) -> Path:
+    """Cheap checks before decoding: ``path`` exists, is not a directory and is not empty.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ImageNotReadable: missing, a directory, empty, or not accessible (e.g. a name too long).
+    """
+    path = Path(path)
+    try:
+        exists = path.exists()
+        is_dir = exists and path.is_dir()
+        size = path.stat().st_size if exists and not is_dir else None
+    except OSError as error:  # e.g. a file name longer than the file system allows
+        raise ImageNotReadable(f"cannot access image {path} ({error.strerror or error}); check the path") from error
+    if not exists:
         raise ImageNotReadable(f"image {path} does not exist; check the path")
-    if path.is_dir():
-        raise ImageNotReadable(f"{path} is a directory, not an image file")
-    if path.stat().st_size == 0:
-        raise ImageNotReadable(f"image {path} is an empty file")
+    if is_dir:
+        raise ImageNotReadable(f"{path} is a directory, not an image file; give the photos inside it")
+    if size == 0:
+        raise ImageNotReadable(f"image {path} is an empty file; copy the photo again")
+    return path
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -46,21 +64,25 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:
-    Image.MAX_IMAGE_PIXELS = _HARD_PIXEL_LIMIT
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
             width, height = image.size
             if width * height > max_pixels:
-                if image.format != "JPEG":
+                if image.format not in ("JPEG", "MPO"):  # MPO: a camera's JPEG with extra pictures
                     raise ImageTooLarge(f"image {path} is {width}x{height} pixels, more than {max_pixels:,}; "
                                         "downscale it first (or save it as JPEG, which is decoded at reduced size)")
-                scale = (width * height / max_pixels) ** 0.5
-                image.draft("RGB", (int(width / scale), int(height / scale)))
+                # draft() keeps at least the size asked for, at 1/2, 1/4 or 1/8 scale: asking for half
+                # the target makes the decoded image at most about max_pixels (memory stays bounded)
+                scale = 2 * (width * height / max_pixels) ** 0.5
+                image.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
             image.load()
-    except (Image.DecompressionBombError, ImageTooLarge) as error:
-        raise ImageTooLarge(str(error)) from error
+    except ImageTooLarge:
+        raise
+    except Image.DecompressionBombError as error:
+        raise ImageTooLarge(f"image {path} claims more than {2 * _HARD_PIXEL_LIMIT:,} pixels, so it is not decoded "
+                            "(a corrupt file or a decompression bomb); downscale it first") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ImageNotReadable(f"cannot decode {path} as an image ({type(error).__name__}: {error}); "
                                "the file is truncated, corrupt or not an image") from error
@@ -85,15 +107,14 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
     Raises:
         ImageNotReadable: missing path, directory, empty, truncated or non-image file.
-        ImageTooLarge: a non-JPEG image over ``max_pixels``.
+        ImageTooLarge: a non-JPEG image over ``max_pixels``, or a header claiming over 2 billion pixels.
         InvalidArgument: an array of an unsupported shape or dtype.
     """
     if isinstance(source, np.ndarray):
         return array_to_rgb(source)
     if not isinstance(source, (str, os.PathLike)):
         raise InvalidArgument(f"expected an image path or a numpy array, got {type(source).__name__}")
-    path = Path(source)
-    _check_path(path)
+    path = check_image_path(source)
     image = _open(path, max_pixels)
     try:
         image = ImageOps.exif_transpose(image)
