@@ -132,6 +132,8 @@ class ExactSearch(PersonSearch):
             squared = self.squared_distances(queries[start:start + self.batch_size])
             if m >= squared.shape[1]:
                 chunks.append(np.broadcast_to(np.arange(squared.shape[1]), squared.shape))
+            elif m == 1:  # one photo per person, k = 1: argmin is one fast pass, argpartition several
+                chunks.append(np.argmin(squared, axis=1)[:, None])
             else:
                 chunks.append(np.argpartition(squared, m - 1, axis=1)[:, :m])
         return np.concatenate(chunks)
