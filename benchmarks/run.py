@@ -1,0 +1,279 @@
+"""facerec's speed, measured side by side in one process: the numbers to beat.
+
+Measures, interleaving the contenders so that other load on the machine hits
+them alike (medians of repeats after warm-up):
+
+* encoding aligned faces: FaceRecoModel (batch 64 throughput, batch-1 latency)
+  against dlib's ResNet, the model of ``face_recognition`` (``encode_speedup_vs_dlib``);
+* end to end on photos (read, detect, align, encode): LFW 160x160, the Happy
+  House 96x96 crops, and LFW faces pasted into 1280x960 photos;
+* identification: the course's ``who_is_it`` loop over a dict against
+  :mod:`facerec.search` (exact, FAISS flat, FAISS HNSW) at 1,000 to 1,000,000
+  enrolled encodings (``identify_100k_ms``);
+* weight loading (226 CSVs, cold and warm: ``weights_load_warm_s``) and the
+  course notebook top to bottom (``notebook_s``).
+
+Usage::
+
+    python benchmarks/run.py [--quick] [--json] [--weights DIR] [--update BENCHMARKS.md]
+
+``--quick`` (what CI runs; under two minutes) uses fewer repeats and photos,
+and galleries up to 100,000 without HNSW; it checks that everything runs, its
+numbers are rougher. ``--update FILE`` rewrites the results block of FILE
+(between ``<!-- results:begin -->`` and ``<!-- results:end -->``).
+Needs the shared assets (``FACEREC_ASSETS``) and weights (``FACEREC_WEIGHTS`` or ``weights/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import lfw_photos, machine, seconds  # noqa: E402
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+SETTINGS = {
+    "quick": {"faces": 64, "encode_rounds": 1, "latency_faces": 16, "latency_rounds": 1,
+              "photos": {"lfw": 4, "happy_house": 4, "canvas": 2}, "photo_rounds": 1,
+              "sizes": {1_000: 20, 100_000: 3}, "search_rounds": 1, "loop_max": 100_000, "hnsw_max": 1_000,
+              "cold_repeats": 1, "warm_repeats": 3},
+    "full": {"faces": 64, "encode_rounds": 5, "latency_faces": 32, "latency_rounds": 3,
+             "photos": {"lfw": 16, "happy_house": 18, "canvas": 6}, "photo_rounds": 3,
+             "sizes": {1_000: 50, 10_000: 20, 100_000: 5, 1_000_000: 20}, "search_rounds": 3,
+             "loop_max": 100_000, "hnsw_max": 1_000_000, "cold_repeats": 3, "warm_repeats": 7},
+}
+
+# (JSON key, what, comparison, target)
+TARGETS = [
+    ("encode_speedup_vs_dlib", "FaceRecoModel vs dlib, faces/s on aligned faces (batch 64)", ">=", 30),
+    ("facerec_faces_per_s", "FaceRecoModel faces/s, batch 64", ">=", 500),
+    ("facerec_latency_ms", "FaceRecoModel latency, batch 1 (ms)", "<=", 6),
+    ("identify_100k_ms", "exact search, 100,000 encodings (ms/query)", "<", 10),
+    ("identify_1m_faiss_ms", "FAISS HNSW, 1,000,000 encodings (ms/query)", "<", 10),
+    ("weights_load_warm_s", "load the 226 CSV weights, warm (s)", "<", 1),
+    ("notebook_s", "course notebook top to bottom (s)", "<", 60),
+]
+
+
+def progress(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def measure(settings: dict, weights_dir: Path, quiet: bool) -> dict:
+    """Run every section; returns the results (without the headline fields)."""
+    import bench_encode
+    import bench_identify
+    import bench_startup
+
+    from facerec.encoder import FaceEncoder
+
+    results: dict = {}
+
+    progress(f"aligning {settings['faces']} LFW faces both ways", quiet)
+    faces, chips = bench_encode.aligned_faces(lfw_photos(settings["faces"]))
+    encoder = FaceEncoder(weights_dir)
+    progress("encoding aligned faces: FaceRecoModel vs dlib", quiet)
+    results["encode"] = bench_encode.encode_aligned(encoder, faces, chips, settings["encode_rounds"],
+                                                    settings["latency_rounds"], settings["latency_faces"])
+    progress("end to end on photos", quiet)
+    results["end_to_end"] = bench_encode.end_to_end(encoder, settings["photos"], settings["photo_rounds"])
+    results["identify"] = []
+    for size, queries in settings["sizes"].items():
+        progress(f"identification, {size:,} encodings", quiet)
+        results["identify"].append(bench_identify.identify_size(
+            size, queries, settings["search_rounds"], size <= settings["loop_max"], size <= settings["hnsw_max"]))
+    if max(settings["sizes"]) > settings["loop_max"]:
+        results["course_loop_extrapolated"] = bench_identify.extrapolate_loop(results["identify"],
+                                                                              max(settings["sizes"]))
+    progress("weight loading, cold and warm", quiet)
+    results["weights"] = bench_startup.weights_load(weights_dir, settings["cold_repeats"], settings["warm_repeats"])
+    progress("course notebook", quiet)
+    with bench_startup.environment(FACEREC_WEIGHTS=str(weights_dir)):
+        results["notebook"] = bench_startup.notebook()
+    return results
+
+
+def _row(results: dict, size: int) -> dict:
+    return next((row for row in results["identify"] if row["size"] == size), {})
+
+
+def headline(results: dict) -> dict:
+    """The issue's named numbers (``None`` where this run did not measure them)."""
+    encode = results["encode"]
+    return {
+        "encode_speedup_vs_dlib": encode["speedup_batch"],
+        "facerec_faces_per_s": encode["facerec_faces_per_s"],
+        "facerec_latency_ms": encode["facerec_latency_ms"],
+        "dlib_faces_per_s": encode["dlib_faces_per_s"],
+        "dlib_latency_ms": encode["dlib_latency_ms"],
+        "identify_100k_ms": _row(results, 100_000).get("exact_ms"),
+        "identify_1m_ms": _row(results, 1_000_000).get("exact_ms"),
+        "identify_1m_faiss_ms": _row(results, 1_000_000).get("faiss_hnsw_ms"),
+        "weights_load_cold_s": results["weights"]["cold_s"],
+        "weights_load_warm_s": results["weights"]["warm_s"],
+        "notebook_s": results["notebook"]["seconds"],
+    }
+
+
+def check_targets(numbers: dict) -> list[dict]:
+    """Each target with the measured value and whether it is met (``None``: not measured in this run)."""
+    compare = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+    return [{"key": key, "what": what, "target": f"{op} {target}", "value": numbers.get(key),
+             "met": None if numbers.get(key) is None else bool(compare[op](numbers[key], target))}
+            for key, what, op, target in TARGETS]
+
+
+# -------------------------------------------------------------------------------------------------- the report
+
+
+def fmt(value, digits: int = 1) -> str:
+    """A number for the table: ``-`` when absent, thousands separators, ``digits`` decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def encode_table(report: dict) -> list[str]:
+    encode = report["encode"]
+    rows = [["FaceRecoModel (nn4.small2, 96x96)", fmt(encode["facerec_faces_per_s"]),
+             fmt(encode["facerec_latency_ms"], 2)],
+            ["dlib ResNet (face_recognition, 150x150)", fmt(encode["dlib_faces_per_s"]),
+             fmt(encode["dlib_latency_ms"], 2)],
+            ["speedup (facerec / dlib)", fmt(encode["speedup_batch"]) + "x", fmt(encode["speedup_latency"]) + "x"]]
+    return _table([f"aligned faces ({encode['faces']} LFW faces)", f"faces/s (batch {encode['batch']})",
+                   "ms/face (batch 1)"], rows)
+
+
+def photo_table(report: dict) -> list[str]:
+    rows = [[f"{kind.replace('_', ' ')} ({row['size']}, {row['photos']} photos)", fmt(row["facerec_ms"]),
+             fmt(row["detect_align_ms"]), fmt(row["dlib_ms"]), fmt(row["face_recognition_ms"]),
+             fmt(row["speedup_vs_dlib"], 2) + "x"]
+            for kind, row in report["end_to_end"].items()]
+    return _table(["end to end, ms/photo", "facerec", "(of which detect+align)", "dlib, same detection",
+                   "face_recognition defaults", "facerec vs dlib"], rows)
+
+
+def identify_table(report: dict) -> list[str]:
+    rows = []
+    for row in report["identify"]:
+        recall = row.get("faiss_hnsw_recall_at_1")
+        hnsw = fmt(row.get("faiss_hnsw_ms"), 3) + (f" (recall {recall:.2f})" if recall is not None else "")
+        rows.append([fmt(row["size"]), fmt(row.get("course_loop_ms"), 2), fmt(row["exact_ms"], 3),
+                     fmt(row["faiss_flat_ms"], 3), hnsw,
+                     " / ".join(fmt(row.get(f"{n}_mb")) for n in ("course_loop", "exact", "faiss_flat", "faiss_hnsw")),
+                     fmt(row.get("faiss_hnsw_build_s"))])
+    extra = report.get("course_loop_extrapolated")
+    if extra:
+        rows[-1][1] = f"{fmt(extra['ms'], 0)} (extrapolated)"
+        rows[-1][5] = rows[-1][5].replace("-", f"{fmt(extra['mb'], 0)} (extrapolated)", 1)
+    return _table(["encodings", "course loop ms", "exact ms", "FAISS flat ms", "FAISS HNSW ms",
+                   "memory MB: loop / exact / flat / HNSW", "HNSW build s"], rows)
+
+
+def startup_table(report: dict) -> list[str]:
+    weights, notebook = report["weights"], report["notebook"]
+    errors = f" ({len(notebook['errors'])} cells raised)" if notebook["errors"] else ""
+    rows = [[f"load {weights['csv_files']} CSV weights, cold (no binary cache)", fmt(weights["cold_s"], 2)],
+            ["load the CSV weights, warm (binary cache)", fmt(weights["warm_s"], 3)],
+            ["FaceEncoder(...) warm: build network, load, fingerprint", fmt(weights["encoder_init_warm_s"], 2)],
+            ["import tensorflow", fmt(report["import_tensorflow_s"], 2)],
+            [f"course notebook, {notebook['code_cells']} code cells, fresh kernel{errors}",
+             fmt(notebook["seconds"], 1)]]
+    return _table(["start-up", "seconds"], rows)
+
+
+def targets_table(report: dict) -> list[str]:
+    rows = [[t["what"], f"`{t['key']}`", t["target"], fmt(t["value"], 3),
+             {True: "met", False: "**missed**", None: "not measured"}[t["met"]]] for t in report["targets"]]
+    return _table(["target", "key", "target", "measured", ""], rows)
+
+
+def machine_lines(report: dict) -> list[str]:
+    m = report["machine"]
+    load = "; a facerec.train job was running" if m["training_running"] else ""
+    return [f"- CPU: {m['cpu']}, {m['cores']} cores ({m['logical_cpus']} logical CPUs), {m['memory_gib']} GiB memory",
+            f"- OS: {m['os']}",
+            f"- Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}, NumPy {m['numpy']}, "
+            f"dlib {m['dlib']}, FAISS {m['faiss']}",
+            f"- load average (1 min) at start {m['load_average_1min']}, at end {report['load_average_end']}{load}"]
+
+
+def markdown(report: dict) -> str:
+    """The report as Markdown: command, machine, tables."""
+    lines = [f"Command: `{report['command']}` ({'quick' if report['quick'] else 'full'} run, "
+             f"{report['date']}, {report['elapsed_s']:.0f} s).", "", "Machine:", "", *machine_lines(report), ""]
+    for table in (targets_table, encode_table, photo_table, identify_table, startup_table):
+        lines += table(report) + [""]
+    return "\n".join(lines)
+
+
+def update_file(path: Path, text: str) -> None:
+    """Replace the results block of ``path`` (appended when the markers are missing)."""
+    old = path.read_text() if path.exists() else ""
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    else:
+        new = old + ("\n" if old else "") + block + "\n"
+    path.write_text(new)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller galleries (CI, < 2 min)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
+    parser.add_argument("--update", type=Path, default=None, metavar="FILE",
+                        help="also write the tables into FILE's results block (e.g. BENCHMARKS.md)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from facerec.encoder import default_weights_dir
+
+    weights_dir = (args.weights or default_weights_dir()).resolve()
+    if not any(weights_dir.glob("*.csv")):
+        print(f"run.py: no CSV weights in {weights_dir}; pass --weights DIR or set FACEREC_WEIGHTS", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    progress("importing TensorFlow", args.json)
+    import_s = seconds(lambda: __import__("tensorflow"))
+    report = {"command": " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
+              "quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M %Z"), "weights": str(weights_dir),
+              "machine": machine(), "import_tensorflow_s": import_s}
+    report.update(measure(SETTINGS["quick" if args.quick else "full"], weights_dir, quiet=args.json))
+    report["load_average_end"] = round(os.getloadavg()[0], 2)
+    report["machine"]["training_running"] |= __import__("bench_common").training_running()
+    report["elapsed_s"] = time.perf_counter() - start
+    report.update(headline(report))
+    report["targets"] = check_targets(report)
+    text = markdown(report)
+    if args.update:
+        update_file(args.update, text)
+    print(json.dumps(report, default=float) if args.json else text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
