@@ -88,7 +88,7 @@ def frame_size(source: str | os.PathLike) -> tuple[int, int] | None:
         try:
             with Image.open(path) as image:
                 sizes.append(image.size)
-        except OSError:
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             continue  # reported when the frame itself is read
     return (max(w for w, _ in sizes), max(h for _, h in sizes)) if sizes else None
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -349,6 +350,7 @@ def _resume(args, model, log_path: Path, ckpt: Path) -> list[dict]:
 
 def train(args: argparse.Namespace) -> dict:
     """Run both phases as configured by the command line; returns the last log row."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from facerec import datasets
     from facerec.models.nn4_small2 import build_top
     from facerec.models.weights import save_csv_weights

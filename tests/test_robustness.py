@@ -415,9 +415,6 @@ def test_a_bad_door_source_is_one_error_line(case, ctx, tmp_path, capfd):
     assert snapshot(ctx.db) == before
 
 
-@pytest.mark.xfail(strict=True, reason="facerec.door.frame_size (the lead's) opens every frame's header with PIL and "
-                   "catches only OSError, so DecompressionBombError escapes; fix proposed in the issue-6 report. "
-                   "Remove this mark once fixed.")
 def test_a_door_frame_whose_header_claims_billions_of_pixels_is_one_error_line(ctx, tmp_path, capfd):
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -485,8 +482,6 @@ def test_a_weights_folder_without_model_json_has_no_threshold(ctx, tmp_path, pri
     assert_one_error_line(capfd.readouterr().err, "model.json is missing")
 
 
-@pytest.mark.xfail(strict=True, reason="facerec.encoder.model_info (the lead's) lets json.JSONDecodeError / KeyError "
-                   "escape; fix proposed in the issue-6 report. Remove this mark once it raises WeightsError.")
 @pytest.mark.parametrize("kind", ["model_json_not_json", "model_json_without_threshold"])
 def test_a_malformed_model_json_raises_weights_error(kind, tmp_path):
     from facerec.encoder import default_threshold
@@ -496,8 +491,6 @@ def test_a_malformed_model_json_raises_weights_error(kind, tmp_path):
         default_threshold(folder)
 
 
-@pytest.mark.xfail(strict=True, reason="facerec.models.weights.parse_csv (the lead's) checks finiteness in float64 "
-                   "before the cast to float32; fix proposed in the issue-6 report. Remove this mark once fixed.")
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 def test_a_weight_beyond_float32_raises_weights_error(tmp_path):
     from facerec.models.weights import parse_csv

@@ -96,10 +96,12 @@ def parse_csv(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     except ValueError as error:
         raise WeightsError(f"weights file {path} holds a non-numeric value ({error}); "
                            f"expected {expected} comma-separated floats, shape {list(shape)}") from error
+    with np.errstate(over="ignore"):
+        values = values.astype(np.float32)
     if not np.all(np.isfinite(values)):
-        raise WeightsError(f"weights file {path} holds NaN or infinite values (shape {list(shape)}); "
-                           "re-export or retrain these weights")
-    return values.astype(np.float32).reshape(shape)
+        raise WeightsError(f"weights file {path} holds NaN, infinite or out-of-float32-range values "
+                           f"(shape {list(shape)}); re-export or retrain these weights")
+    return values.reshape(shape)
 
 
 def _signature(weights_dir: Path, stems: list[str]) -> str:
