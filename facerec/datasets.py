@@ -145,3 +145,21 @@ def load(name: str, datasets_dir: Path = DATASETS_DIR, prepare_missing: bool = T
             groups=[s.decode() for s in h5["groups"][:]],
             detected=h5["detected"][:],
         )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m facerec.datasets [NAME ...]``: build the aligned HDF5 files (default: all collections)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m facerec.datasets", description=main.__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(COLLECTIONS)} (default: all)")
+    names = parser.parse_args(argv).names or list(COLLECTIONS)
+    unknown = [name for name in names if name not in COLLECTIONS]
+    if unknown:
+        parser.error(f"unknown collection {unknown[0]!r}; choose from {', '.join(COLLECTIONS)}")
+    for name in names:
+        print(prepare(name))
+
+
+if __name__ == "__main__":
+    main()
