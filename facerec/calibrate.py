@@ -55,6 +55,7 @@ def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None)
         "model": "nn4.small2 (OpenFace v1 layout), facerec-trained",
         "threshold": threshold,
         "threshold_source": "best accuracy on LFW View 1 (pairsDevTrain + pairsDevTest, 3200 pairs)",
+        "encoding": "FaceEncoder default: mean of the face's and its mirror image's encodings, renormalised",
         "view1_accuracy": round(accuracy_at(distances, same, threshold), 4),
         "view1_far": round(float(np.mean(accepted[~same])), 4),
         "view1_frr": round(float(np.mean(~accepted[same])), 4),
