@@ -226,6 +226,26 @@ def save_roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path:
     plt.close(fig)
 
 
+def operating_point(distances: np.ndarray, same: np.ndarray, model_name: str, method: str,
+                    weights_dir: str | None = None) -> dict:
+    """Accuracy, false-accept and false-reject rates at the threshold a user would deploy (fixed in advance).
+
+    facerec with L2: the model card's threshold (``model.json``, chosen on LFW View 1);
+    dlib with L2: face_recognition's documented tolerance 0.6; siamese heads: p(same) = 0.5.
+    """
+    if method != "l2":
+        threshold = 0.5  # the head's score is 1 - p(same)
+    elif model_name == "dlib":
+        threshold = 0.6
+    else:
+        from facerec.encoder import default_threshold
+
+        threshold = default_threshold(weights_dir)
+    accepted = distances <= threshold
+    return {"operating_threshold": threshold, "operating_accuracy": accuracy_at(distances, same, threshold),
+            "operating_far": float(np.mean(accepted[~same])), "operating_frr": float(np.mean(~accepted[same]))}
+
+
 def add_arguments(parser) -> None:
     """Options of ``facerec evaluate lfw``."""
     parser.add_argument("benchmark", choices=["lfw"], help="benchmark to run")
@@ -260,7 +280,7 @@ def run(args) -> list[dict]:
         distances = (pair_distances(encodings, index, pairs) if head is None
                      else head_pair_scores(head, encodings, index, pairs))
         result = ten_fold(distances, pairs, model=model_name, method=args.method)
-        results.append(result.to_json())
+        results.append({**result.to_json(), **operating_point(distances, same, model_name, args.method, args.weights)})
         far, tar = roc_points(distances, same)
         curves[model_name if head is None else f"{model_name} {args.method}"] = (far, tar, result.auc)
     save_roc_plot(curves, Path(args.plot))
