@@ -49,9 +49,9 @@ def bfw_sample(model, identities: int = 200, photos: int = 10,
                batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encodings of ``photos`` photos each of ``identities`` BFW people, as many from each of its 8 groups.
 
-    The encodings come from ``datasets/bfw_encodings_<fingerprint>.h5`` when ``facerec train-head``
-    has cached them for these weights; otherwise the faces are read from ``datasets/bfw_aligned.h5``
-    (built from the assets on first use) and encoded here (a few seconds).
+    The faces are read from ``datasets/bfw_aligned.h5`` (built from the assets on first use) and
+    encoded with ``model`` as the notebook encodes every face: one pass, no mirror image (so not
+    from ``facerec train-head``'s cache of FaceEncoder's flip-averaged encodings).
 
     Args:
         model: FaceRecoModel with its weights.
@@ -61,21 +61,12 @@ def bfw_sample(model, identities: int = 200, photos: int = 10,
     Returns:
         ``(encodings (M, 128) float32, labels (M,) int, groups (M,) str)``, ``M = identities * photos``.
     """
-    from facerec.head import encodings_cache_path
-    from facerec.models.weights import weights_fingerprint
-
     path = datasets.h5_path("bfw")
     if not path.exists():
         datasets.prepare("bfw")
-    fingerprint = weights_fingerprint(model)
-    cache = encodings_cache_path(fingerprint)
     with h5py.File(path, "r") as h5:
         labels, groups = h5["labels"][:], np.array(h5["groups"].asstr()[:])
         rows = sample_rows(groups, labels, identities, photos)
-        if cache.is_file():
-            with h5py.File(cache, "r") as cached:
-                if cached.attrs.get("fingerprint") == fingerprint:
-                    return cached["encodings"][:][rows], labels[rows], groups[rows]
         faces = _read_rows(h5["images"], rows)
     inputs = faces.astype(np.float32) / np.float32(255.0)
     chunks = [model.predict_on_batch(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)]

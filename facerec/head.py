@@ -123,8 +123,8 @@ def sample_pairs(labels: np.ndarray, pairs_per_identity: int, rng: np.random.Gen
         groups: ``(N,)`` demographic group of each photo (BFW's), or None.
 
     Returns:
-        ``(first, second, same)``: row indices into ``labels`` and a bool per pair, identities in
-        sorted order, same-person pairs first; deterministic for a given ``rng`` state.
+        ``(first, second, same)``: row indices into ``labels`` and a bool per pair; identity by identity
+        (sorted), its same-person pairs then its different-person pairs; deterministic for a given ``rng`` state.
     """
     labels = np.asarray(labels)
     groups = None if groups is None else np.asarray(groups)
@@ -332,19 +332,38 @@ def load_head(path: str | os.PathLike, fingerprint: str | None = None) -> Siames
     return head
 
 
+def encoding_mode(encoder) -> str:
+    """``"flip-averaged"`` (each face with its mirror image, FaceEncoder's default) or ``"plain"``."""
+    return "flip-averaged" if getattr(encoder, "flip_average", True) else "plain"
+
+
 def load_method_head(method: str, encoder) -> SiameseHead:
-    """The head of an evaluation/API method (``"head-abs"``, ``"head-chi2"``) for ``encoder``'s weights."""
+    """The head of an evaluation/API method (``"head-abs"``, ``"head-chi2"``) for ``encoder``'s weights.
+
+    Raises:
+        WeightsError: no head file beside the weights.
+        ModelMismatch: the head was trained for other weights, or for the other encoding mode
+            (flip-averaged or plain: see :class:`facerec.encoder.FaceEncoder`).
+    """
     if method not in METHODS:
         raise InvalidArgument(f"unknown method {method!r}; choose l2 or one of {', '.join(METHODS)}")
-    return load_head(head_path(METHODS[method], encoder.weights_dir), encoder.fingerprint)
+    path = head_path(METHODS[method], encoder.weights_dir)
+    head = load_head(path, encoder.fingerprint)
+    trained_on = head.info.get("encoding", "flip-averaged")
+    if trained_on != encoding_mode(encoder):
+        raise ModelMismatch(f"siamese head {path} was trained on {trained_on} encodings, but the encoder makes "
+                            f"{encoding_mode(encoder)} ones; use an encoder with flip_average="
+                            f"{trained_on == 'flip-averaged'}")
+    return head
 
 
 # -- training data ---------------------------------------------------------------------------
 
 
-def encodings_cache_path(fingerprint: str, datasets_dir: str | os.PathLike = DATASETS_DIR) -> Path:
-    """``datasets/bfw_encodings_<fingerprint[:12]>.h5``."""
-    return Path(datasets_dir) / f"bfw_encodings_{fingerprint[:12]}.h5"
+def encodings_cache_path(fingerprint: str, datasets_dir: str | os.PathLike = DATASETS_DIR,
+                         mode: str = "flip-averaged") -> Path:
+    """``datasets/bfw_encodings_<fingerprint[:12]>.h5`` (``..._plain.h5`` for plain encodings)."""
+    return Path(datasets_dir) / f"bfw_encodings_{fingerprint[:12]}{'' if mode == 'flip-averaged' else '_plain'}.h5"
 
 
 def bfw_encodings(encoder=None, datasets_dir: str | os.PathLike = DATASETS_DIR, progress: bool = True,
@@ -365,10 +384,10 @@ def bfw_encodings(encoder=None, datasets_dir: str | os.PathLike = DATASETS_DIR, 
     from facerec.encoder import get_encoder
 
     encoder = encoder or get_encoder()
-    path = encodings_cache_path(encoder.fingerprint, datasets_dir)
+    path = encodings_cache_path(encoder.fingerprint, datasets_dir, encoding_mode(encoder))
     if path.is_file():
         with h5py.File(path, "r") as h5:
-            if h5.attrs.get("fingerprint") == encoder.fingerprint:
+            if (h5.attrs.get("fingerprint"), h5.attrs.get("encoding")) == (encoder.fingerprint, encoding_mode(encoder)):
                 return h5["encodings"][:], h5["labels"][:], np.array(h5["groups"].asstr()[:])
     bfw = datasets.load("bfw", Path(datasets_dir))
     encodings = np.concatenate([encoder.encode(bfw.images[i:i + chunk]) for i in
@@ -377,6 +396,7 @@ def bfw_encodings(encoder=None, datasets_dir: str | os.PathLike = DATASETS_DIR, 
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     with h5py.File(tmp, "w") as h5:
         h5.attrs["fingerprint"] = encoder.fingerprint
+        h5.attrs["encoding"] = encoding_mode(encoder)
         h5.create_dataset("encodings", data=encodings)
         h5.create_dataset("labels", data=bfw.labels)
         h5.create_dataset("groups", data=np.array(bfw.groups, dtype=h5py.string_dtype()))
@@ -407,6 +427,7 @@ def train_bfw_head(form: str, encoder=None, out_dir: str | os.PathLike | None = 
     info = {"data": f"BFW, {len(np.unique(labels))} identities, {len(labels)} faces; different-person pairs "
                     "within a demographic group", "seed": seed,
             "pairs_per_identity": pairs_per_identity, "epochs": epochs, "chi2_eps": CHI2_EPS,
+            "encoding": encoding_mode(encoder),
             "decision": f"p(same) >= {DECISION}; calibrated for balanced priors"}
     head = SiameseHead.from_model(model, encoder.fingerprint, info)
     path = save_head(head, Path(out_dir or encoder.weights_dir) / f"head_{form}.npz")

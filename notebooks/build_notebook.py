@@ -541,15 +541,20 @@ fig = siamese.plot_roc(scores, same_person)
 """)
 
 md("siamese-why", r"""
-Almost every learned weight is negative: a difference in any dimension speaks against "same person", as in the
-distance. But the weights are not equal, so the head can count some dimensions more than others, which a distance
-cannot. Whether that helps on new people is an empirical question: the triplet loss already shaped the encodings
-for the distance, and the head learns from faces the network was trained on, where same-person pairs are tighter
-than on faces it has never seen. What the head adds is a **probability**: trained with cross-entropy on as many
-same-person as different-person pairs, $\hat{y}$ is calibrated for even odds, and the decision $\hat{y} \geq 0.5$
-needs no separately tuned threshold; on new faces that calibration only holds approximately, as the acceptance
-rates above show. The `facerec` package has both: `facerec.verify(..., method="head-abs")` reports the
-probability, and `docs/HEAD.md` compares the three scores on LFW's 6,000 pairs.
+About three quarters of the learned weights are negative: a difference in those dimensions speaks against "same
+person", as in the distance. The others are positive: the 128 dimensions are not independent (every encoding has
+length 1), so the unit can offset a difference in one dimension against one in another. The weights are not
+equal, so the head can count some dimensions more than others, which the distance cannot; yet on these new people
+it does not rank pairs better than the plain distance (compare the AUCs). The triplet loss already shaped the
+encodings for the distance, and the head learns from the faces the network was trained on, where two photos of
+one person are closer together than on faces it has never seen.
+
+That also limits what the head adds, a **probability**: trained with cross-entropy on as many same-person as
+different-person pairs, $\hat{y}$ is calibrated for even odds *on pairs like its training pairs*. On LFW, at
+$\hat{y} \geq 0.5$, the heads reject many more same-person pairs than the distance with the model card's threshold
+(which was chosen on LFW development pairs). A probability is only as good as the match between the pairs it was
+fitted on and the pairs it is used on. `docs/HEAD.md` compares the three scores on LFW's 6,000 pairs, and
+`facerec.verify(..., method="head-abs")` reports the probability.
 """)
 
 md("one-shot-text", r"""

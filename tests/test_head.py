@@ -229,7 +229,8 @@ def encoder_with_heads(tmp_path_factory, training_set):
     source = weights_or_skip()
     folder = tmp_path_factory.mktemp("weights")
     for path in source.iterdir():
-        (folder / path.name).symlink_to(path.resolve())
+        if not path.name.startswith("head_"):  # the heads below are written here, never through to the source
+            (folder / path.name).symlink_to(path.resolve())
     encoder = get_encoder(folder)
     for form in siamese.FORMS:
         model = siamese.train_head(*training_set, form, seed=1, **FAST)
@@ -301,6 +302,16 @@ def test_verify_refuses_a_head_trained_for_other_weights(encoder_with_heads, res
             facerec.verify(photo("younes"), "younes", residents_db, encoder=encoder_with_heads, method="head-abs")
     finally:
         shutil.copy(saved, folder / "head_abs.npz")
+
+
+def test_a_head_is_refused_for_the_other_encoding_mode(encoder_with_heads):
+    from facerec.encoder import get_encoder
+
+    plain = get_encoder(encoder_with_heads.weights_dir, flip_average=False)
+    assert plain.fingerprint == encoder_with_heads.fingerprint  # same weights, other encodings
+    with pytest.raises(ModelMismatch, match="flip-averaged encodings"):
+        siamese.load_method_head("head-abs", plain)
+    assert siamese.load_method_head("head-abs", encoder_with_heads).form == "abs"
 
 
 def test_evaluate_lfw_with_a_head_on_a_small_pairs_file(encoder_with_heads, tmp_path, capsys):
@@ -432,3 +443,45 @@ def test_train_head_command_writes_loadable_heads(encoder_with_heads, tmp_path, 
     assert row["path"] == str(tmp_path / "head_chi2.npz")
     head = siamese.load_head(tmp_path / "head_chi2.npz", fingerprint=encoder_with_heads.fingerprint)
     assert head.info["epochs"] == 2 and len(head.info["history"]) == 2
+
+
+# -- the shipped heads (weights/head_abs.npz, head_chi2.npz) with the shipped weights --------------------
+
+
+@pytest.fixture(scope="module")
+def shipped_encoder():
+    from helpers_issue4 import trained_weights_or_skip
+
+    from facerec.encoder import get_encoder
+
+    return get_encoder(trained_weights_or_skip())
+
+
+@pytest.mark.parametrize("method", list(siamese.METHODS))
+def test_shipped_heads_belong_to_the_shipped_weights(method, shipped_encoder):
+    """Fails when weights/ changes without `facerec train-head` being run again."""
+    head = siamese.load_method_head(method, shipped_encoder)  # raises ModelMismatch if stale
+    assert head.info["encoding"] == "flip-averaged" and head.info["training_pairs"] == 800 * 2 * 50
+    a = np.random.default_rng(0).normal(size=(3, 128))
+    assert (head.probability(a, a) > 0.5).all()  # identical encodings are the same person
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", list(siamese.METHODS))
+def test_shipped_heads_separate_lfw_view1_pairs(method, shipped_encoder):
+    """LFW View 1's 1,000 development-test pairs (not used to train the heads, which saw BFW only)."""
+    from facerec.evaluate import encode_lfw, pair_distances, read_pairs
+    from facerec.paths import assets_dir
+
+    pairs_file = assets_dir() / "lfw" / "pairsDevTest.txt"
+    if not pairs_file.is_file():
+        pytest.skip(f"needs {pairs_file}")
+    pairs = read_pairs(pairs_file)
+    paths = sorted({p for pair in pairs for p in (pair.first, pair.second)})
+    index = {p: i for i, p in enumerate(paths)}
+    encodings = encode_lfw("facerec", paths, shipped_encoder.weights_dir, progress=False)
+    same = np.array([pair.same for pair in pairs])
+    head_auc = roc_auc(siamese.head_pair_scores(siamese.load_method_head(method, shipped_encoder), encodings, index,
+                                                pairs), same)
+    assert head_auc > 0.95
+    assert head_auc > roc_auc(pair_distances(encodings, index, pairs), same) - 0.02  # close to the distance
