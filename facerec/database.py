@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -154,7 +155,7 @@ class FaceDatabase:
         self._writes = 0
         try:
             self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self._configure()
+            self._configure_with_retries()
         except sqlite3.Error as error:
             self.close()
             if "locked" in str(error):
@@ -167,6 +168,25 @@ class FaceDatabase:
             raise
 
     # -- connection and schema -------------------------------------------------
+
+    def _configure_with_retries(self) -> None:
+        """:meth:`_configure`, retried while another process creates the same new file.
+
+        SQLite answers "database is locked" at once, without waiting, when two
+        connections race to set up a fresh database (switching to WAL, or a read
+        lock upgraded to a write lock); retrying until the busy timeout is safe
+        because the schema is created in one transaction.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.02
+        while True:
+            try:
+                return self._configure()
+            except (sqlite3.OperationalError, DatabaseError) as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def _configure(self) -> None:
         connection = self._connection
