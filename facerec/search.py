@@ -30,6 +30,9 @@ from facerec.exceptions import EmptyDatabase, InvalidArgument
 
 ENCODING_SIZE = 128
 BACKENDS = ("exact", "faiss-flat", "faiss-hnsw")
+# FAISS searches fewer queries than this on one OpenMP thread: on 2 cores a single query
+# on a flat index of 100,000 took 8 ms with 2 threads and 2 ms with one (BENCHMARKS.md).
+FAISS_SERIAL_BELOW = 20
 
 
 def _as_matrix(array: np.ndarray, name: str) -> np.ndarray:
@@ -167,9 +170,17 @@ class FaissSearch(PersonSearch):
         self.index.add(self.encodings)
 
     def _nearest(self, queries: np.ndarray, m: int) -> np.ndarray:
+        import faiss
+
         if hasattr(self.index, "hnsw"):
             self.index.hnsw.efSearch = max(self.ef_search, m)
-        _, rows = self.index.search(queries, m)
+        threads = faiss.omp_get_max_threads()
+        if len(queries) < FAISS_SERIAL_BELOW:
+            faiss.omp_set_num_threads(1)
+        try:
+            _, rows = self.index.search(queries, m)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return rows
 
 
