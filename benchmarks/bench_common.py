@@ -101,7 +101,7 @@ def _versions() -> dict[str, str]:
 
 
 def training_running() -> bool:
-    """Whether a ``facerec.train`` job is running on this machine (it makes timings noisy)."""
+    """Whether a training job (``facerec.train``, ``facerec train-head``) runs on this machine: timings are noisy."""
     try:
         found = subprocess.run(["pgrep", "-f", "facerec.train"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):

@@ -2,13 +2,16 @@
 
 Two measurements, both on the same photos and interleaved in one process:
 
-* aligned faces: FaceRecoModel on 96x96 faces aligned by :mod:`facerec.align`;
+* aligned faces: FaceRecoModel on 96x96 faces aligned by :mod:`facerec.align`, one
+  pass per face (``FaceEncoder(flip_average=False)``) and as ``FaceEncoder``'s default
+  (face and mirror image, two passes, averaged);
   dlib's ResNet on the 150x150 chips dlib cuts from the same detections and
   5-point landmarks (``dlib.get_face_chip``, size 150, padding 0.25: what
   ``compute_face_descriptor(image, shape)`` cuts internally). Chip cutting and
   alignment are done beforehand, so only the networks are timed.
 * end to end on photos (read + detect + align + encode, one photo at a time):
-  ``facerec`` is :func:`facerec.align.find_and_align` then ``FaceEncoder.encode``;
+  ``facerec`` is :func:`facerec.align.find_and_align` then ``FaceEncoder.encode`` (the
+  default encoder, face and mirror image averaged, as the ``facerec`` command uses it);
   ``dlib`` uses the very same detection and landmarks, then
   ``compute_face_descriptor(image, shape)``; ``face_recognition`` is that
   package's default pipeline (HOG detector upsampled once on every photo,
@@ -60,26 +63,35 @@ def aligned_faces(paths: list[Path]) -> tuple[np.ndarray, list[np.ndarray]]:
     return np.stack(faces), chips
 
 
-def encode_aligned(encoder, faces: np.ndarray, chips: list[np.ndarray], rounds: int, latency_rounds: int,
+def encode_aligned(encoders: dict, faces: np.ndarray, chips: list[np.ndarray], rounds: int, latency_rounds: int,
                    latency_faces: int) -> dict:
-    """Throughput (a batch of all faces) and batch-1 latency (the first ``latency_faces``) of both encoders.
+    """Throughput (one batch of all faces) and batch-1 latency (the first ``latency_faces``), interleaved.
+
+    Args:
+        encoders: name -> :class:`facerec.encoder.FaceEncoder` (e.g. one pass, and the default
+            face + mirror average); each is compared with dlib's ResNet.
 
     Returns:
-        ``faces``, ``facerec_faces_per_s``, ``dlib_faces_per_s`` (batch of ``len(faces)``),
-        ``facerec_latency_ms``, ``dlib_latency_ms`` (one face a call), and the ratios.
+        ``faces``, ``batch``, and for each encoder name and ``dlib``: ``<name>_faces_per_s`` (batch of
+        ``len(faces)``) and ``<name>_latency_ms`` (one face a call); for each encoder name
+        ``<name>_speedup_batch`` and ``<name>_speedup_latency`` (its speed over dlib's).
     """
     resnet = dlib_models()[2]
-    encoder.encode(faces), encoder.encode(faces[:1]), resnet.compute_face_descriptor(chips[:2])  # warm-up
-    batch = interleaved({"facerec": lambda i: encoder.encode(faces),
-                         "dlib": lambda i: resnet.compute_face_descriptor(chips)}, rounds, warmup=0)
-    single = interleaved({"facerec": lambda i: encoder.encode(faces[i:i + 1]),
-                          "dlib": lambda i: resnet.compute_face_descriptor(chips[i])},
+    for encoder in encoders.values():  # warm-up: trace, and let oneDNN pick its kernels
+        encoder.encode(faces), encoder.encode(faces[:1])
+    resnet.compute_face_descriptor(chips[:2])
+    batch_calls = {name: (lambda i, e=e: e.encode(faces)) for name, e in encoders.items()}
+    single_calls = {name: (lambda i, e=e: e.encode(faces[i:i + 1])) for name, e in encoders.items()}
+    batch = interleaved({**batch_calls, "dlib": lambda i: resnet.compute_face_descriptor(chips)}, rounds, warmup=0)
+    single = interleaved({**single_calls, "dlib": lambda i: resnet.compute_face_descriptor(chips[i])},
                          latency_rounds, items=min(latency_faces, len(chips)), warmup=0)
-    result = {"faces": len(faces), "batch": len(faces),
-              "facerec_faces_per_s": len(faces) / batch["facerec"], "dlib_faces_per_s": len(faces) / batch["dlib"],
-              "facerec_latency_ms": 1000 * single["facerec"], "dlib_latency_ms": 1000 * single["dlib"]}
-    result["speedup_batch"] = result["facerec_faces_per_s"] / result["dlib_faces_per_s"]
-    result["speedup_latency"] = result["dlib_latency_ms"] / result["facerec_latency_ms"]
+    result = {"faces": len(faces), "batch": len(faces)}
+    for name in [*encoders, "dlib"]:
+        result[f"{name}_faces_per_s"] = len(faces) / batch[name]
+        result[f"{name}_latency_ms"] = 1000 * single[name]
+    for name in encoders:
+        result[f"{name}_speedup_batch"] = batch["dlib"] / batch[name]
+        result[f"{name}_speedup_latency"] = single["dlib"] / single[name]
     return result
 
 

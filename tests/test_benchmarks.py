@@ -24,8 +24,9 @@ from facerec.paths import assets_dir
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
-HEADLINE = ("encode_speedup_vs_dlib", "facerec_faces_per_s", "facerec_latency_ms", "dlib_faces_per_s",
-            "dlib_latency_ms", "identify_100k_ms", "weights_load_cold_s", "weights_load_warm_s", "notebook_s")
+HEADLINE = ("encode_speedup_vs_dlib", "facerec_faces_per_s", "facerec_latency_ms", "encode_speedup_vs_dlib_flip",
+            "facerec_flip_faces_per_s", "facerec_flip_latency_ms", "dlib_faces_per_s", "dlib_latency_ms",
+            "identify_100k_ms", "weights_load_cold_s", "weights_load_warm_s", "notebook_s")
 COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
 FULL_ONLY = ("identify_1m_ms", "identify_1m_faiss_ms")  # galleries of 1,000,000 are left out of --quick
 
@@ -73,8 +74,10 @@ def test_quick_run_reports_every_headline_number(quick_report):
         assert _positive(quick_report[key]), f"{key} = {quick_report.get(key)!r}"
     for key in FULL_ONLY:
         assert key in quick_report and quick_report[key] is None
-    assert quick_report["encode_speedup_vs_dlib"] == pytest.approx(
-        quick_report["facerec_faces_per_s"] / quick_report["dlib_faces_per_s"])
+    for name in ("facerec", "facerec_flip"):
+        speedup = quick_report["encode"][f"{name}_speedup_batch"]
+        assert speedup == pytest.approx(quick_report[f"{name}_faces_per_s"] / quick_report["dlib_faces_per_s"])
+    assert quick_report["encode_speedup_vs_dlib"] == quick_report["encode"]["facerec_speedup_batch"]
 
 
 def test_quick_run_reports_each_section(quick_report):
@@ -163,7 +166,7 @@ def test_encoder_inference_network_gives_the_networks_encodings():
     from facerec.encoder import FaceEncoder
     from facerec.models.weights import weights_fingerprint
 
-    encoder = FaceEncoder(weights)
+    encoder = FaceEncoder(weights, flip_average=False)
     faces = np.random.default_rng(0).integers(0, 256, (5, 96, 96, 3), dtype=np.uint8)
     expected = encoder.model.predict_on_batch(faces.astype(np.float32) / 255)
     np.testing.assert_allclose(encoder.encode(faces), expected, atol=1e-5)
