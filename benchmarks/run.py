@@ -192,11 +192,15 @@ def identify_table(report: dict) -> list[str]:
                      " / ".join(fmt(row.get(f"{n}_mb")) for n in ("course_loop", "exact", "faiss_flat", "faiss_hnsw")),
                      fmt(row.get("faiss_hnsw_build_s"))])
     extra = report.get("course_loop_extrapolated")
+    note = []
     if extra:
         rows[-1][1] = f"{fmt(extra['ms'], 0)} (extrapolated)"
         rows[-1][5] = rows[-1][5].replace("-", f"{fmt(extra['mb'], 0)} (extrapolated)", 1)
+        costs = ", ".join(f"{fmt(us, 2)} µs at {fmt(int(size))}" for size, us in extra["per_entry_us"].items())
+        note = ["", f"Course loop at {fmt(extra['size'])}: extrapolated from {fmt(extra['from_size'])}; its time per "
+                f"entry was {costs} ({'linear' if extra['linear'] else 'NOT linear: the extrapolation is rough'})."]
     return _table(["encodings", "course loop ms", "exact ms", "FAISS flat ms", "FAISS HNSW ms",
-                   "memory MB: loop / exact / flat / HNSW", "HNSW build s"], rows)
+                   "memory MB: loop / exact / flat / HNSW", "HNSW build s"], rows) + note
 
 
 def startup_table(report: dict) -> list[str]:
