@@ -95,6 +95,18 @@ def encode_aligned(encoders: dict, faces: np.ndarray, chips: list[np.ndarray], r
     return result
 
 
+def encoding_shift(exact, approximate, faces: np.ndarray) -> dict:
+    """How far ``approximate``'s encodings of ``faces`` lie from ``exact``'s: median and max L2 distance.
+
+    Also gives the model card's verification ``threshold``, the scale to read them against.
+    """
+    from facerec.encoder import default_threshold
+
+    moved = np.linalg.norm(approximate.encode(faces) - exact.encode(faces), axis=1)
+    return {"median": float(np.median(moved)), "max": float(moved.max()),
+            "threshold": default_threshold(exact.weights_dir)}
+
+
 def _pipelines(encoder) -> dict:
     """The three end-to-end pipelines, each ``function(path) -> encoding``."""
     from facerec.align import find_and_align

@@ -7,7 +7,7 @@
   ``encoder_init_warm_s`` is the whole ``FaceEncoder(...)`` (build the network, load, fingerprint).
 * notebook: ``notebooks/Face_Recognition.ipynb`` run top to bottom in a fresh
   ``python3`` kernel (a subprocess, started by nbclient as the tests do), with the
-  repository on ``PYTHONPATH``; kernel start-up included.
+  repository on ``PYTHONPATH``; kernel start-up included; the slowest cells are named.
 """
 
 from __future__ import annotations
@@ -57,18 +57,35 @@ def weights_load(weights_dir: Path, cold_repeats: int, warm_repeats: int) -> dic
     return {"csv_files": files, "cold_s": statistics.median(cold), "warm_s": warm, "encoder_init_warm_s": init}
 
 
-def notebook(timeout: int = 600) -> dict:
-    """Seconds to run the course notebook top to bottom, and how many cells raised."""
+def _cell_seconds(cell) -> float:
+    """Seconds a code cell ran, from the timestamps nbclient records (0.0 when missing)."""
+    from datetime import datetime
+
+    timing = cell.metadata.get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    start, end = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (start, end))
+    return (end - start).total_seconds()
+
+
+def notebook(timeout: int = 600, slowest: int = 3) -> dict:
+    """Seconds to run the course notebook top to bottom, its ``slowest`` cells, and the errors raised."""
+    from nbclient import NotebookClient
+
     from course import notebook_tools
 
     path = REPO / "notebooks" / "Face_Recognition.ipynb"
     nb = notebook_tools.read(path)
     python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True, record_timing=True,
+                            store_widget_state=False, resources={"metadata": {"path": str(path.parent)}})
     with environment(PYTHONPATH=python_path, TF_CPP_MIN_LOG_LEVEL="2"):
         start = time.perf_counter()
-        notebook_tools.execute(nb, path.parent, timeout=timeout, allow_errors=True)
+        client.execute()
         elapsed = time.perf_counter() - start
-    errors = [o.ename for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
-              if o.output_type == "error"]
-    return {"seconds": elapsed, "code_cells": sum(cell.cell_type == "code" for cell in nb.cells),
-            "errors": errors}
+    cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    errors = [o.ename for cell in cells for o in cell.outputs if o.output_type == "error"]
+    timed = sorted(((cell.get("id", "?"), _cell_seconds(cell)) for cell in cells), key=lambda c: -c[1])
+    return {"seconds": elapsed, "code_cells": len(cells), "errors": errors,
+            "slowest_cells": [{"id": cell_id, "seconds": seconds} for cell_id, seconds in timed[:slowest]]}

@@ -46,7 +46,7 @@ SETTINGS = {
               "photos": {"lfw": 4, "happy_house": 4, "canvas": 2}, "photo_rounds": 1,
               "sizes": {1_000: 20, 100_000: 3}, "search_rounds": 1, "loop_max": 100_000, "hnsw_max": 1_000,
               "cold_repeats": 1, "warm_repeats": 3},
-    "full": {"faces": 64, "encode_rounds": 5, "latency_faces": 32, "latency_rounds": 3,
+    "full": {"faces": 64, "encode_rounds": 9, "latency_faces": 32, "latency_rounds": 3,
              "photos": {"lfw": 16, "happy_house": 18, "canvas": 6}, "photo_rounds": 3,
              "sizes": {1_000: 50, 10_000: 20, 100_000: 5, 1_000_000: 20}, "search_rounds": 3,
              "loop_max": 100_000, "hnsw_max": 1_000_000, "cold_repeats": 3, "warm_repeats": 7},
@@ -57,6 +57,9 @@ TARGETS = [
     ("encode_speedup_vs_dlib", "FaceRecoModel vs dlib, faces/s on aligned faces (batch 64)", ">=", 30),
     ("facerec_faces_per_s", "FaceRecoModel faces/s, batch 64", ">=", 500),
     ("facerec_latency_ms", "FaceRecoModel latency, batch 1 (ms)", "<=", 6),
+    ("encode_speedup_vs_dlib_bf16", "the same, one pass in bfloat16 (`precision=\"bfloat16\"`)", ">=", 30),
+    ("facerec_bf16_faces_per_s", "FaceRecoModel bfloat16 faces/s, batch 64", ">=", 500),
+    ("facerec_bf16_latency_ms", "FaceRecoModel bfloat16 latency, batch 1 (ms)", "<=", 6),
     ("encode_speedup_vs_dlib_flip", "the same, FaceEncoder's default (face + mirror: two passes)", ">=", 30),
     ("facerec_flip_faces_per_s", "FaceEncoder default faces/s, batch 64", ">=", 500),
     ("facerec_flip_latency_ms", "FaceEncoder default latency, batch 1 (ms)", "<=", 6),
@@ -84,10 +87,12 @@ def measure(settings: dict, weights_dir: Path, quiet: bool) -> dict:
 
     progress(f"aligning {settings['faces']} LFW faces both ways", quiet)
     faces, chips = bench_encode.aligned_faces(lfw_photos(settings["faces"]))
-    encoders = {"facerec": FaceEncoder(weights_dir, flip_average=False), "facerec_flip": FaceEncoder(weights_dir)}
+    encoders = {"facerec": FaceEncoder(weights_dir, flip_average=False), "facerec_flip": FaceEncoder(weights_dir),
+                "facerec_bf16": FaceEncoder(weights_dir, flip_average=False, precision="bfloat16")}
     progress("encoding aligned faces: FaceRecoModel vs dlib", quiet)
     results["encode"] = bench_encode.encode_aligned(encoders, faces, chips, settings["encode_rounds"],
                                                     settings["latency_rounds"], settings["latency_faces"])
+    results["encode"]["bf16_shift"] = bench_encode.encoding_shift(encoders["facerec"], encoders["facerec_bf16"], faces)
     progress("end to end on photos", quiet)
     results["end_to_end"] = bench_encode.end_to_end(encoders["facerec_flip"], settings["photos"],
                                                     settings["photo_rounds"])
@@ -118,6 +123,10 @@ def headline(results: dict) -> dict:
         "encode_speedup_vs_dlib": encode["facerec_speedup_batch"],
         "facerec_faces_per_s": encode["facerec_faces_per_s"],
         "facerec_latency_ms": encode["facerec_latency_ms"],
+        "encode_speedup_vs_dlib_bf16": encode["facerec_bf16_speedup_batch"],
+        "facerec_bf16_faces_per_s": encode["facerec_bf16_faces_per_s"],
+        "facerec_bf16_latency_ms": encode["facerec_bf16_latency_ms"],
+        "bf16_encoding_shift_median": encode["bf16_shift"]["median"],
         "encode_speedup_vs_dlib_flip": encode["facerec_flip_speedup_batch"],
         "facerec_flip_faces_per_s": encode["facerec_flip_faces_per_s"],
         "facerec_flip_latency_ms": encode["facerec_flip_latency_ms"],
@@ -162,15 +171,19 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def encode_table(report: dict) -> list[str]:
     encode = report["encode"]
     names = {"facerec": "FaceRecoModel (nn4.small2, 96x96), one pass",
+             "facerec_bf16": "FaceRecoModel, one pass, bfloat16 arithmetic",
              "facerec_flip": "FaceEncoder default: face + mirror, averaged",
              "dlib": "dlib ResNet (face_recognition, 150x150)"}
     rows = [[label, fmt(encode[f"{name}_faces_per_s"]), fmt(encode[f"{name}_latency_ms"], 2)]
             for name, label in names.items()]
     rows += [[f"speedup over dlib: {names[name].split(':')[0].split(' (')[0]}",
               fmt(encode[f"{name}_speedup_batch"]) + "x", fmt(encode[f"{name}_speedup_latency"]) + "x"]
-             for name in ("facerec", "facerec_flip")]
+             for name in ("facerec", "facerec_bf16", "facerec_flip")]
+    shift = encode["bf16_shift"]
+    note = ["", f"bfloat16 against float32 on these faces: encodings moved by {shift['median']:.4f} (median L2 "
+            f"distance; max {shift['max']:.4f}); the verification threshold is {shift['threshold']:.3f}."]
     return _table([f"aligned faces ({encode['faces']} LFW faces)", f"faces/s (batch {encode['batch']})",
-                   "ms/face (batch 1)"], rows)
+                   "ms/face (batch 1)"], rows) + note
 
 
 def photo_table(report: dict) -> list[str]:
@@ -212,6 +225,7 @@ def startup_table(report: dict) -> list[str]:
             ["import tensorflow", fmt(report["import_tensorflow_s"], 2)],
             [f"course notebook, {notebook['code_cells']} code cells, fresh kernel{errors}",
              fmt(notebook["seconds"], 1)]]
+    rows += [[f"... of which cell `{cell['id']}`", fmt(cell["seconds"], 1)] for cell in notebook["slowest_cells"]]
     return _table(["start-up", "seconds"], rows)
 
 

@@ -229,8 +229,12 @@ def plot_log(log: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def build_start_model(seed: int):
-    """nn4.small2 with OpenFace's 221 tensors; the missing kernels stay He-normal."""
+def build_start_model(seed: int, init: str | os.PathLike | None = None):
+    """nn4.small2 with OpenFace's 221 tensors (the missing kernels stay He-normal), or a complete CSV set ``init``.
+
+    Returns:
+        ``(model, names of the CSV tensors that were missing and start random)``.
+    """
     import keras
 
     from facerec.models.nn4_small2 import build_nn4_small2
@@ -238,6 +242,9 @@ def build_start_model(seed: int):
 
     keras.utils.set_random_seed(seed)
     model = build_nn4_small2()
+    if init:
+        load_csv_weights(model, Path(init))
+        return model, []
     missing = load_csv_weights(model, openface_weights_dir(), allow_missing=True)
     return model, missing
 
@@ -261,7 +268,20 @@ def similarity_correlation_loss(embeddings, teacher):
     return 1.0 - corr
 
 
-def _make_step(model, optimizer, scales: list[float], margin: float, distill_weight: float = 0.0):
+def embedding_distillation_loss(embeddings, teacher):
+    """Direct distillation: mean ``1 - cos`` between each student encoding and the teacher's encoding of that face.
+
+    Both are unit vectors in 128 dimensions, so the student learns to place each
+    face where dlib's ResNet places it (not only the ordering, as
+    :func:`similarity_correlation_loss` does). Equal to half the mean squared L2 distance.
+    """
+    import tensorflow as tf
+
+    return tf.reduce_mean(1.0 - tf.reduce_sum(embeddings * teacher, axis=1))
+
+
+def _make_step(model, optimizer, scales: list[float], margin: float, distill_weight: float = 0.0,
+               embed_weight: float = 0.0):
     import tensorflow as tf
 
     @tf.function
@@ -271,6 +291,8 @@ def _make_step(model, optimizer, scales: list[float], margin: float, distill_wei
             loss, active = triplet_semihard_loss(embeddings, y, margin)
             if distill_weight:
                 loss += distill_weight * similarity_correlation_loss(embeddings, teacher)
+            if embed_weight:
+                loss += embed_weight * embedding_distillation_loss(embeddings, teacher)
         grads = tape.gradient(loss, model.trainable_variables)
         grads = [g * s if s != 1.0 else g for g, s in zip(grads, scales)]
         optimizer.learning_rate.assign(lr)
@@ -284,7 +306,7 @@ class _Phase:
     """One training phase: its model, batch source, optimiser and schedule."""
 
     def __init__(self, name, model, batches, epochs, steps, lr, warmup, margin, scales=None, teacher=None,
-                 distill_weight=0.0):
+                 distill_weight=0.0, embed_weight=0.0):
         import keras
 
         self.name, self.model, self.batches = name, model, batches
@@ -292,7 +314,8 @@ class _Phase:
         self.teacher = teacher if teacher is not None else np.zeros((1, 128), np.float32)
         optimizer = keras.optimizers.Adam(learning_rate=lr)
         self.step = _make_step(model, optimizer, scales or [1.0] * len(model.trainable_variables), margin,
-                               distill_weight if teacher is not None else 0.0)
+                               distill_weight if teacher is not None else 0.0,
+                               embed_weight if teacher is not None else 0.0)
 
     def run_epoch(self, epoch_in_phase: int, label: str) -> tuple[float, float]:
         import tensorflow as tf
@@ -363,9 +386,9 @@ def train(args: argparse.Namespace) -> dict:
         keep = bfw.labels < args.max_identities
         bfw.images, bfw.labels = bfw.images[keep], bfw.labels[keep]
         bfw.paths = [p for p, k in zip(bfw.paths, keep) if k]
-    teacher = load_teacher(bfw.paths, len(bfw.labels)) if args.distill_weight else None
-    model, missing = build_start_model(args.seed)
-    print(f"started from OpenFace's CSVs; {len(missing)} tensors start random: {', '.join(missing)}")
+    teacher = load_teacher(bfw.paths, len(bfw.labels)) if args.distill_weight or args.embed_weight else None
+    model, missing = build_start_model(args.seed, args.init)
+    print(f"started from {args.init or 'OpenFace'}'s CSVs; {len(missing)} tensors start random: {', '.join(missing)}")
     validator = DevValidator()
     log_path, ckpt = run_dir / "log.jsonl", run_dir / "checkpoint.weights.h5"
     log = _resume(args, model, log_path, ckpt)
@@ -386,11 +409,12 @@ def train(args: argparse.Namespace) -> dict:
         top_scales = [1.0 if v.path.split("/")[0] in fresh else args.pretrained_lr_scale
                       for v in top.trainable_variables]
         phases.append(_Phase("top", top, _feature_batches(features, sampler), args.top_epochs, steps,
-                             args.top_lr, args.warmup, args.margin, top_scales, teacher, args.distill_weight))
+                             args.top_lr, args.warmup, args.margin, top_scales, teacher, args.distill_weight,
+                             args.embed_weight))
     early = _early_variables(model)
     scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
     phases.append(_Phase("full", model, sampler.batch_with_rows, args.full_epochs, steps, args.lr, args.warmup,
-                         args.margin, scales, teacher, args.distill_weight))
+                         args.margin, scales, teacher, args.distill_weight, args.embed_weight))
     for epoch in range(done + 1, args.top_epochs + args.full_epochs + 1):
         phase = phases[0] if epoch <= args.top_epochs else phases[-1]
         in_phase = epoch if phase.name == "top" else epoch - args.top_epochs
@@ -430,6 +454,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--margin", type=float, default=0.2, help="triplet margin alpha")
     parser.add_argument("--distill-weight", type=float, default=0.0,
                         help="weight of relational distillation from dlib's encoder (0: off)")
+    parser.add_argument("--embed-weight", type=float, default=0.0,
+                        help="weight of direct distillation: 1 - cos to dlib's encoding of the same face (0: off)")
+    parser.add_argument("--init", default=None,
+                        help="start from this complete CSV set (e.g. weights/) instead of OpenFace's 221 tensors")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "runs" / "train"))
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for the trained 226-file CSV set")

@@ -25,7 +25,8 @@ from facerec.paths import assets_dir
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
 HEADLINE = ("encode_speedup_vs_dlib", "facerec_faces_per_s", "facerec_latency_ms", "encode_speedup_vs_dlib_flip",
-            "facerec_flip_faces_per_s", "facerec_flip_latency_ms", "dlib_faces_per_s", "dlib_latency_ms",
+            "facerec_flip_faces_per_s", "facerec_flip_latency_ms", "encode_speedup_vs_dlib_bf16",
+            "facerec_bf16_faces_per_s", "facerec_bf16_latency_ms", "dlib_faces_per_s", "dlib_latency_ms",
             "identify_100k_ms", "weights_load_cold_s", "weights_load_warm_s", "notebook_s")
 COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
 FULL_ONLY = ("identify_1m_ms", "identify_1m_faiss_ms")  # galleries of 1,000,000 are left out of --quick
@@ -74,7 +75,8 @@ def test_quick_run_reports_every_headline_number(quick_report):
         assert _positive(quick_report[key]), f"{key} = {quick_report.get(key)!r}"
     for key in FULL_ONLY:
         assert key in quick_report and quick_report[key] is None
-    for name in ("facerec", "facerec_flip"):
+    assert 0.0 < quick_report["bf16_encoding_shift_median"] < 0.05  # rounded, yet far below the threshold
+    for name in ("facerec", "facerec_flip", "facerec_bf16"):
         speedup = quick_report["encode"][f"{name}_speedup_batch"]
         assert speedup == pytest.approx(quick_report[f"{name}_faces_per_s"] / quick_report["dlib_faces_per_s"])
     assert quick_report["encode_speedup_vs_dlib"] == quick_report["encode"]["facerec_speedup_batch"]
@@ -96,7 +98,10 @@ def test_quick_run_reports_each_section(quick_report):
         assert row["exact_mb"] >= row["size"] * 128 * 4 / 1e6  # the float32 gallery at least
     assert 0.0 <= quick_report["identify"][0]["faiss_hnsw_recall_at_1"] <= 1.0
     assert quick_report["weights"]["csv_files"] == 226
-    assert quick_report["notebook"]["errors"] == [], "the notebook raised: its timing means nothing"
+    notebook = quick_report["notebook"]
+    assert notebook["errors"] == [], "the notebook raised: its timing means nothing"
+    assert len(notebook["slowest_cells"]) == 3 and all(_positive(c["seconds"]) for c in notebook["slowest_cells"])
+    assert sum(c["seconds"] for c in notebook["slowest_cells"]) <= notebook["seconds"]
 
 
 def test_quick_run_describes_the_machine_and_checks_each_target(quick_report, bench):

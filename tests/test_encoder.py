@@ -51,3 +51,19 @@ def test_encodings_are_unit_rows_in_input_order(weights_dir, faces):
 def test_wrong_shape_is_a_typed_error(weights_dir):
     with pytest.raises(InvalidArgument, match="96, 96, 3"):
         FaceEncoder(weights_dir).encode(np.zeros((2, 64, 64, 3), np.uint8))
+
+
+def test_bfloat16_encodings_stay_close_to_float32(faces):
+    """The bfloat16 network (trained weights) moves encodings far less than the 0.85 threshold's margin."""
+    exact = FaceEncoder(flip_average=False).encode(faces)
+    fast = FaceEncoder(flip_average=False, precision="bfloat16")
+    approximate = fast.encode(faces)
+    assert approximate.dtype == np.float32 and fast.precision == "bfloat16"
+    np.testing.assert_allclose(np.linalg.norm(approximate, axis=1), 1.0, atol=1e-5)
+    moved = np.linalg.norm(approximate - exact, axis=1)
+    assert moved.max() < 0.05 and moved.max() > 0.0  # bfloat16 rounding really happened, and stayed small
+
+
+def test_unknown_precision_is_a_typed_error(weights_dir):
+    with pytest.raises(InvalidArgument, match="bfloat16"):
+        FaceEncoder(weights_dir, precision="float16")

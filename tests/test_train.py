@@ -64,3 +64,16 @@ def test_similarity_correlation_loss_is_zero_for_the_teacher_itself_and_scale_fr
     assert float(similarity_correlation_loss(tf.constant(student), tf.constant(teacher))) == pytest.approx(0, abs=1e-5)
     unrelated = _unit(rng.normal(size=(16, 8)))
     assert float(similarity_correlation_loss(tf.constant(unrelated), tf.constant(teacher))) > 0.5
+
+
+def test_embedding_distillation_loss_is_one_minus_cosine_to_the_same_face():
+    from facerec.train import embedding_distillation_loss
+
+    rng = np.random.default_rng(1)
+    teacher = _unit(rng.normal(size=(6, 8)))
+    assert float(embedding_distillation_loss(tf.constant(teacher), tf.constant(teacher))) == pytest.approx(0, abs=1e-6)
+    assert float(embedding_distillation_loss(tf.constant(-teacher), tf.constant(teacher))) == pytest.approx(2.0)
+    # unlike the relational loss it is not rotation-free: a shuffled batch (same similarities, other faces) costs
+    shuffled = teacher[[1, 2, 3, 4, 5, 0]]
+    expected = np.mean(1 - np.sum(shuffled * teacher, axis=1))
+    assert float(embedding_distillation_loss(tf.constant(shuffled), tf.constant(teacher))) == pytest.approx(expected)
