@@ -136,11 +136,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     check_image_path(args.image)
     with FaceDatabase(_db_path(args), create=False) as db:  # a bad database fails before the model loads
         encoder = _encoder(args)
-        result = verify(args.image, args.name, db, _threshold(args, encoder), encoder)
-    sign = "<=" if result.match else ">"
+        threshold = _threshold(args, encoder) if args.method == "l2" else args.threshold
+        result = verify(args.image, args.name, db, threshold, encoder, method=args.method)
     verdict = f"it is {result.name}" if result.match else f"it is not {result.name}"
-    _emit(args, result.to_json(),
-          [f"{args.image}: {verdict} (distance {result.distance:.3f} {sign} threshold {result.threshold:.3f})"])
+    if args.method == "l2":
+        why = f"distance {result.distance:.3f} {'<=' if result.match else '>'} threshold {result.threshold:.3f}"
+    else:
+        sign = ">=" if result.match else "<"
+        why = f"{args.method}: p(same) {result.probability:.3f} {sign} {result.threshold:.2f}"
+        why += f"; distance {result.distance:.3f}"
+    _emit(args, result.to_json(), [f"{args.image}: {verdict} ({why})"])
     return 0 if result.match else 1
 
 
@@ -339,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("verify", cmd_verify, "is the largest face of IMAGE this person? (exit 0 yes, 1 no)")
     sub.add_argument("image", help="photo to check")
     sub.add_argument("--as", dest="name", required=True, metavar="NAME", help="the claimed identity")
+    sub.add_argument("--method", default="l2", choices=["l2", "head-abs", "head-chi2"],
+                     help="l2: distance threshold (default); head-*: the siamese head's p(same person), "
+                          "accepted at >= --threshold (default 0.5)")
     _threshold_option(sub)
 
     sub = command("identify", cmd_identify, "who is in these photos? (every face)")

@@ -327,3 +327,15 @@ def test_a_real_process_prints_no_traceback_and_people_does_not_load_tensorflow(
     done = subprocess.run([sys.executable, "-c", probe], env=subprocess_env(), capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "[0, 0] False", done.stderr
+
+
+def test_verify_by_siamese_head_reports_a_probability(run, enrolled):
+    code, out, _ = run("--db", enrolled, "verify", photo("younes"), "--as", "younes", "--method", "head-abs", "--json")
+    answer = json.loads(out)
+    assert code == 0 and answer["match"] is True and answer["method"] == "head-abs"
+    assert 0.5 <= answer["probability"] <= 1.0 and answer["threshold"] == 0.5
+    code, out, _ = run("--db", enrolled, "verify", photo("tian"), "--as", "younes", "--method", "head-chi2")
+    assert code == 1 and "it is not younes (head-chi2: p(same)" in out
+    code, _, err = run("--db", enrolled, "verify", photo("younes"), "--as", "younes", "--method", "head-abs",
+                       "--threshold", "1.5")
+    assert code == 2 and len(err.strip().splitlines()) == 1
