@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name", help="the person's name")
 
     sub = command("door", cmd_door, "identify faces frame by frame and write annotated frames")
-    sub.add_argument("source", metavar="VIDEO_OR_FOLDER", help="a video file or a folder of images")
+    sub.add_argument("source", metavar="VIDEO_OR_FOLDER", help="a video file, a folder of images, or one image")
     sub.add_argument("--out", required=True, help="annotated video (.mp4, .avi, ...) or a folder for images")
     sub.add_argument("--every", type=int, default=1, help="search every n-th frame (default 1)")
     sub.add_argument("--fps", type=float, default=None, help="output frame rate (default: the source's, 2 for folders)")

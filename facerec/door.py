@@ -34,17 +34,26 @@ def image_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def iter_frames(source: str | os.PathLike) -> Iterator[tuple[str, np.ndarray]]:
-    """``(label, rgb)`` of every frame of a video or image of a folder, in order.
+def _still_images(source: Path) -> list[Path] | None:
+    """The images a folder or a single image file stands for (None for anything else, e.g. a video)."""
+    if source.is_dir():
+        return image_files(source)
+    if source.is_file() and source.suffix.lower() in IMAGE_SUFFIXES:
+        return [source]
+    return None
 
-    Labels are the image paths of a folder, ``"<video>#<frame index>"`` for a video.
+
+def iter_frames(source: str | os.PathLike) -> Iterator[tuple[str, np.ndarray]]:
+    """``(label, rgb)`` of every frame of a video, image of a folder, or of a single image file, in order.
+
+    Labels are the image paths for images, ``"<video>#<frame index>"`` for a video.
 
     Raises:
         ImageNotReadable: the source is missing, an empty folder, or a video OpenCV cannot open.
     """
     source = Path(source)
-    if source.is_dir():
-        files = image_files(source)
+    files = _still_images(source)
+    if files is not None:
         if not files:
             raise ImageNotReadable(f"folder {source} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         for path in files:
@@ -68,9 +77,9 @@ def iter_frames(source: str | os.PathLike) -> Iterator[tuple[str, np.ndarray]]:
 
 def count_frames(source: str | os.PathLike) -> int | None:
     """Number of frames (from the container's header for videos; may be None)."""
-    source = Path(source)
-    if source.is_dir():
-        return len(image_files(source))
+    files = _still_images(Path(source))
+    if files is not None:
+        return len(files)
     capture = cv2.VideoCapture(str(source))
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     capture.release()
@@ -78,13 +87,14 @@ def count_frames(source: str | os.PathLike) -> int | None:
 
 
 def frame_size(source: str | os.PathLike) -> tuple[int, int] | None:
-    """``(width, height)`` fitting every image of a folder (None for a video: its frames share one size)."""
-    if not Path(source).is_dir():
+    """``(width, height)`` fitting every image of a folder or the one image (None for a video: one size)."""
+    files = _still_images(Path(source))
+    if files is None:
         return None
     from PIL import Image
 
     sizes = []
-    for path in image_files(source):
+    for path in files:
         try:
             with Image.open(path) as image:
                 sizes.append(image.size)
@@ -94,8 +104,8 @@ def frame_size(source: str | os.PathLike) -> tuple[int, int] | None:
 
 
 def video_fps(source: str | os.PathLike) -> float:
-    """Frame rate of a video (FOLDER_FPS for folders or when the header has none)."""
-    if Path(source).is_dir():
+    """Frame rate of a video (FOLDER_FPS for images or when the header has none)."""
+    if _still_images(Path(source)) is not None:
         return FOLDER_FPS
     capture = cv2.VideoCapture(str(source))
     fps = capture.get(cv2.CAP_PROP_FPS)
@@ -217,7 +227,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
     """Identify the faces of every frame and write the annotated frames.
 
     Args:
-        source: a video file or a folder of images (sorted by name).
+        source: a video file, a folder of images (sorted by name), or one image.
         db: face database or its path.
         out: a video file (``.mp4`` etc., written with the ``mp4v`` codec) or a folder for annotated JPEGs.
         threshold: L2 acceptance threshold (default: the weights' model card).
@@ -235,8 +245,9 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
     if every < 1:
         raise InvalidArgument(f"--every must be at least 1, got {every}")
     if not Path(source).exists():
-        raise ImageNotReadable(f"{source} does not exist; give a video file or a folder of images")
+        raise ImageNotReadable(f"{source} does not exist; give a video file, a folder of images or an image")
     report = DoorReport(str(source), str(out))
+    stills = _still_images(Path(source)) is not None  # frames named after their image files
     writer = FrameWriter(out, fps or video_fps(source), frame_size(source))
     results: list[FaceResult] = []
     try:
@@ -248,7 +259,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
                     results = identify_faces(rgb, detect_faces(rgb), database, k, threshold, encoder, label=label)
                     report.processed += 1
                     report.faces.extend((index, result) for result in results)
-                stem = Path(label).stem if Path(source).is_dir() else f"{Path(source).stem}_{index:06d}"
+                stem = Path(label).stem if stills else f"{Path(source).stem}_{index:06d}"
                 writer.write(stem, draw_results(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), results))
                 report.frames += 1
     finally:

@@ -221,6 +221,15 @@ def test_door_turns_a_folder_of_mixed_sizes_into_one_video(run, enrolled, tmp_pa
     assert shapes == [(360, 640, 3)] * 2
 
 
+def test_door_takes_a_single_photo_as_its_source(run, enrolled, tmp_path):
+    out = tmp_path / "annotated"
+    code, stdout, _ = run("door", photo("kian"), "--db", enrolled, "--out", out, "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["frames"] == report["processed"] == 1
+    assert [f["identity"] for f in report["faces"]] == ["kian"]
+    assert [p.name for p in out.iterdir()] == [photo("kian").name]
+
+
 def test_door_on_a_missing_source_is_one_error_line(run, enrolled, tmp_path):
     code, _, err = run("door", tmp_path / "nope.mp4", "--db", enrolled, "--out", tmp_path / "o.mp4")
     assert code == 2

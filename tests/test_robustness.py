@@ -394,6 +394,7 @@ def _door_sources(folder: Path, bad: dict[str, Path]) -> dict[str, tuple[Path, s
     sources["empty_video"] = (folder / "empty.mp4", "cannot decode")
     (folder / "notes.mp4").write_text("not a video\n" * 100)
     sources["text_as_mp4"] = (folder / "notes.mp4", "cannot decode")
+    sources["single_text_as_jpg"] = (bad["text_as_jpg"], IMAGE_ERRORS["text_as_jpg"][1])
     for case in ("truncated_jpeg", "text_as_jpg", "huge_png", "empty"):
         frames = folder / f"frames_{case}"
         frames.mkdir()
@@ -402,8 +403,8 @@ def _door_sources(folder: Path, bad: dict[str, Path]) -> dict[str, tuple[Path, s
     return sources
 
 
-DOOR_CASES = ["missing", "empty_folder", "empty_video", "text_as_mp4", "folder_with_truncated_jpeg",
-              "folder_with_text_as_jpg", "folder_with_huge_png", "folder_with_empty"]
+DOOR_CASES = ["missing", "empty_folder", "empty_video", "text_as_mp4", "single_text_as_jpg",
+              "folder_with_truncated_jpeg", "folder_with_text_as_jpg", "folder_with_huge_png", "folder_with_empty"]
 
 
 @pytest.mark.parametrize("case", DOOR_CASES)
