@@ -30,15 +30,17 @@ def seconds(function: Callable[[], object]) -> float:
 
 
 def interleaved(contenders: dict[str, Callable[[int], object]], rounds: int, items: int = 1,
-                warmup: int = 1) -> dict[str, float]:
+                warmup: int = 1, blocks: bool = False) -> dict[str, float]:
     """Median seconds per call of each contender, measured round-robin.
 
     Args:
         contenders: name -> ``function(i)``; ``i`` is the item index (e.g. which face or photo).
-        rounds: timed passes over the items; each pass calls every contender on every item,
-            alternating contenders item by item.
+        rounds: timed passes over the items; each pass calls every contender on every item.
         items: items per pass.
         warmup: untimed calls per contender on item 0 before timing.
+        blocks: alternate contenders pass by pass (each runs all items in a row, as a program
+            encoding one face after another would) instead of item by item. Item by item, a
+            contender with large weights evicts the other's from the CPU caches before every call.
 
     Returns:
         name -> median seconds over ``rounds * items`` timed calls.
@@ -48,9 +50,12 @@ def interleaved(contenders: dict[str, Callable[[int], object]], rounds: int, ite
             function(0)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
-        for item in range(items):
-            for name, function in contenders.items():
-                times[name].append(seconds(lambda f=function, i=item: f(i)))
+        if blocks:
+            calls = [(name, item) for name in contenders for item in range(items)]
+        else:
+            calls = [(name, item) for item in range(items) for name in contenders]
+        for name, item in calls:
+            times[name].append(seconds(lambda f=contenders[name], i=item: f(i)))
     return {name: statistics.median(values) for name, values in times.items()}
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,9 @@ def encode_aligned(encoders: dict, faces: np.ndarray, chips: list[np.ndarray], r
     Returns:
         ``faces``, ``batch``, and for each encoder name and ``dlib``: ``<name>_faces_per_s`` (batch of
         ``len(faces)``) and ``<name>_latency_ms`` (one face a call); for each encoder name
-        ``<name>_speedup_batch`` and ``<name>_speedup_latency`` (its speed over dlib's).
+        ``<name>_speedup_batch`` and ``<name>_speedup_latency`` (its speed over dlib's); and
+        ``callwise_latency_ms``: the first encoder's latency when it alternates with dlib call by call
+        (the latencies above alternate in blocks of ``latency_faces`` calls).
     """
     resnet = dlib_models()[2]
     for encoder in encoders.values():  # warm-up: trace, and let oneDNN pick its kernels
@@ -84,8 +87,11 @@ def encode_aligned(encoders: dict, faces: np.ndarray, chips: list[np.ndarray], r
     single_calls = {name: (lambda i, e=e: e.encode(faces[i:i + 1])) for name, e in encoders.items()}
     batch = interleaved({**batch_calls, "dlib": lambda i: resnet.compute_face_descriptor(chips)}, rounds, warmup=0)
     single = interleaved({**single_calls, "dlib": lambda i: resnet.compute_face_descriptor(chips[i])},
-                         latency_rounds, items=min(latency_faces, len(chips)), warmup=0)
-    result = {"faces": len(faces), "batch": len(faces)}
+                         latency_rounds, items=min(latency_faces, len(chips)), warmup=0, blocks=True)
+    callwise = interleaved({"facerec": single_calls[next(iter(encoders))],
+                            "dlib": lambda i: resnet.compute_face_descriptor(chips[i])},
+                           latency_rounds, items=min(latency_faces, len(chips)), warmup=0)
+    result = {"faces": len(faces), "batch": len(faces), "callwise_latency_ms": 1000 * callwise["facerec"]}
     for name in [*encoders, "dlib"]:
         result[f"{name}_faces_per_s"] = len(faces) / batch[name]
         result[f"{name}_latency_ms"] = 1000 * single[name]
@@ -93,6 +99,45 @@ def encode_aligned(encoders: dict, faces: np.ndarray, chips: list[np.ndarray], r
         result[f"{name}_speedup_batch"] = batch["dlib"] / batch[name]
         result[f"{name}_speedup_latency"] = single["dlib"] / single[name]
     return result
+
+
+def network_gflop(model) -> float:
+    """GFLOP for one face through ``model``: 2 per multiply-add of its convolutions and dense layer."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            total += 2 * int(np.prod(layer.output.shape[1:3])) * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * int(np.prod(layer.kernel.shape))
+    return total / 1e9
+
+
+def conv_ceiling(model, rounds: int = 9) -> dict:
+    """What this CPU's float32 convolutions reach, and the batch throughput that bounds FaceRecoModel's.
+
+    Times nn4.small2's largest convolution alone (``conv3``: 3x3, 64 to 192 channels on
+    24x24, batch 64, with its ReLU) in a ``tf.function``, as GFLOP/s. The network needs
+    :func:`network_gflop` per face; if every layer ran as fast as that convolution, it
+    would encode ``ceiling_faces_per_s``. Pooling, normalisation and concatenation only add time.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((64, 24, 24, 64), dtype=np.float32))
+    kernel = tf.constant(rng.normal(size=(3, 3, 64, 192)).astype(np.float32))
+    conv = tf.function(lambda t: tf.nn.relu(tf.nn.conv2d(t, kernel, 1, "SAME")))
+    conv(x).numpy()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        conv(x).numpy()
+        times.append(time.perf_counter() - start)
+    gflop_per_s = 2 * 64 * 24 * 24 * 9 * 64 * 192 / np.median(times) / 1e9
+    per_face = network_gflop(model)
+    return {"conv_gflop_per_s": gflop_per_s, "network_gflop_per_face": per_face,
+            "ceiling_faces_per_s": gflop_per_s / per_face}
 
 
 def encoding_shift(exact, approximate, faces: np.ndarray) -> dict:

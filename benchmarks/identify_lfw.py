@@ -13,7 +13,11 @@ against the whole gallery with the same search and threshold as the
 Faces come from ``datasets/lfw_aligned.h5`` (:func:`facerec.datasets.load`).
 The issue's bar: ``top1_accuracy >= 0.85`` with the trained weights.
 
-Usage: ``python benchmarks/identify_lfw.py [--limit N] [--weights DIR] [--json]``
+``--model dlib`` runs the same protocol with dlib's ResNet encoder (the
+``face_recognition`` package's; same detections, descriptors cached in
+``datasets/lfw_dlib.h5``) and its usual threshold of 0.6, as a reference.
+
+Usage: ``python benchmarks/identify_lfw.py [--model facerec|dlib] [--limit N] [--weights DIR] [--json]``
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 
 ENROLLED = 3  # photos enrolled per person
 MIN_PHOTOS = 5  # people with fewer photos are left out
+DLIB_THRESHOLD = 0.6  # dlib's / face_recognition's documented distance threshold
 
 
 def split(paths: list[str], labels: np.ndarray, min_photos: int = MIN_PHOTOS, enrolled: int = ENROLLED,
@@ -71,32 +76,43 @@ def run(args: argparse.Namespace) -> dict:
 
     lfw = datasets.load("lfw")
     gallery, queries = split(lfw.paths, lfw.labels, args.min_photos, args.enrolled, args.limit)
-    encoder = get_encoder(args.weights)
-    threshold = args.threshold if args.threshold is not None else default_threshold(encoder.weights_dir)
     progress = not args.json
-    gallery_enc = encode(lfw.images[gallery], encoder, progress=progress)
-    query_enc = encode(lfw.images[queries], encoder, progress=progress)
+    if args.model == "dlib":
+        from facerec.dlib_encoder import encode_collection
+
+        fingerprint, weights, default = "dlib_face_recognition_resnet_model_v1", "dlib", DLIB_THRESHOLD
+        gallery_enc, query_enc = (encode_collection("lfw", [lfw.paths[i] for i in rows], progress)
+                                  for rows in (gallery, queries))
+    else:
+        encoder = get_encoder(args.weights)
+        fingerprint, weights, default = encoder.fingerprint, str(encoder.weights_dir), None
+        gallery_enc = encode(lfw.images[gallery], encoder, progress=progress)
+        query_enc = encode(lfw.images[queries], encoder, progress=progress)
+        default = default_threshold(encoder.weights_dir)
+    threshold = args.threshold if args.threshold is not None else default
     with tempfile.TemporaryDirectory() as folder, FaceDatabase(Path(folder) / "lfw.sqlite") as db:
         for label in np.unique(lfw.labels[gallery]):
             mine = np.flatnonzero(lfw.labels[gallery] == label)
             records = [FaceRecord(gallery_enc[i], lfw.paths[gallery[i]],
                                   hashlib.sha256(lfw.images[gallery[i]].tobytes()).hexdigest(), (0, 0, 96, 96))
                        for i in mine]
-            db.add_faces(lfw.identities[label], records, encoder.fingerprint)
+            db.add_faces(lfw.identities[label], records, fingerprint)
         distances, ids = db.searcher(args.backend).search(query_enc, 1)
         names = db.names_by_id()
     predicted = np.array([names[int(i)] for i in ids[:, 0]])
     truth = np.array([lfw.identities[label] for label in lfw.labels[queries]])
     right, accepted = predicted == truth, distances[:, 0] <= threshold
     return {"people": int(len(np.unique(lfw.labels[gallery]))), "enrolled_photos": int(len(gallery)),
-            "queries": int(len(queries)), "threshold": threshold, "backend": args.backend,
-            "weights": str(encoder.weights_dir), "top1_accuracy": float(right.mean()),
+            "queries": int(len(queries)), "threshold": threshold, "backend": args.backend, "model": args.model,
+            "weights": weights, "top1_accuracy": float(right.mean()),
             "rejected": float((~accepted).mean()), "accepted_correct": float((right & accepted).mean()),
             "accepted_wrong": float((~right & accepted).mean())}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="facerec", choices=["facerec", "dlib"],
+                        help="the encoder: facerec's nn4.small2 (default) or dlib's ResNet (reference)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N people (quick check)")
     parser.add_argument("--min-photos", type=int, default=MIN_PHOTOS, help="people with at least this many photos")
     parser.add_argument("--enrolled", type=int, default=ENROLLED, help="photos enrolled per person")

@@ -46,7 +46,7 @@ SETTINGS = {
               "photos": {"lfw": 4, "happy_house": 4, "canvas": 2}, "photo_rounds": 1,
               "sizes": {1_000: 20, 100_000: 3}, "search_rounds": 1, "loop_max": 100_000, "hnsw_max": 1_000,
               "cold_repeats": 1, "warm_repeats": 3},
-    "full": {"faces": 64, "encode_rounds": 9, "latency_faces": 32, "latency_rounds": 3,
+    "full": {"faces": 64, "encode_rounds": 9, "latency_faces": 32, "latency_rounds": 5,
              "photos": {"lfw": 16, "happy_house": 18, "canvas": 6}, "photo_rounds": 3,
              "sizes": {1_000: 50, 10_000: 20, 100_000: 5, 1_000_000: 20}, "search_rounds": 3,
              "loop_max": 100_000, "hnsw_max": 1_000_000, "cold_repeats": 3, "warm_repeats": 7},
@@ -93,6 +93,8 @@ def measure(settings: dict, weights_dir: Path, quiet: bool) -> dict:
     results["encode"] = bench_encode.encode_aligned(encoders, faces, chips, settings["encode_rounds"],
                                                     settings["latency_rounds"], settings["latency_faces"])
     results["encode"]["bf16_shift"] = bench_encode.encoding_shift(encoders["facerec"], encoders["facerec_bf16"], faces)
+    results["encode"]["float32_ceiling"] = bench_encode.conv_ceiling(encoders["facerec"].model,
+                                                                    settings["encode_rounds"])
     progress("end to end on photos", quiet)
     results["end_to_end"] = bench_encode.end_to_end(encoders["facerec_flip"], settings["photos"],
                                                     settings["photo_rounds"])
@@ -127,6 +129,7 @@ def headline(results: dict) -> dict:
         "facerec_bf16_faces_per_s": encode["facerec_bf16_faces_per_s"],
         "facerec_bf16_latency_ms": encode["facerec_bf16_latency_ms"],
         "bf16_encoding_shift_median": encode["bf16_shift"]["median"],
+        "float32_ceiling_faces_per_s": encode["float32_ceiling"]["ceiling_faces_per_s"],
         "encode_speedup_vs_dlib_flip": encode["facerec_flip_speedup_batch"],
         "facerec_flip_faces_per_s": encode["facerec_flip_faces_per_s"],
         "facerec_flip_latency_ms": encode["facerec_flip_latency_ms"],
@@ -179,9 +182,14 @@ def encode_table(report: dict) -> list[str]:
     rows += [[f"speedup over dlib: {names[name].split(':')[0].split(' (')[0]}",
               fmt(encode[f"{name}_speedup_batch"]) + "x", fmt(encode[f"{name}_speedup_latency"]) + "x"]
              for name in ("facerec", "facerec_bf16", "facerec_flip")]
-    shift = encode["bf16_shift"]
+    shift, ceiling = encode["bf16_shift"], encode["float32_ceiling"]
     note = ["", f"bfloat16 against float32 on these faces: encodings moved by {shift['median']:.4f} (median L2 "
-            f"distance; max {shift['max']:.4f}); the verification threshold is {shift['threshold']:.3f}."]
+            f"distance; max {shift['max']:.4f}); the verification threshold is {shift['threshold']:.3f}.",
+            "", f"Batch-1 latency when FaceRecoModel and dlib alternate call by call instead of in blocks: "
+            f"{encode['callwise_latency_ms']:.2f} ms (dlib's weights evict the network's from the CPU caches).",
+            "", f"float32 ceiling: FaceRecoModel needs {ceiling['network_gflop_per_face']:.3f} GFLOP per face; its "
+            f"largest convolution alone runs at {ceiling['conv_gflop_per_s']:.0f} GFLOP/s on this CPU, so even if "
+            f"every layer ran that fast, float32 could encode at most {ceiling['ceiling_faces_per_s']:.0f} faces/s."]
     return _table([f"aligned faces ({encode['faces']} LFW faces)", f"faces/s (batch {encode['batch']})",
                    "ms/face (batch 1)"], rows) + note
 

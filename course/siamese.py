@@ -45,7 +45,7 @@ def _read_rows(dataset, rows: np.ndarray, gap: int = 64) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def bfw_sample(model, identities: int = 200, photos: int = 10,
+def bfw_sample(model, identities: int = 120, photos: int = 8,
                batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encodings of ``photos`` photos each of ``identities`` BFW people, as many from each of its 8 groups.
 

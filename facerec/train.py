@@ -271,18 +271,69 @@ def similarity_correlation_loss(embeddings, teacher):
 def embedding_distillation_loss(embeddings, teacher):
     """Direct distillation: mean ``1 - cos`` between each student encoding and the teacher's encoding of that face.
 
-    Both are unit vectors in 128 dimensions, so the student learns to place each
-    face where dlib's ResNet places it (not only the ordering, as
-    :func:`similarity_correlation_loss` does). Equal to half the mean squared L2 distance.
+    Both are unit vectors, so the student (through :func:`_make_step`'s linear
+    projector) learns where dlib's ResNet places each face, not only the ordering
+    that :func:`similarity_correlation_loss` matches. Equal to half the mean squared L2 distance.
     """
     import tensorflow as tf
 
     return tf.reduce_mean(1.0 - tf.reduce_sum(embeddings * teacher, axis=1))
 
 
-def _make_step(model, optimizer, scales: list[float], margin: float, distill_weight: float = 0.0,
-               embed_weight: float = 0.0):
+def fit_projector(student: np.ndarray, teacher: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares affine map ``student @ kernel + bias ~ teacher``, the projector's starting point.
+
+    dlib's unit encodings fill a narrow cone (the mean cosine of two random BFW
+    faces is 0.83), while the triplet margin needs the student's to spread over the
+    sphere; the projector's bias and matrix absorb that difference, so the direct
+    distillation (:func:`embedding_distillation_loss`) does not fight the triplet loss.
+
+    Args:
+        student: ``(N, 128)`` the student's encodings of the training faces; teacher: ``(N, 128)`` dlib's.
+
+    Returns:
+        ``(kernel (128, 128), bias (128,))`` float32.
+    """
+    design = np.concatenate([student, np.ones((len(student), 1), student.dtype)], axis=1).astype(np.float64)
+    solution = np.linalg.lstsq(design, teacher.astype(np.float64), rcond=None)[0]
+    return solution[:-1].astype(np.float32), solution[-1].astype(np.float32)
+
+
+def _projector(initial: tuple[np.ndarray, np.ndarray] | None):
+    """The affine map from student to teacher space of the direct distillation; discarded after training."""
+    import keras
+
+    projector = keras.layers.Dense(128, kernel_initializer="identity", name="distill_projector")
+    projector.build((None, 128))
+    if initial is not None:
+        projector.set_weights(list(initial))
+    return projector
+
+
+def _initial_projector(model, images: np.ndarray, teacher: np.ndarray | None, embed_weight: float):
+    """:func:`fit_projector` on every second training face as ``model`` encodes it now (None without distillation)."""
+    if not embed_weight or teacher is None:
+        return None
     import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False))
+    rows = np.arange(0, len(images), 2)
+    student = np.concatenate([forward(tf.constant(images[rows[i:i + 256]].astype(np.float32) / 255.0)).numpy()
+                              for i in range(0, len(rows), 256)])
+    kernel, bias = fit_projector(student, teacher[rows])
+    fitted = student @ kernel + bias
+    fitted /= np.linalg.norm(fitted, axis=1, keepdims=True)
+    print(f"distillation projector fitted: mean 1 - cos {np.mean(1 - np.sum(fitted * teacher[rows], axis=1)):.4f}")
+    return kernel, bias
+
+
+def _make_step(model, optimizer, scales: list[float], margin: float, distill_weight: float = 0.0,
+               embed_weight: float = 0.0, projector_init: tuple[np.ndarray, np.ndarray] | None = None):
+    import tensorflow as tf
+
+    projector = _projector(projector_init) if embed_weight else None
+    variables = model.trainable_variables + (projector.trainable_variables if projector else [])
+    scales = list(scales) + [1.0] * (len(variables) - len(scales))
 
     @tf.function
     def step(x, y, teacher, lr):
@@ -292,11 +343,12 @@ def _make_step(model, optimizer, scales: list[float], margin: float, distill_wei
             if distill_weight:
                 loss += distill_weight * similarity_correlation_loss(embeddings, teacher)
             if embed_weight:
-                loss += embed_weight * embedding_distillation_loss(embeddings, teacher)
-        grads = tape.gradient(loss, model.trainable_variables)
+                projected = tf.math.l2_normalize(projector(embeddings), axis=1)
+                loss += embed_weight * embedding_distillation_loss(projected, teacher)
+        grads = tape.gradient(loss, variables)
         grads = [g * s if s != 1.0 else g for g, s in zip(grads, scales)]
         optimizer.learning_rate.assign(lr)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, variables))
         return loss, active
 
     return step
@@ -306,7 +358,7 @@ class _Phase:
     """One training phase: its model, batch source, optimiser and schedule."""
 
     def __init__(self, name, model, batches, epochs, steps, lr, warmup, margin, scales=None, teacher=None,
-                 distill_weight=0.0, embed_weight=0.0):
+                 distill_weight=0.0, embed_weight=0.0, projector_init=None):
         import keras
 
         self.name, self.model, self.batches = name, model, batches
@@ -315,7 +367,7 @@ class _Phase:
         optimizer = keras.optimizers.Adam(learning_rate=lr)
         self.step = _make_step(model, optimizer, scales or [1.0] * len(model.trainable_variables), margin,
                                distill_weight if teacher is not None else 0.0,
-                               embed_weight if teacher is not None else 0.0)
+                               embed_weight if teacher is not None else 0.0, projector_init)
 
     def run_epoch(self, epoch_in_phase: int, label: str) -> tuple[float, float]:
         import tensorflow as tf
@@ -410,12 +462,18 @@ def train(args: argparse.Namespace) -> dict:
                       for v in top.trainable_variables]
         phases.append(_Phase("top", top, _feature_batches(features, sampler), args.top_epochs, steps,
                              args.top_lr, args.warmup, args.margin, top_scales, teacher, args.distill_weight,
-                             args.embed_weight))
-    early = _early_variables(model)
-    scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
-    phases.append(_Phase("full", model, sampler.batch_with_rows, args.full_epochs, steps, args.lr, args.warmup,
-                         args.margin, scales, teacher, args.distill_weight, args.embed_weight))
+                             args.embed_weight, _initial_projector(model, bfw.images, teacher, args.embed_weight)))
+
+    def full_phase() -> _Phase:  # built when phase 1 is over, so its projector fits the model as phase 1 left it
+        early = _early_variables(model)
+        scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
+        return _Phase("full", model, sampler.batch_with_rows, args.full_epochs, steps, args.lr, args.warmup,
+                      args.margin, scales, teacher, args.distill_weight, args.embed_weight,
+                      _initial_projector(model, bfw.images, teacher, args.embed_weight))
+
     for epoch in range(done + 1, args.top_epochs + args.full_epochs + 1):
+        if epoch > args.top_epochs and (not phases or phases[-1].name != "full"):
+            phases.append(full_phase())
         phase = phases[0] if epoch <= args.top_epochs else phases[-1]
         in_phase = epoch if phase.name == "top" else epoch - args.top_epochs
         loss, active = phase.run_epoch(in_phase, f"epoch {epoch} ({phase.name})")

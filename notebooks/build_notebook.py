@@ -497,8 +497,8 @@ md("siamese-text", r"""
 **Optional (not graded): learning the logistic unit.** The formula has $128 + 1$ parameters, $w_1, \dots, w_{128}$
 and $b$. FaceRecoModel is already trained, so we keep its encodings fixed and learn only these: logistic regression
 on pairs, a pair of photos of one person labelled 1 and a pair of two people labelled 0, trained with binary
-cross-entropy. The pairs come from BFW, the faces the network was fine-tuned on: 200 people (25 from each of its
-eight demographic groups), 10 photos each, 20 same-person pairs per person and as many different-person pairs
+cross-entropy. The pairs come from BFW, the faces the network was fine-tuned on: 120 people (15 from each of its
+eight demographic groups), 8 photos each, 20 same-person pairs per person and as many different-person pairs
 with someone of the same group (people of two groups are too easy to tell apart to teach much). LFW stays out
 of training: we test on the LFW pairs above.
 
@@ -512,7 +512,7 @@ Both forms are symmetric: swapping the two photos gives the same $\hat{y}$.
 code("siamese-train", r"""
 from course import siamese
 
-bfw_encodings, bfw_labels, bfw_groups = siamese.bfw_sample(FRmodel, identities=200, photos=10)  # 2000 faces
+bfw_encodings, bfw_labels, bfw_groups = siamese.bfw_sample(FRmodel, identities=120, photos=8)  # 960 faces
 heads = {form: siamese.train(bfw_encodings, bfw_labels, bfw_groups, form) for form in ("abs", "chi2")}
 for form, head in heads.items():
     print(f"{form:>4}: b = {head.bias:6.2f}, w_k from {head.weights.min():.2f} to {head.weights.max():.2f}, "

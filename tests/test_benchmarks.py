@@ -38,7 +38,7 @@ def bench():
     saved = list(sys.path)
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        yield {name: importlib.import_module(name) for name in ("run", "bench_identify")}
+        yield {name: importlib.import_module(name) for name in ("run", "bench_identify", "bench_common")}
     finally:
         sys.path[:] = saved
         for name in ("run", "bench_identify", "bench_common", "bench_encode", "bench_startup"):
@@ -76,6 +76,10 @@ def test_quick_run_reports_every_headline_number(quick_report):
     for key in FULL_ONLY:
         assert key in quick_report and quick_report[key] is None
     assert 0.0 < quick_report["bf16_encoding_shift_median"] < 0.05  # rounded, yet far below the threshold
+    assert _positive(quick_report["encode"]["callwise_latency_ms"])
+    ceiling = quick_report["encode"]["float32_ceiling"]
+    assert ceiling["network_gflop_per_face"] == pytest.approx(0.4002, abs=1e-4)  # nn4.small2 at 96x96
+    assert ceiling["ceiling_faces_per_s"] == pytest.approx(ceiling["conv_gflop_per_s"] / 0.4002, rel=1e-3)
     for name in ("facerec", "facerec_flip", "facerec_bf16"):
         speedup = quick_report["encode"][f"{name}_speedup_batch"]
         assert speedup == pytest.approx(quick_report[f"{name}_faces_per_s"] / quick_report["dlib_faces_per_s"])
@@ -180,3 +184,15 @@ def test_encoder_inference_network_gives_the_networks_encodings():
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers), "batch norms not folded"
     assert len(layers) == len(encoder.model.layers)
     assert encoder.fingerprint == weights_fingerprint(encoder.model)
+
+
+@pytest.mark.parametrize("blocks, expected", [
+    (False, [("a", 0), ("b", 0), ("a", 1), ("b", 1)] * 2),
+    (True, [("a", 0), ("a", 1), ("b", 0), ("b", 1)] * 2),
+])
+def test_interleaved_alternates_call_by_call_or_in_blocks(bench, blocks, expected):
+    calls = []
+    medians = bench["bench_common"].interleaved({"a": lambda i: calls.append(("a", i)),
+                                                 "b": lambda i: calls.append(("b", i))},
+                                                rounds=2, items=2, warmup=0, blocks=blocks)
+    assert calls == expected and set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())

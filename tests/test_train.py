@@ -77,3 +77,15 @@ def test_embedding_distillation_loss_is_one_minus_cosine_to_the_same_face():
     shuffled = teacher[[1, 2, 3, 4, 5, 0]]
     expected = np.mean(1 - np.sum(shuffled * teacher, axis=1))
     assert float(embedding_distillation_loss(tf.constant(shuffled), tf.constant(teacher))) == pytest.approx(expected)
+
+
+def test_fit_projector_recovers_an_affine_map():
+    from facerec.train import fit_projector
+
+    rng = np.random.default_rng(2)
+    student = rng.normal(size=(300, 128)).astype(np.float32)
+    kernel, bias = rng.normal(size=(128, 128)), rng.normal(size=128)
+    got_kernel, got_bias = fit_projector(student, (student @ kernel + bias).astype(np.float32))
+    assert got_kernel.shape == (128, 128) and got_bias.shape == (128,) and got_kernel.dtype == np.float32
+    np.testing.assert_allclose(got_kernel, kernel, atol=1e-3)
+    np.testing.assert_allclose(got_bias, bias, atol=1e-3)
