@@ -183,12 +183,13 @@ def roc_points(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def encode_lfw(model_name: str, paths: list[str], weights_dir: str | None = None,
-               progress: bool = True) -> np.ndarray:
+               progress: bool = True, precision: str = "float32") -> np.ndarray:
     """Encodings ``(len(paths), 128)`` of LFW photos given by relative path.
 
-    ``model_name`` is ``facerec`` (nn4.small2 on the shared aligned faces) or
-    ``dlib`` (face_recognition's ResNet encoder on dlib's own 150x150 chips of the
-    same detected faces; cached per photo in ``datasets/lfw_dlib.h5``).
+    ``model_name`` is ``facerec`` (nn4.small2 on the shared aligned faces, in
+    ``precision``: see :class:`facerec.encoder.FaceEncoder`) or ``dlib``
+    (face_recognition's ResNet encoder on dlib's own 150x150 chips of the same
+    detected faces; cached per photo in ``datasets/lfw_dlib.h5``).
     """
     from facerec import datasets
 
@@ -203,7 +204,7 @@ def encode_lfw(model_name: str, paths: list[str], weights_dir: str | None = None
     missing = [p for p in paths if p not in index]
     if missing:
         raise InvalidArgument(f"{len(missing)} pair images are not in LFW, e.g. {missing[0]}")
-    return get_encoder(weights_dir).encode(lfw.images[[index[p] for p in paths]])
+    return get_encoder(weights_dir, precision=precision).encode(lfw.images[[index[p] for p in paths]])
 
 
 def save_roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
@@ -256,6 +257,8 @@ def add_arguments(parser) -> None:
                         help="pair score: l2 (distance threshold, default) or 1 - p(same) of a siamese head "
                              "(weights/head_abs.npz, head_chi2.npz; see `facerec train-head`)")
     parser.add_argument("--weights", default=None, help="weights folder (default: the repo's weights/)")
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                        help="arithmetic inside facerec's network (default float32, as calibrated)")
     parser.add_argument("--plot", default="runs/lfw_roc.png", help="where to save the ROC plot")
     parser.add_argument("--json", action="store_true", help="print one JSON object (a list when comparing models)")
 
@@ -275,12 +278,13 @@ def run(args) -> list[dict]:
     results, curves = [], {}
     for model_name in args.model or ["facerec"]:
         paths = sorted({p for pair in pairs for p in (pair.first, pair.second)})
-        encodings = encode_lfw(model_name, paths, args.weights, progress=not args.json)
+        encodings = encode_lfw(model_name, paths, args.weights, progress=not args.json, precision=args.precision)
         index = {p: i for i, p in enumerate(paths)}
         distances = (pair_distances(encodings, index, pairs) if head is None
                      else head_pair_scores(head, encodings, index, pairs))
         result = ten_fold(distances, pairs, model=model_name, method=args.method)
-        results.append({**result.to_json(), **operating_point(distances, same, model_name, args.method, args.weights)})
+        results.append({**result.to_json(), **operating_point(distances, same, model_name, args.method, args.weights),
+                        "precision": args.precision if model_name == "facerec" else "float32"})
         far, tar = roc_points(distances, same)
         curves[model_name if head is None else f"{model_name} {args.method}"] = (far, tar, result.auc)
     save_roc_plot(curves, Path(args.plot))
