@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import functools
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import canvases, happy_house_photos, interleaved, lfw_photos
+from bench_common import canvases, happy_house_photos, interleaved, lfw_photos, median_seconds
 
 
 @functools.cache
@@ -128,13 +127,7 @@ def conv_ceiling(model, rounds: int = 9) -> dict:
     x = tf.constant(rng.random((64, 24, 24, 64), dtype=np.float32))
     kernel = tf.constant(rng.normal(size=(3, 3, 64, 192)).astype(np.float32))
     conv = tf.function(lambda t: tf.nn.relu(tf.nn.conv2d(t, kernel, 1, "SAME")))
-    conv(x).numpy()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        conv(x).numpy()
-        times.append(time.perf_counter() - start)
-    gflop_per_s = 2 * 64 * 24 * 24 * 9 * 64 * 192 / np.median(times) / 1e9
+    gflop_per_s = 2 * 64 * 24 * 24 * 9 * 64 * 192 / median_seconds(lambda: conv(x).numpy(), rounds) / 1e9
     per_face = network_gflop(model)
     return {"conv_gflop_per_s": gflop_per_s, "network_gflop_per_face": per_face,
             "ceiling_faces_per_s": gflop_per_s / per_face}

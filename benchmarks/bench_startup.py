@@ -71,18 +71,14 @@ def _cell_seconds(cell) -> float:
 
 def notebook(timeout: int = 600, slowest: int = 3) -> dict:
     """Seconds to run the course notebook top to bottom, its ``slowest`` cells, and the errors raised."""
-    from nbclient import NotebookClient
-
     from course import notebook_tools
 
     path = REPO / "notebooks" / "Face_Recognition.ipynb"
     nb = notebook_tools.read(path)
     python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True, record_timing=True,
-                            store_widget_state=False, resources={"metadata": {"path": str(path.parent)}})
     with environment(PYTHONPATH=python_path, TF_CPP_MIN_LOG_LEVEL="2"):
         start = time.perf_counter()
-        client.execute()
+        notebook_tools.execute(nb, path.parent, timeout=timeout, allow_errors=True, record_timing=True)
         elapsed = time.perf_counter() - start
     cells = [cell for cell in nb.cells if cell.cell_type == "code"]
     errors = [o.ename for cell in cells for o in cell.outputs if o.output_type == "error"]

@@ -85,10 +85,10 @@ def run(args: argparse.Namespace) -> dict:
                                   for rows in (gallery, queries))
     else:
         encoder = get_encoder(args.weights)
-        fingerprint, weights, default = encoder.fingerprint, str(encoder.weights_dir), None
+        fingerprint, weights = encoder.fingerprint, str(encoder.weights_dir)
+        default = default_threshold(encoder.weights_dir)
         gallery_enc = encode(lfw.images[gallery], encoder, progress=progress)
         query_enc = encode(lfw.images[queries], encoder, progress=progress)
-        default = default_threshold(encoder.weights_dir)
     threshold = args.threshold if args.threshold is not None else default
     with tempfile.TemporaryDirectory() as folder, FaceDatabase(Path(folder) / "lfw.sqlite") as db:
         for label in np.unique(lfw.labels[gallery]):

@@ -203,12 +203,16 @@ def write(nb, path: str | Path) -> Path:
 # ------------------------------------------------------------------------------------- running, expected output
 
 
-def execute(nb, workdir: str | Path, timeout: int = 300, allow_errors: bool = False) -> nbformat.NotebookNode:
-    """Run every cell of ``nb`` (in place) in a fresh ``python3`` kernel started in ``workdir``."""
+def execute(nb, workdir: str | Path, timeout: int = 300, allow_errors: bool = False,
+            record_timing: bool = False) -> nbformat.NotebookNode:
+    """Run every cell of ``nb`` (in place) in a fresh ``python3`` kernel started in ``workdir``.
+
+    With ``record_timing`` each code cell's ``metadata.execution`` gets nbclient's timestamps.
+    """
     from nbclient import NotebookClient
 
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            record_timing=False, store_widget_state=False,
+                            record_timing=record_timing, store_widget_state=False,
                             resources={"metadata": {"path": str(workdir)}})
     client.execute()
     return nb

@@ -148,7 +148,7 @@ def inference_network(model, precision: str = "float32"):
             return keras.layers.Lambda(lrn, name=layer.name)  # float32: k + tiny sum needs the mantissa
         if isinstance(layer, (keras.layers.Dense, L2Normalize)):
             return layer
-        return folds.get(layer.name) or _with_policy(layer, body)
+        return folds[layer.name] if layer.name in folds else _with_policy(layer, body)
 
     return keras.models.clone_model(model, clone_function=clone)
 

@@ -166,14 +166,22 @@ def trunk_features(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
     return out
 
 
+def predict_faces(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """``model``'s inference outputs for uint8 faces ``(N, 96, 96, 3)``, in batches of ``batch``, concatenated."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False))
+    return np.concatenate([forward(tf.constant(images[i:i + batch].astype(np.float32) / 255.0)).numpy()
+                           for i in range(0, len(images), batch)])
+
+
 def _aux_stats(model, images: np.ndarray) -> dict[str, np.ndarray]:
     """Mean and variance of the 96 input channels of inception_5a_3x3_conv2 over ``images``."""
     import keras
 
     layer = model.get_layer("inception_5a_3x3_conv2")
     probe = keras.Model(model.input, layer.input)
-    feats = np.concatenate([probe(images[i:i + 256].astype(np.float32) / 255.0, training=False).numpy()
-                            for i in range(0, len(images), 256)])
+    feats = predict_faces(probe, images)
     feats = feats.reshape(-1, feats.shape[-1])
     return {"inception_5a_3x3_conv2_m": feats.mean(0), "inception_5a_3x3_conv2_v": feats.var(0)}
 
@@ -195,13 +203,9 @@ class DevValidator:
         self.index = {path: i for i, path in enumerate(needed)}
 
     def __call__(self, model) -> dict[str, float]:
-        import tensorflow as tf
-
         from facerec.evaluate import accuracy_at, best_threshold, pair_distances, roc_auc
 
-        forward = tf.function(lambda x: model(x, training=False))
-        enc = np.concatenate([forward(tf.constant(self.faces[i:i + 256].astype(np.float32) / 255.0)).numpy()
-                              for i in range(0, len(self.faces), 256)])
+        enc = predict_faces(model, self.faces)
         d_train = pair_distances(enc, self.index, self.train_pairs)
         d_test = pair_distances(enc, self.index, self.test_pairs)
         same_train = np.array([p.same for p in self.train_pairs])
@@ -283,8 +287,8 @@ def embedding_distillation_loss(embeddings, teacher):
 def fit_projector(student: np.ndarray, teacher: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares affine map ``student @ kernel + bias ~ teacher``, the projector's starting point.
 
-    dlib's unit encodings fill a narrow cone (the mean cosine of two random BFW
-    faces is 0.83), while the triplet margin needs the student's to spread over the
+    dlib's unit encodings fill a narrow cone (mean cosine of two BFW faces about
+    0.83, printed by :func:`_initial_projector`), while the triplet margin needs the student's to spread over the
     sphere; the projector's bias and matrix absorb that difference, so the direct
     distillation (:func:`embedding_distillation_loss`) does not fight the triplet loss.
 
@@ -314,16 +318,13 @@ def _initial_projector(model, images: np.ndarray, teacher: np.ndarray | None, em
     """:func:`fit_projector` on every second training face as ``model`` encodes it now (None without distillation)."""
     if not embed_weight or teacher is None:
         return None
-    import tensorflow as tf
-
-    forward = tf.function(lambda x: model(x, training=False))
     rows = np.arange(0, len(images), 2)
-    student = np.concatenate([forward(tf.constant(images[rows[i:i + 256]].astype(np.float32) / 255.0)).numpy()
-                              for i in range(0, len(rows), 256)])
+    student = predict_faces(model, images[rows])
     kernel, bias = fit_projector(student, teacher[rows])
     fitted = student @ kernel + bias
     fitted /= np.linalg.norm(fitted, axis=1, keepdims=True)
-    print(f"distillation projector fitted: mean 1 - cos {np.mean(1 - np.sum(fitted * teacher[rows], axis=1)):.4f}")
+    print(f"distillation projector fitted: mean 1 - cos {np.mean(1 - np.sum(fitted * teacher[rows], axis=1)):.4f}; "
+          f"the teacher's mean cosine of two faces {np.linalg.norm(teacher.mean(0)) ** 2:.3f}")
     return kernel, bias
 
 
