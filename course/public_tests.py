@@ -139,7 +139,7 @@ def _whole_image(image_path: str) -> np.ndarray:
 
 def encoding_variants(image_path: str, model) -> dict[str, tuple[np.ndarray, str]]:
     """Encodings that common mistakes produce, each with the hint that fixes it."""
-    from facerec.align import find_and_align
+    from course.photos import find_and_align
 
     face, _ = find_and_align(image_path)
     scaled = face.astype(np.float32) / 255.0

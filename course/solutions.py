@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from course import GRADED_FUNCTIONS
-from facerec.align import find_and_align
+from course.photos import find_and_align
 from facerec.encoder import default_threshold, default_weights_dir
 from facerec.exceptions import EmptyDatabase, ImageNotReadable, UnknownIdentity
 from facerec.paths import IMAGES_DIR, assets_dir

@@ -1,19 +1,32 @@
 """Face detection and alignment to the 96x96 input of nn4.small2.
 
 One alignment is used everywhere (training, evaluation, the notebook, the
-command line): dlib's HOG face detector finds faces, dlib's 5-point shape
+command line): a dlib face detector finds faces, dlib's 5-point shape
 predictor finds the outer eye corners and the base of the nose, and an affine
 warp maps those three points onto OpenFace's template positions, exactly as
 OpenFace's ``AlignDlib.align(96, landmarkIndices=OUTER_EYES_AND_NOSE)`` did.
+
+Detectors (``detector=``): ``"hog"``, dlib's HOG + linear SVM frontal face
+detector (fast: about 10 ms on a small photo, 0.1 s at 640x480); ``"cnn"``,
+dlib's MMOD CNN face detector (finds turned, tilted and small faces that HOG
+misses, about 0.3 s on a small photo and seconds on a large one on a CPU);
+``"auto"`` (the default of every practical path, :data:`DEFAULT_DETECTOR`): HOG,
+and the CNN only when HOG finds nothing. The choice is measured in
+MODEL_CARD.md ("Detectors"). No detector's miss is ever papered over: a photo
+without a detected face raises :class:`~facerec.exceptions.FaceNotFound`
+unless the caller explicitly asks to treat the whole image as the face
+(``fallback_to_whole=True``, which only the course uses, for its 96x96 crops).
 
 Template: OpenFace's mean 68-landmark face (``align_dlib.py``, Apache-2.0),
 min-max normalised to [0, 1]; its landmarks 36 (outer corner of the eye on the
 image's left), 45 (outer corner on the image's right) and 33 (base of the nose).
 
-Models: ``shape_predictor_5_face_landmarks.dat`` from ``face-recognition-models``
-(Davis King, dlib-models, released into the public domain; trained on images he
-annotated). The 68-point model is not used: its training data restricts
-commercial use.
+Models, from ``face-recognition-models`` (package: MIT licence; model files by Davis
+King, dlib-models, released into the public domain): ``shape_predictor_5_face_landmarks.dat``
+(trained on 7,198 faces he annotated; made to work with both detectors' boxes) and
+``mmod_human_face_detector.dat`` (the CNN detector, trained on his annotations of
+public images: ImageNet, AFLW, Pascal VOC, VGG, WIDER, FaceScrub). The 68-point
+model is not used: its training data restricts commercial use.
 """
 
 from __future__ import annotations
@@ -39,6 +52,8 @@ _FIVE_POINT_TO_TEMPLATE = [2, 0, 4]
 _DETECT_MAX_SIDE = 1600  # detection runs on a copy at most this large
 _UPSAMPLE_BELOW = 640  # images smaller than this are upsampled once to find small faces
 _SMALL_IMAGE = 200  # images at most this large may be face crops already (the course's 96x96 photos)
+DETECTORS = ("hog", "cnn", "auto")
+DEFAULT_DETECTOR = "auto"  # chosen on the measurements of MODEL_CARD.md ("Detectors")
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,14 @@ def _detector():
 
 
 @functools.cache
+def _cnn_detector():
+    import dlib
+    import face_recognition_models
+
+    return dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
+
+
+@functools.cache
 def _predictor():
     import dlib
     import face_recognition_models
@@ -96,7 +119,34 @@ def face_from_box(image: np.ndarray, box: tuple[int, int, int, int], score: floa
     return Face(box=box, landmarks=_landmarks(image, box), score=score)
 
 
-def detect_faces(image: np.ndarray, upsample: int | None = None) -> list[Face]:
+def check_detector(detector: str) -> str:
+    """``detector`` itself if it is one of :data:`DETECTORS`, else :class:`InvalidArgument`."""
+    if detector not in DETECTORS:
+        raise InvalidArgument(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
+    return detector
+
+
+def _run_detector(small: np.ndarray, detector: str, upsample: int) -> list[tuple[tuple[float, ...], float]]:
+    """``(box, score)`` of each face found by one dlib detector in ``small`` (its pixels)."""
+    if detector == "hog":
+        rects, scores, _ = _detector().run(small, upsample, 0.0)
+        return [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
+    found = _cnn_detector()(small, upsample)
+    return [((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence)) for d in found]
+
+
+def _detect_with(small: np.ndarray, detector: str, upsample: int | None) -> list[tuple[tuple[float, ...], float]]:
+    """One detector with facerec's upsampling rule (see :func:`detect_faces`)."""
+    auto = upsample is None
+    if auto:
+        upsample = 1 if max(small.shape[:2]) < _UPSAMPLE_BELOW else 0
+    found = _run_detector(small, detector, upsample)
+    if not found and auto and max(small.shape[:2]) <= _SMALL_IMAGE:
+        found = _run_detector(small, detector, upsample + 1)
+    return found
+
+
+def detect_faces(image: np.ndarray, upsample: int | None = None, detector: str = DEFAULT_DETECTOR) -> list[Face]:
     """Find every face in an RGB image.
 
     Args:
@@ -104,26 +154,26 @@ def detect_faces(image: np.ndarray, upsample: int | None = None) -> list[Face]:
         upsample: times to double the image before detecting (finds smaller
             faces, slower); default 1 for images under 640 px, else 0, and one
             more retry for images of at most 200 px (the course's 96x96 crops).
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default: HOG, then the CNN
+            only if HOG finds nothing); see the module docstring.
 
     Returns:
         Faces sorted by box area, largest first; empty if there is none.
     """
     image = _check_image(image)
+    check_detector(detector)
     height, width = image.shape[:2]
     scale = min(1.0, _DETECT_MAX_SIDE / max(height, width))
     small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA) if scale < 1.0 else image
-    auto = upsample is None
-    if auto:
-        upsample = 1 if max(small.shape[:2]) < _UPSAMPLE_BELOW else 0
-    rects, scores, _ = _detector().run(small, upsample, 0.0)
-    if not rects and auto and max(small.shape[:2]) <= _SMALL_IMAGE:
-        rects, scores, _ = _detector().run(small, upsample + 1, 0.0)
+    found = _detect_with(small, "cnn" if detector == "cnn" else "hog", upsample)
+    if not found and detector == "auto":
+        found = _detect_with(small, "cnn", upsample)
     faces = []
-    for rect, score in zip(rects, scores):
-        box = (rect.left() / scale, rect.top() / scale, rect.right() / scale, rect.bottom() / scale)
-        box = (max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3]))
-        faces.append(face_from_box(image, box, float(score)))
+    for (left, top, right, bottom), score in found:
+        box = (max(0, left / scale), max(0, top / scale), min(width, right / scale), min(height, bottom / scale))
+        if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
+            faces.append(face_from_box(image, box, score))
     return sorted(faces, key=lambda face: face.area, reverse=True)
 
 
@@ -143,21 +193,22 @@ def align_face(image: np.ndarray, face: Face, size: int = ALIGNED_SIZE) -> np.nd
 
 
 def is_face_crop_sized(image: np.ndarray) -> bool:
-    """True for images of 32 to 200 px a side: sizes of pre-cropped face photos."""
+    """True for images of 32 to 200 px a side: sizes of pre-cropped face photos (the course's)."""
     return 32 <= min(image.shape[:2]) and max(image.shape[:2]) <= _SMALL_IMAGE
 
 
-def find_and_align(source: ImageInput, fallback_to_whole: bool | None = None,
-                   size: int = ALIGNED_SIZE) -> tuple[np.ndarray, Face]:
+def find_and_align(source: ImageInput, fallback_to_whole: bool = False, size: int = ALIGNED_SIZE,
+                   detector: str = DEFAULT_DETECTOR) -> tuple[np.ndarray, Face]:
     """Load an image, find its largest face and align it.
 
     Args:
         source: image path or array (anything :func:`facerec.load_image` takes).
         fallback_to_whole: when no face is detected, treat the whole image as the
-            face box (for images that are already face crops). ``None`` (default)
-            does so only for crop-sized images (32 to 200 px a side, such as the
-            course's 96x96 photos); larger images without a face raise.
+            face box. Default False: no face means :class:`FaceNotFound`, for images
+            of every size. Only the course sets it, for its 96x96 Happy House crops
+            (:func:`course.photos.find_and_align`).
         size: output side in pixels (96 for nn4.small2).
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default), see :func:`detect_faces`.
 
     Returns:
         ``(aligned, face)``: the ``(size, size, 3)`` uint8 crop and its :class:`Face`.
@@ -166,17 +217,22 @@ def find_and_align(source: ImageInput, fallback_to_whole: bool | None = None,
         FaceNotFound: no face was detected and ``fallback_to_whole`` is False.
     """
     image = load_image(source)
-    faces = detect_faces(image)
+    faces = detect_faces(image, detector=detector)
     if faces:
         face = faces[0]
-    elif fallback_to_whole or (fallback_to_whole is None and is_face_crop_sized(image)):
+    elif fallback_to_whole:
         height, width = image.shape[:2]
         face = face_from_box(image, (0, 0, width, height))
     else:
-        name = source if not isinstance(source, np.ndarray) else "the image"
-        raise FaceNotFound(f"no face found in {name}; use a photo where the face is frontal "
-                           "and at least about 40 pixels wide")
+        raise FaceNotFound(no_face_message(source))
     return align_face(image, face, size), face
+
+
+def no_face_message(source: ImageInput) -> str:
+    """The one-line :class:`FaceNotFound` message for ``source`` (a path or an array)."""
+    name = source if not isinstance(source, np.ndarray) else "the image"
+    return (f"no face found in {name}; use a photo where the face is clearly visible and at least about "
+            "40 pixels wide (or try --detector cnn)")
 
 
 def align_all(image: np.ndarray, faces: list[Face], size: int = ALIGNED_SIZE) -> np.ndarray:

@@ -5,11 +5,20 @@ Conventions used by every function here:
 * images are file paths or RGB arrays (anything :func:`facerec.load_image` takes);
 * a face's ``box`` is ``(left, top, right, bottom)`` in pixels of the image as
   loaded (after EXIF rotation); faces are ordered largest first;
-* encodings are ``(128,)`` float32 unit vectors; distances are L2 distances
-  between encodings (0 = identical, 2 = opposite);
-* two faces are the same person when ``distance <= threshold``; the default
-  threshold is :func:`facerec.encoder.default_threshold` of the weights in use
-  (:func:`verify` can instead ask a siamese head for p(same), see :mod:`facerec.head`);
+* encodings are ``(128,)`` float32 vectors (unit length for ``nn4``, close to it for
+  ``dlib``); distances are L2 distances between encodings;
+* ``encoder`` is an encoder object (:func:`facerec.encoders.load_encoder`); default:
+  the database's own encoder, or :data:`facerec.encoders.DEFAULT_ENCODER` without a database;
+* faces are found by ``detector`` (``"auto"`` by default: HOG, then dlib's CNN when
+  HOG finds nothing); an image without a detected face raises ``FaceNotFound``,
+  whatever its size;
+* two faces are the same person when ``distance <= threshold``. The threshold is
+  chosen by exactly one of ``threshold`` (a raw distance), ``operating_point`` (a
+  name from the encoder's model card), ``far`` (a pair false-accept rate) or
+  ``false_alarm`` (the rate at which a stranger is accepted as anyone in the
+  gallery); default: the card's ``default_operating_point``, ``false-alarm-1e-2``
+  (see :mod:`facerec.operating_points`). :func:`verify` can instead ask a siamese
+  head for p(same) (nn4 only, see :mod:`facerec.head`);
 * ``db`` is a :class:`facerec.database.FaceDatabase` or the path of one (which
   must already exist; it is opened and closed around the call).
 """
@@ -23,11 +32,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facerec.align import Face, align_all, detect_faces, face_from_box, is_face_crop_sized
+from facerec.align import DEFAULT_DETECTOR, Face, detect_faces, no_face_message
 from facerec.database import FaceDatabase
 from facerec.exceptions import FaceNotFound, InvalidArgument
 from facerec.head import DECISION, load_method_head
 from facerec.image import ImageInput, load_image
+from facerec.operating_points import Threshold, resolve
 from facerec.search import ENCODING_SIZE
 
 DatabaseInput = FaceDatabase | str | os.PathLike
@@ -53,6 +63,8 @@ class FaceResult:
         distance: L2 distance to the closest person (whether accepted or not).
         threshold: the threshold applied.
         candidates: the ``k`` closest people, closest first.
+        operating_point: the threshold's operating point (see :class:`facerec.operating_points.Threshold`).
+        encoder: the encoder's name.
     """
 
     image: str
@@ -61,6 +73,8 @@ class FaceResult:
     distance: float
     threshold: float
     candidates: list[Match] = field(default_factory=list)
+    operating_point: str = "threshold"
+    encoder: str = ""
 
     @property
     def closest(self) -> str:
@@ -68,10 +82,11 @@ class FaceResult:
         return self.candidates[0].name
 
     def to_json(self) -> dict:
-        """``{"image", "box", "identity", "distance", "threshold", "candidates"}`` (JSON-ready)."""
+        """``{"image", "box", "identity", "distance", "threshold", "candidates", "operating_point", "encoder"}``."""
         return {"image": self.image, "box": list(self.box), "identity": self.identity,
-                "distance": round(self.distance, 6), "threshold": self.threshold,
-                "candidates": [{"name": m.name, "distance": round(m.distance, 6)} for m in self.candidates]}
+                "distance": round(self.distance, 6), "threshold": round(self.threshold, 6),
+                "candidates": [{"name": m.name, "distance": round(m.distance, 6)} for m in self.candidates],
+                "operating_point": self.operating_point, "encoder": self.encoder}
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,8 @@ class VerifyResult:
         box: ``(left, top, right, bottom)`` pixels of the face used.
         probability: a siamese head's p(same person), the highest over ``name``'s photos; ``None`` for ``l2``.
         method: ``"l2"``, ``"head-abs"`` or ``"head-chi2"``.
+        operating_point: the threshold's operating point (``"head"`` for a head's probability).
+        encoder: the encoder's name.
     """
 
     image: str
@@ -97,33 +114,42 @@ class VerifyResult:
     box: tuple[int, int, int, int]
     probability: float | None = None
     method: str = "l2"
+    operating_point: str = "threshold"
+    encoder: str = ""
 
     def to_json(self) -> dict:
         """The fields as a JSON-ready dict."""
         probability = None if self.probability is None else round(self.probability, 6)
         return {"image": self.image, "name": self.name, "match": self.match, "distance": round(self.distance, 6),
-                "threshold": self.threshold, "box": list(self.box), "probability": probability,
-                "method": self.method}
+                "threshold": round(self.threshold, 6), "box": list(self.box), "probability": probability,
+                "method": self.method, "operating_point": self.operating_point, "encoder": self.encoder}
 
 
 def _label(image: ImageInput) -> str:
     return "array" if isinstance(image, np.ndarray) else os.fspath(image)
 
 
-def _encoder(encoder):
-    from facerec.encoder import get_encoder
+def _encoder(encoder, database: FaceDatabase | None = None):
+    """``encoder``, else the database's own, else the default encoder."""
+    if encoder is not None:
+        return encoder
+    if database is not None:
+        return database.load_encoder()
+    from facerec.encoders import load_encoder
 
-    return encoder or get_encoder()
+    return load_encoder()
 
 
-def _threshold(threshold: float | None, encoder) -> float:
-    from facerec.encoder import default_threshold
+def decision_threshold(encoder, gallery_size: int | None, threshold: float | None = None,
+                       operating_point: str | None = None, far: float | None = None,
+                       false_alarm: float | None = None) -> Threshold:
+    """The threshold asked for, from ``encoder``'s model card (see :func:`facerec.operating_points.resolve`).
 
-    if threshold is None:
-        return default_threshold(encoder.weights_dir)
-    if not np.isfinite(threshold) or threshold < 0:
-        raise InvalidArgument(f"threshold must be a non-negative L2 distance, got {threshold}")
-    return float(threshold)
+    Args:
+        encoder: the encoder whose card holds the operating points.
+        gallery_size: encodings a query is compared with (for gallery points).
+    """
+    return resolve(encoder.card(), threshold, operating_point, far, false_alarm, gallery_size)
 
 
 @contextmanager
@@ -136,50 +162,49 @@ def using_database(db: DatabaseInput) -> Iterator[FaceDatabase]:
         yield opened
 
 
-def find_faces(image: ImageInput, all_faces: bool = True) -> tuple[np.ndarray, list[Face]]:
+def find_faces(image: ImageInput, all_faces: bool = True,
+               detector: str = DEFAULT_DETECTOR) -> tuple[np.ndarray, list[Face]]:
     """Load an image and find its faces.
-
-    Crop-sized images (32 to 200 px a side, like the course's 96x96 photos) in
-    which the detector finds nothing count as one face filling the image.
 
     Args:
         image: path or array.
         all_faces: every face (default), or only the largest.
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default), see :func:`facerec.detect_faces`.
 
     Returns:
         ``(rgb, faces)``: the RGB uint8 image ``(h, w, 3)`` and its faces, largest first.
 
     Raises:
-        FaceNotFound: no face in the image.
+        FaceNotFound: no face detected in the image (whatever its size: a blank
+            wall never becomes a face).
     """
     rgb = load_image(image)
-    faces = detect_faces(rgb)
-    if not faces and is_face_crop_sized(rgb):
-        faces = [face_from_box(rgb, (0, 0, rgb.shape[1], rgb.shape[0]))]
+    faces = detect_faces(rgb, detector=detector)
     if not faces:
-        raise FaceNotFound(f"no face found in {_label(image)}; use a photo where the face is frontal "
-                           "and at least about 40 pixels wide")
+        raise FaceNotFound(no_face_message(image))
     return rgb, faces if all_faces else faces[:1]
 
 
-def encode_faces(image: ImageInput, all_faces: bool = False, encoder=None) -> tuple[np.ndarray, list[Face]]:
+def encode_faces(image: ImageInput, all_faces: bool = False, encoder=None,
+                 detector: str = DEFAULT_DETECTOR) -> tuple[np.ndarray, list[Face]]:
     """Encode the faces of an image.
 
     Args:
         image: path or array.
         all_faces: encode every face, or (default) only the largest.
-        encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
+        encoder: an encoder object (default: :data:`facerec.encoders.DEFAULT_ENCODER`'s).
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default).
 
     Returns:
-        ``(encodings, faces)``: ``(F, 128)`` float32 unit encodings and the ``F``
+        ``(encodings, faces)``: ``(F, 128)`` float32 encodings and the ``F``
         matching :class:`facerec.align.Face` objects, largest first (``F == 1``
         unless ``all_faces``).
 
     Raises:
         FaceNotFound: no face in the image (never an empty result).
     """
-    rgb, faces = find_faces(image, all_faces=all_faces)
-    return _encoder(encoder).encode(align_all(rgb, faces)), faces
+    rgb, faces = find_faces(image, all_faces=all_faces, detector=detector)
+    return _encoder(encoder).encode_faces(rgb, faces), faces
 
 
 def face_distance(known: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -211,55 +236,68 @@ def _probability_threshold(threshold: float | None) -> float:
 
 
 def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | None = None,
-           encoder=None, method: str = "l2") -> VerifyResult:
+           encoder=None, method: str = "l2", operating_point: str | None = None, far: float | None = None,
+           false_alarm: float | None = None, detector: str = DEFAULT_DETECTOR) -> VerifyResult:
     """Is the largest face of ``image`` the enrolled person ``name``? (1:1)
 
-    The distance is to the closest of ``name``'s enrolled photos.
+    The distance is to the closest of ``name``'s enrolled photos, so a gallery
+    point (the default, ``false-alarm-1e-2``) is derived for that person's
+    number of photos: an impostor claiming to be ``name`` is accepted at most 1 %
+    of the time.
 
     Args:
         image: path or array.
         name: the claimed identity.
         db: database or its path.
-        threshold: ``l2``: accept when ``distance <= threshold`` (default: the weights'
-            :func:`~facerec.encoder.default_threshold`); a head: accept when ``probability >= threshold``
-            (default 0.5).
-        encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
-        method: ``"l2"`` (default), or ``"head-abs"`` / ``"head-chi2"``: the siamese head
-            ``weights/head_<form>.npz`` (:mod:`facerec.head`) gives p(same person) for each of ``name``'s
-            photos and ``probability`` is the highest. Trained with binary cross-entropy on balanced pairs,
-            it is a probability for equal priors of "same" and "different".
+        threshold, operating_point, far, false_alarm: the decision threshold (at most one;
+            see the module docstring). With a head, ``threshold`` is a probability
+            (accept when ``probability >= threshold``, default 0.5) and the others do not apply.
+        encoder: an encoder object (default: the database's own).
+        method: ``"l2"`` (default), or ``"head-abs"`` / ``"head-chi2"`` (nn4 databases only): the
+            siamese head ``weights/head_<form>.npz`` (:mod:`facerec.head`) gives p(same person) for each
+            of ``name``'s photos and ``probability`` is the highest. Trained with binary cross-entropy
+            on balanced pairs, it is a probability for equal priors of "same" and "different".
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default).
 
     Raises:
         FaceNotFound: no face in the image.
         UnknownIdentity: ``name`` is not enrolled (the message lists who is).
-        ModelMismatch: the database (or the head) was built with other weights.
+        ModelMismatch: the database (or the head) was built with another encoder or other weights.
         WeightsError: the head's file is missing (train it with ``facerec train-head``).
-        InvalidArgument: an unknown method, or a threshold out of range.
+        InvalidArgument: an unknown method or operating point, a threshold out of range.
     """
-    encoder = _encoder(encoder)
-    head = None if method == "l2" else load_method_head(method, encoder)
-    threshold = _threshold(threshold, encoder) if head is None else _probability_threshold(threshold)
     with using_database(db) as database:
+        encoder = _encoder(encoder, database)
+        head = None if method == "l2" else load_method_head(method, encoder)
         known, _ = database.encodings(name)
-        database.check_model(encoder.fingerprint)
-        encodings, faces = encode_faces(image, encoder=encoder)
+        database.check_encoder(encoder)
+        if head is None:
+            decision = decision_threshold(encoder, len(known), threshold, operating_point, far, false_alarm)
+        else:
+            if any(v is not None for v in (operating_point, far, false_alarm)):
+                raise InvalidArgument("a siamese head decides by probability: give --threshold P, not an operating "
+                                      "point, far or false alarm")
+            decision = Threshold(_probability_threshold(threshold), "head")
+        encodings, faces = encode_faces(image, encoder=encoder, detector=detector)
     distance = float(face_distance(known, encodings[0]).min())
+    common = {"box": faces[0].box, "operating_point": decision.operating_point, "encoder": encoder.name}
     if head is None:
-        return VerifyResult(_label(image), name, distance <= threshold, distance, threshold, faces[0].box)
+        return VerifyResult(_label(image), name, distance <= decision.value, distance, decision.value, **common)
     probability = float(head.probability(known, encodings[0]).max())
-    return VerifyResult(_label(image), name, probability >= threshold, distance, threshold, faces[0].box,
-                        probability, method)
+    return VerifyResult(_label(image), name, probability >= decision.value, distance, decision.value,
+                        probability=probability, method=method, **common)
 
 
 def identify_faces(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,
                    threshold: float | None = None, encoder=None, backend: str = "exact",
-                   label: str = "array") -> list[FaceResult]:
+                   label: str = "array", operating_point: str | None = None, far: float | None = None,
+                   false_alarm: float | None = None) -> list[FaceResult]:
     """Identify already-detected faces of a loaded image (used for video frames).
 
     Args:
         rgb: RGB uint8 image ``(h, w, 3)``.
         faces: faces found in it (e.g. by :func:`facerec.detect_faces`); may be empty.
-        db, k, threshold, encoder, backend: as in :func:`identify`.
+        db, k, threshold, encoder, backend, operating_point, far, false_alarm: as in :func:`identify`.
         label: the ``image`` field of the results.
 
     Returns:
@@ -267,24 +305,25 @@ def identify_faces(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int
     """
     if not faces:
         return []
-    encoder = _encoder(encoder)
-    threshold = _threshold(threshold, encoder)
     with using_database(db) as database:
-        database.check_model(encoder.fingerprint)
+        encoder = _encoder(encoder, database)
+        database.check_encoder(encoder)
         search = database.searcher(backend)
         names = database.names_by_id()
-    distances, ids = search.search(encoder.encode(align_all(rgb, faces)), k)
+        decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far, false_alarm)
+    distances, ids = search.search(encoder.encode_faces(rgb, faces), k)
     results = []
     for face, row_d, row_ids in zip(faces, distances, ids):
         candidates = [Match(names[int(i)], float(d)) for d, i in zip(row_d, row_ids)]
         best = candidates[0]
-        results.append(FaceResult(label, face.box, best.name if best.distance <= threshold else None,
-                                  best.distance, threshold, candidates))
+        results.append(FaceResult(label, face.box, best.name if best.distance <= decision.value else None,
+                                  best.distance, decision.value, candidates, decision.operating_point, encoder.name))
     return results
 
 
 def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float | None = None,
-             encoder=None, backend: str = "exact") -> list[FaceResult]:
+             encoder=None, backend: str = "exact", operating_point: str | None = None, far: float | None = None,
+             false_alarm: float | None = None, detector: str = DEFAULT_DETECTOR) -> list[FaceResult]:
     """Who is in this image? (1:K, every face)
 
     Each face is compared with every stored encoding; a person's distance is
@@ -294,10 +333,11 @@ def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float 
         image: path or array.
         db: database or its path.
         k: candidates per face (default 1), closest first.
-        threshold: accept the closest person when ``distance <= threshold``
-            (default: the weights' :func:`~facerec.encoder.default_threshold`).
-        encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
+        threshold, operating_point, far, false_alarm: the decision threshold (at most one; default the
+            card's ``false-alarm-1e-2``, derived for the database's number of encodings).
+        encoder: an encoder object (default: the database's own).
         backend: ``"exact"`` (default), ``"faiss-flat"`` or ``"faiss-hnsw"`` (see :mod:`facerec.search`).
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default).
 
     Returns:
         One :class:`FaceResult` per face, largest face first.
@@ -305,7 +345,11 @@ def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float 
     Raises:
         FaceNotFound: no face in the image.
         EmptyDatabase: nobody is enrolled.
-        ModelMismatch: the database was built with other weights.
+        ModelMismatch: the database was built with another encoder or other weights.
     """
-    rgb, faces = find_faces(image)
-    return identify_faces(rgb, faces, db, k, threshold, encoder, backend, label=_label(image))
+    with using_database(db) as database:
+        if database.count_faces() == 0:
+            database.searcher(backend)  # raises EmptyDatabase before any detection work
+        rgb, faces = find_faces(image, detector=detector)
+        return identify_faces(rgb, faces, database, k, threshold, encoder, backend, _label(image),
+                              operating_point, far, false_alarm)

@@ -49,24 +49,40 @@ def _quiet_native_stderr(enabled: bool) -> Iterator[None]:
         os.close(devnull)
 
 
-def _encoder(args: argparse.Namespace):
-    """The shared encoder of ``--weights`` (TensorFlow is imported here, not before)."""
+def _load_quietly(loader):
+    """Call ``loader()`` with TensorFlow's start-up banners silenced (nn4 imports TensorFlow)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from facerec.encoder import get_encoder
+    return loader()
 
+
+def _open_db(args: argparse.Namespace, create: bool = False):
+    """The database of ``--db``, checked against ``--encoder`` (a new one is created with it)."""
+    from facerec.database import FaceDatabase
+
+    return FaceDatabase(_db_path(args), create=create, encoder=args.encoder)
+
+
+def _encoder(args: argparse.Namespace, db=None):
+    """The encoder to use: the database's own (``--encoder`` only chooses it for a new database).
+
+    nn4 imports TensorFlow here, not before; its start-up messages are silenced unless ``--verbose``.
+    """
+    from facerec.encoders import load_encoder
+
+    name = (db.encoder_name if db is not None else None) or args.encoder
     with _quiet_native_stderr(not args.verbose):
-        return get_encoder(args.weights)
+        return _load_quietly(lambda: load_encoder(name, args.weights))
+
+
+def _decision(args: argparse.Namespace) -> dict:
+    """The threshold options as keyword arguments of the API (at most one is set)."""
+    return {"threshold": args.threshold, "operating_point": args.operating_point, "far": args.far,
+            "false_alarm": args.false_alarm}
 
 
 def _progress() -> bool:
     """Progress bars only when stderr is a terminal."""
     return sys.stderr.isatty()
-
-
-def _threshold(args: argparse.Namespace, encoder) -> float:
-    from facerec.encoder import default_threshold
-
-    return args.threshold if args.threshold is not None else default_threshold(encoder.weights_dir)
 
 
 def _emit(args: argparse.Namespace, payload, lines: list[str]) -> None:
@@ -108,39 +124,47 @@ def _quiet_opencv() -> None:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from facerec.database import FaceDatabase
+    from facerec.door import remove_database
     from facerec.image import check_image_path
 
     images = _expand_images(args.images)
-    if not args.skip_bad:  # a typo fails before the model loads and before a database file is created
+    if args.strict:  # a typo fails before the model loads and before a database file is created
         images = [check_image_path(image) for image in images]
-    encoder = _encoder(args)
-    with FaceDatabase(_db_path(args)) as db:
-        result = db.enroll(args.name, images, encoder=encoder, skip_bad=args.skip_bad, progress=_progress())
-        total = len(db.encodings(result.name)[0])
-    for source, reason in result.failed:
-        print(f"facerec: skipped {source}: {reason}", file=sys.stderr)
-    lines = [f"enrolled {len(result.added)} photo(s) of {result.name} into {_db_path(args)} ({total} in all)"]
-    if result.duplicates:
-        lines.append(f"already enrolled, skipped: {', '.join(result.duplicates)}")
+    new = not _db_path(args).exists()
+    try:
+        with _open_db(args, create=True) as db:
+            encoder = _encoder(args, db)
+            result = db.enroll(args.name, images, encoder=encoder, skip_bad=not args.strict, progress=_progress(),
+                               detector=args.detector)
+            total = len(db.encodings(result.name)[0])
+    except BaseException:
+        if new and _db_path(args).exists():
+            remove_database(_db_path(args))  # nothing was enrolled: leave no empty database behind
+        raise
+    lines = [f"{source}: enrolled" for source in result.added]
+    lines += [f"{source}: already enrolled, skipped" for source in result.duplicates]
+    lines += [f"{source}: skipped, {reason}" for source, reason in result.failed]
+    lines.append(f"enrolled {len(result.added)} of {len(images)} photo(s) of {result.name} into {_db_path(args)} "
+                 f"({total} in all, {encoder.name} encoder)")
     _emit(args, {"name": result.name, "added": result.added, "duplicates": result.duplicates,
-                 "failed": [{"image": s, "reason": r} for s, r in result.failed], "photos": total}, lines)
+                 "failed": [{"image": s, "reason": r} for s, r in result.failed], "photos": total,
+                 "encoder": encoder.name}, lines)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from facerec.api import verify
-    from facerec.database import FaceDatabase
     from facerec.image import check_image_path
 
     check_image_path(args.image)
-    with FaceDatabase(_db_path(args), create=False) as db:  # a bad database fails before the model loads
-        encoder = _encoder(args)
-        threshold = _threshold(args, encoder) if args.method == "l2" else args.threshold
-        result = verify(args.image, args.name, db, threshold, encoder, method=args.method)
+    with _open_db(args) as db:  # a bad database fails before the model loads
+        encoder = _encoder(args, db)
+        result = verify(args.image, args.name, db, encoder=encoder, method=args.method, detector=args.detector,
+                        **_decision(args))
     verdict = f"it is {result.name}" if result.match else f"it is not {result.name}"
     if args.method == "l2":
-        why = f"distance {result.distance:.3f} {'<=' if result.match else '>'} threshold {result.threshold:.3f}"
+        why = (f"distance {result.distance:.3f} {'<=' if result.match else '>'} threshold {result.threshold:.3f}, "
+               f"{result.operating_point}")
     else:
         sign = ">=" if result.match else "<"
         why = f"{args.method}: p(same) {result.probability:.3f} {sign} {result.threshold:.2f}"
@@ -153,30 +177,29 @@ def cmd_identify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facerec.api import identify
-    from facerec.database import FaceDatabase
 
     images = _expand_images(args.images)
     results, failed = [], 0
-    with FaceDatabase(_db_path(args), create=False) as db:
-        encoder = _encoder(args)
-        threshold = _threshold(args, encoder)
+    with _open_db(args) as db:
+        encoder = _encoder(args, db)
         for image in tqdm(images, desc="identifying", unit="image", disable=None if len(images) > 1 else True):
             try:
-                results.extend(identify(image, db, args.k, threshold, encoder, args.backend))
+                results.extend(identify(image, db, args.k, encoder=encoder, backend=args.backend,
+                                        detector=args.detector, **_decision(args)))
             except (FaceNotFound, ImageNotReadable, ImageTooLarge) as error:
                 print(f"facerec: error: {error}", file=sys.stderr)
                 failed += 1
     rows = [[r.image, ",".join(map(str, r.box)), r.identity or "unknown", f"{r.distance:.3f}",
              " ".join(f"{m.name}:{m.distance:.3f}" for m in r.candidates)] for r in results]
+    footer = [f"threshold {results[0].threshold:.3f} ({results[0].operating_point}, {encoder.name} encoder)"
+              ] if results else []
     _emit(args, [r.to_json() for r in results],
-          _table(["image", "box", "identity", "distance", "closest"], rows) + [f"threshold {threshold:.3f}"])
+          _table(["image", "box", "identity", "distance", "closest"], rows) + footer)
     return 2 if failed else 0
 
 
 def cmd_people(args: argparse.Namespace) -> int:
-    from facerec.database import FaceDatabase
-
-    with FaceDatabase(_db_path(args), create=False) as db:
+    with _open_db(args) as db:
         people = db.people()
     payload = [{"name": p.name, "photos": p.photos, "created": p.created} for p in people]
     lines = _table(["name", "photos", "enrolled"], [[p.name, str(p.photos), p.created] for p in people])
@@ -185,22 +208,19 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from facerec.database import FaceDatabase
-
-    with FaceDatabase(_db_path(args), create=False) as db:
+    with _open_db(args) as db:
         removed = db.remove(args.name)
     _emit(args, {"name": args.name, "removed": removed}, [f"removed {args.name} ({removed} photo(s))"])
     return 0
 
 
 def cmd_door(args: argparse.Namespace) -> int:
-    from facerec.database import FaceDatabase
     from facerec.door import run_door
 
-    with FaceDatabase(_db_path(args), create=False) as db:
-        encoder = _encoder(args)
-        report = run_door(args.source, db, args.out, _threshold(args, encoder), every=args.every, k=args.k,
-                          fps=args.fps, encoder=encoder, progress=_progress())
+    with _open_db(args) as db:
+        encoder = _encoder(args, db)
+        report = run_door(args.source, db, args.out, every=args.every, k=args.k, fps=args.fps, encoder=encoder,
+                          progress=_progress(), detector=args.detector, **_decision(args))
     seen = ", ".join(f"{name or 'unknown'} ({count})" for name, count in report.seen().most_common()) or "nobody"
     _emit(args, report.to_json(), [f"door: {report.frames} frame(s), {report.processed} searched, "
                                    f"{len(report.faces)} face(s); seen: {seen}", f"annotated output: {args.out}"])
@@ -243,7 +263,6 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from facerec.door import image_files, run_demo
-    from facerec.encoder import model_info
     from facerec.paths import IMAGES_DIR, REPO_ROOT
 
     images = Path(args.images or IMAGES_DIR)
@@ -253,14 +272,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db_path = Path(args.db or REPO_ROOT / "runs" / "door.sqlite")
     sheet = Path(args.out or REPO_ROOT / "runs" / "door_sheet.png")
     encoder = _encoder(args)
-    threshold = _threshold(args, encoder)
-    rows = run_demo(images, db_path, sheet, threshold, tuple(args.ban), encoder, progress=_progress())
-    source = model_info(encoder.weights_dir).get("threshold_source", "model.json")
-    lines = [f"weights {encoder.weights_dir}; threshold {threshold:.3f} ({source})"]
+    rows = run_demo(images, db_path, sheet, banned=tuple(args.ban), encoder=encoder, progress=_progress(),
+                    detector=args.detector, **_decision(args))
+    first = rows[0].result if rows else None
+    lines = [f"{encoder.name} encoder; threshold {first.threshold:.3f} ({first.operating_point})"] if first else []
     lines += _table(["image", "closest resident", "distance", "verdict"],
                     [[r.image, r.closest, f"{r.distance:.3f}", r.verdict] for r in rows])
     lines += [f"database: {db_path}", f"contact sheet: {sheet}"]
-    payload = {"threshold": threshold, "database": str(db_path), "sheet": str(sheet),
+    payload = {"encoder": encoder.name, "threshold": first.threshold if first else None,
+               "operating_point": first.operating_point if first else None, "database": str(db_path),
+               "sheet": str(sheet),
                "doors": [{**r.result.to_json(), "closest": r.closest, "verdict": r.verdict} for r in rows]}
     _emit(args, payload, lines)
     return 0
@@ -269,6 +290,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_train_head(args: argparse.Namespace) -> int:
     from facerec.head import FORMS, train_bfw_head
 
+    args.encoder = "nn4"  # the heads are nn4's
     encoder = _encoder(args)
     payload, lines = [], []
     for form in args.form or FORMS:
@@ -285,7 +307,7 @@ def cmd_train_head(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from facerec import train
+    from facerec.training import train
 
     parser = argparse.ArgumentParser(prog="facerec train", description=(train.__doc__ or "").splitlines()[0])
     train.add_arguments(parser)
@@ -310,16 +332,34 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
     parser.add_argument("--db", default=default(None),
                         help=f"face database file (default: $FACEREC_DB or ./{DEFAULT_DB})")
+    parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4"],
+                        help="encoder of a new database (default dlib); an existing database always uses its own, "
+                             "and another one is refused")
     parser.add_argument("--weights", default=default(None),
-                        help="weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
+                        help="nn4's weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
     parser.add_argument("--json", action="store_true", default=default(False), help="print JSON for scripts")
     parser.add_argument("--verbose", action="store_true", default=default(False),
                         help="show TensorFlow's start-up messages")
 
 
 def _threshold_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="accept when L2 distance <= this (default: the weights' model.json)")
+    """The decision options (at most one): a raw threshold, a named operating point, a pair FAR, a false alarm."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--threshold", type=float, default=None, help="accept when L2 distance <= this")
+    group.add_argument("--operating-point", default=None, metavar="NAME",
+                       help="a point of the encoder's model card: balanced, far-1e-2, far-1e-3, false-alarm-1e-2 "
+                            "(default), false-alarm-1e-3")
+    group.add_argument("--far", type=float, default=None, metavar="RATE",
+                       help="the threshold at which this fraction of different-person pairs is accepted, e.g. 1e-3")
+    group.add_argument("--false-alarm", type=float, default=None, metavar="RATE",
+                       help="the threshold at which a stranger is accepted as anyone enrolled with this probability, "
+                            "for this database's number of photos, e.g. 0.01 (the default operating point)")
+
+
+def _detector_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detector", default="auto", choices=["hog", "cnn", "auto"],
+                        help="face detector: auto (default: HOG, then dlib's CNN when HOG finds nothing), hog (fast), "
+                             "cnn (finds turned and small faces; about 0.3-3 s a photo)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,7 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("enroll", cmd_enroll, "enroll photos of one person (the largest face of each)")
     sub.add_argument("name", help="the person's name")
     sub.add_argument("images", nargs="+", metavar="IMAGE", help="photos (or folders of photos)")
-    sub.add_argument("--skip-bad", action="store_true", help="skip photos without a face instead of failing")
+    sub.add_argument("--strict", action="store_true",
+                     help="enroll nothing if any photo has no face or cannot be read (default: skip such photos, "
+                          "say which, and enroll the rest)")
+    sub.add_argument("--skip-bad", action="store_true", help="deprecated: skipping bad photos is now the default")
+    _detector_option(sub)
 
     sub = command("verify", cmd_verify, "is the largest face of IMAGE this person? (exit 0 yes, 1 no)")
     sub.add_argument("image", help="photo to check")
@@ -348,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="l2: distance threshold (default); head-*: the siamese head's p(same person), "
                           "accepted at >= --threshold (default 0.5)")
     _threshold_option(sub)
+    _detector_option(sub)
 
     sub = command("identify", cmd_identify, "who is in these photos? (every face)")
     sub.add_argument("images", nargs="+", metavar="IMAGE", help="photos (or folders of photos)")
@@ -355,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--backend", default="exact", choices=["exact", "faiss-flat", "faiss-hnsw"],
                      help="search backend (default exact)")
     _threshold_option(sub)
+    _detector_option(sub)
 
     command("people", cmd_people, "list the enrolled people")
 
@@ -368,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fps", type=float, default=None, help="output frame rate (default: the source's, 2 for folders)")
     sub.add_argument("-k", type=int, default=1, help="candidates kept per face (default 1)")
     _threshold_option(sub)
+    _detector_option(sub)
 
     sub = command("setup", cmd_setup, "copy the Happy House photos from the assets into images/")
     sub.add_argument("--images", default=None, help="destination folder (default: the repository's images/)")
@@ -378,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", default=None, help="contact sheet PNG (default: the repository's runs/door_sheet.png)")
     sub.add_argument("--ban", action="append", default=[], metavar="NAME", help="refuse this resident (repeatable)")
     _threshold_option(sub)
+    _detector_option(sub)
 
     sub = command("train-head", cmd_train_head, "train the siamese verification heads (a logistic unit on "
                   "|f_i - f_j| or a chi-square form) on BFW pairs; see facerec.head")

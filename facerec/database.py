@@ -2,9 +2,11 @@
 
 Tables:
 
-* ``meta(key, value)``: ``schema_version``, ``model_fingerprint`` (SHA-256 of the
-  weights that made the encodings, :attr:`facerec.encoder.FaceEncoder.fingerprint`)
-  and ``created`` (UTC ISO 8601).
+* ``meta(key, value)``: ``schema_version``, ``encoder`` (the name of the encoder
+  the database was created with, ``dlib`` or ``nn4``; see :mod:`facerec.encoders`),
+  ``model_fingerprint`` (SHA-256 of that encoder's weights, its ``fingerprint``)
+  and ``created`` (UTC ISO 8601). A database from before encoders were named
+  has no ``encoder`` row and is an ``nn4`` database.
 * ``people(id, name UNIQUE, created)``.
 * ``faces(id, person_id, encoding, source, sha256, box_left, box_top, box_right,
   box_bottom, added)``: ``encoding`` is 128 little-endian float32 (512 bytes),
@@ -15,7 +17,9 @@ Guarantees: every write runs in one ``BEGIN IMMEDIATE`` transaction, so an
 enrollment that fails or is killed half-way leaves the database as it was; the
 database is in WAL mode with a busy timeout, so several processes may enroll at
 once and none loses a row. A database holding encodings of other weights is
-refused with :class:`~facerec.exceptions.ModelMismatch`.
+refused with :class:`~facerec.exceptions.ModelMismatch`, and so is a call with
+another encoder than the database's: every call that is not told otherwise uses
+the database's own encoder (:meth:`FaceDatabase.load_encoder`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facerec.align import DEFAULT_DETECTOR
 from facerec.exceptions import (
     DatabaseError,
     EmptyDatabase,
@@ -119,7 +124,7 @@ class EnrollResult:
         added: sources of the photos stored now, in input order.
         duplicates: sources skipped because this person already has that exact photo (same SHA-256).
         failed: ``(source, reason)`` of photos skipped for having no face / not being readable / too large
-            (only with ``skip_bad=True``; otherwise the first one raises and nothing is stored).
+            (with ``skip_bad=True``, the default; otherwise the first one raises and nothing is stored).
     """
 
     name: str
@@ -137,13 +142,18 @@ class FaceDatabase:
     Args:
         path: SQLite file (created with its folder when missing, if ``create``).
         create: create a missing database (default True); else raise DatabaseError.
+        encoder: the encoder's name (``"dlib"`` or ``"nn4"``) for a new database, recorded
+            at once; for an existing one, a check: another encoder than the database's is
+            refused. Default ``None``: a new database gets :data:`facerec.encoders.DEFAULT_ENCODER`
+            at its first enrollment, an existing one keeps its own.
 
     Raises:
         DatabaseError: the file is not a facerec SQLite database, is damaged, or
             is missing and ``create`` is False.
+        ModelMismatch: ``encoder`` is not the encoder of the faces already stored.
     """
 
-    def __init__(self, path: str | os.PathLike, create: bool = True):
+    def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None):
         self.path = Path(path)
         if self.path.is_dir():
             raise DatabaseError(f"{self.path} is a directory; give the database a file name such as faces.sqlite")
@@ -166,6 +176,12 @@ class FaceDatabase:
         except BaseException:
             self.close()
             raise
+        if encoder is not None:
+            try:
+                self._bind_encoder(encoder)
+            except BaseException:
+                self.close()
+                raise
 
     # -- connection and schema -------------------------------------------------
 
@@ -273,17 +289,65 @@ class FaceDatabase:
         """SHA-256 of the weights that made the stored encodings (None before the first enrollment)."""
         return self._meta("model_fingerprint")
 
-    def check_model(self, fingerprint: str) -> None:
-        """Raise :class:`ModelMismatch` if the stored encodings come from other weights.
+    @property
+    def encoder_name(self) -> str | None:
+        """The database's encoder (``"dlib"``, ``"nn4"``); None for a new database not yet bound to one."""
+        name = self._meta("encoder")
+        if name is None and self.model_fingerprint is not None:
+            return "nn4"  # databases from before encoders were named hold nn4 encodings
+        return name
+
+    def load_encoder(self, weights_dir: str | os.PathLike | None = None):
+        """The database's encoder, loaded (shared per process); a new database gets the default encoder.
+
+        Args:
+            weights_dir: nn4's weights folder, if not the default.
+        """
+        from facerec.encoders import load_encoder
+
+        return load_encoder(self.encoder_name, weights_dir)
+
+    def _bind_encoder(self, name: str) -> None:
+        """Record ``name`` as the encoder of a database without faces; refuse it on one with other faces."""
+        from facerec.encoders import check_encoder_name
+
+        check_encoder_name(name)
+        if self.encoder_name == name:
+            return
+        if self.count_faces() > 0:
+            raise ModelMismatch(self._mismatch_message(name))
+        with self._transaction() as connection:
+            connection.execute("INSERT OR REPLACE INTO meta VALUES ('encoder', ?)", (name,))
+            connection.execute("DELETE FROM meta WHERE key = 'model_fingerprint'")
+
+    def _mismatch_message(self, name: str) -> str:
+        return (f"database {self.path} holds {self.encoder_name} encodings, and this call uses the {name} encoder; "
+                f"leave out --encoder (facerec then uses the database's own {self.encoder_name} encoder), or enroll "
+                f"the people into a new database to use {name}")
+
+    def check_model(self, fingerprint: str, encoder: str | None = None) -> None:
+        """Raise :class:`ModelMismatch` if the stored encodings come from another encoder or other weights.
+
+        Args:
+            fingerprint: the encoder's weights fingerprint.
+            encoder: the encoder's name (default: the database's own).
 
         A database without faces accepts any weights (it is re-bound on the next enrollment).
         """
+        if self.count_faces() == 0:
+            return
+        if encoder is not None and self.encoder_name not in (None, encoder):
+            raise ModelMismatch(self._mismatch_message(encoder))
         stored = self.model_fingerprint
-        if stored is None or stored == fingerprint or self.count_faces() == 0:
+        if stored is None or stored == fingerprint:
             return
         raise ModelMismatch(f"database {self.path} was built with other weights (fingerprint {stored[:12]}) "
                             f"than the ones loaded now ({fingerprint[:12]}); enroll the people again into a new "
                             "database, or load the weights it was built with (FACEREC_WEIGHTS / --weights)")
+
+    def check_encoder(self, encoder) -> None:
+        """:meth:`check_model` for an encoder object (its ``name`` and ``fingerprint``)."""
+        self.check_model(encoder.fingerprint, getattr(encoder, "name", None))
 
     # -- reading -----------------------------------------------------------------
 
@@ -364,13 +428,15 @@ class FaceDatabase:
 
     # -- writing -----------------------------------------------------------------
 
-    def add_faces(self, name: str, records: Sequence[FaceRecord], fingerprint: str) -> tuple[list[str], list[str]]:
+    def add_faces(self, name: str, records: Sequence[FaceRecord], fingerprint: str,
+                  encoder: str | None = None) -> tuple[list[str], list[str]]:
         """Store encodings of one person in one transaction (all or nothing).
 
         Args:
             name: the person (created if new).
             records: the faces to add.
-            fingerprint: :attr:`FaceEncoder.fingerprint` of the weights that made the encodings.
+            fingerprint: the ``fingerprint`` of the encoder's weights that made the encodings.
+            encoder: that encoder's name (default: the database's, else ``"nn4"``).
 
         Returns:
             ``(added, duplicates)``: sources stored, and sources skipped because this
@@ -384,8 +450,10 @@ class FaceDatabase:
         blobs = [_encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
         with self._transaction() as connection:
-            self.check_model(fingerprint)
+            encoder = encoder or self.encoder_name or "nn4"
+            self.check_model(fingerprint, encoder)
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('model_fingerprint', ?)", (fingerprint,))
+            connection.execute("INSERT OR REPLACE INTO meta VALUES ('encoder', ?)", (encoder,))
             connection.execute("INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)", (name, _now()))
             person = connection.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0]
             for record, blob in zip(records, blobs):
@@ -403,56 +471,51 @@ class FaceDatabase:
             (person, blob, record.source, record.sha256, *[int(v) for v in record.box], _now()))
         return cursor.rowcount == 1
 
-    def enroll(self, name: str, images: Iterable, encoder=None, skip_bad: bool = False,
-               progress: bool = False) -> EnrollResult:
+    def enroll(self, name: str, images: Iterable, encoder=None, skip_bad: bool = True,
+               progress: bool = False, detector: str = DEFAULT_DETECTOR) -> EnrollResult:
         """Encode photos of one person and store them, all in one transaction.
 
-        Each photo contributes its largest face (see :func:`facerec.align.find_and_align`).
-        All photos are encoded before anything is written.
+        Each photo contributes its largest face. All photos are encoded before
+        anything is written, so a failure or an interruption stores nothing.
 
         Args:
             name: the person (created if new; more photos may be added later).
             images: photo paths (or RGB arrays, stored with source ``"array"``).
-            encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
+            encoder: an encoder object (default: the database's own, :meth:`load_encoder`).
             skip_bad: skip photos without a face, unreadable or too large ones (listed
-                in ``failed``) instead of raising.
+                in ``failed``, default True: one bad photo in a folder of fifty does not
+                stop the other 49); False: the first bad photo raises and nothing is stored.
             progress: show a progress bar on stderr.
+            detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default), see :func:`facerec.detect_faces`.
 
         Raises:
             FaceNotFound / ImageNotReadable / ImageTooLarge: a photo has no face, cannot
-                be read or is too large (unless ``skip_bad``); nothing is stored.
-            InvalidArgument: no photo given, or none usable.
-            ModelMismatch: the database holds encodings of other weights.
+                be read or is too large (with ``skip_bad=False``), or none of the photos is
+                usable (the first one's error, naming every photo); nothing is stored.
+            InvalidArgument: no photo given.
+            ModelMismatch: the database holds encodings of another encoder or other weights.
         """
         from tqdm import tqdm
-
-        from facerec.align import find_and_align
-        from facerec.encoder import get_encoder
 
         name = _check_name(name)
         images = list(images)
         if not images:
             raise InvalidArgument(f"no photos given to enroll {name!r}")
-        encoder = encoder or get_encoder()
-        self.check_model(encoder.fingerprint)
-        aligned, meta, failed = [], [], []
+        encoder = encoder or self.load_encoder()
+        self.check_encoder(encoder)
+        records, failed, errors = [], [], []
         for image in tqdm(images, desc=f"enrolling {name}", unit="photo", disable=not progress):
-            source = _name_of(image)
             try:
-                face_crop, face = find_and_align(image)
-                source, sha = _source_of(image)
+                records.append(_encode_photo(image, encoder, detector))
             except (FaceNotFound, ImageNotReadable, ImageTooLarge) as error:
                 if not skip_bad:
                     raise
-                failed.append((source, str(error)))
-                continue
-            aligned.append(face_crop)
-            meta.append((source, sha, face.box))
-        if not aligned:
-            raise InvalidArgument(f"none of the {len(images)} photos of {name!r} holds a usable face")
-        encodings = encoder.encode(np.stack(aligned))
-        records = [FaceRecord(enc, source, sha, box) for enc, (source, sha, box) in zip(encodings, meta)]
-        added, duplicates = self.add_faces(name, records, encoder.fingerprint)
+                failed.append((_name_of(image), str(error)))
+                errors.append(error)
+        if not records:
+            raise type(errors[0])(f"none of the {len(images)} photo(s) of {name!r} holds a usable face, nothing "
+                                  "was enrolled: " + "; ".join(f"{source}: {reason}" for source, reason in failed))
+        added, duplicates = self.add_faces(name, records, encoder.fingerprint, encoder.name)
         return EnrollResult(name, added, duplicates, failed)
 
     def remove(self, name: str) -> int:
@@ -479,6 +542,19 @@ def _encoding_blob(encoding: np.ndarray) -> bytes:
     if vector.shape != (ENCODING_SIZE,) or not np.all(np.isfinite(vector)):
         raise InvalidArgument(f"an encoding must be {ENCODING_SIZE} finite floats, got shape {np.shape(encoding)}")
     return vector.astype(_ENCODING_DTYPE).tobytes()
+
+
+def _encode_photo(image, encoder, detector: str) -> FaceRecord:
+    """The :class:`FaceRecord` of a photo's largest face (:class:`FaceNotFound` when it has none)."""
+    from facerec.align import detect_faces, no_face_message
+    from facerec.image import load_image
+
+    rgb = load_image(image)
+    faces = detect_faces(rgb, detector=detector)
+    if not faces:
+        raise FaceNotFound(no_face_message(image))
+    source, sha = _source_of(image)
+    return FaceRecord(encoder.encode_faces(rgb, faces[:1])[0], source, sha, faces[0].box)
 
 
 def _name_of(image) -> str:

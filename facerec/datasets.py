@@ -77,9 +77,11 @@ def choose_face(image: np.ndarray, collection: str) -> tuple[Face, bool]:
 
     LFW: the detected face nearest the centre, else the central 62 % (LFW's
     crops are centred on the person). BFW and others: the largest detected
-    face, else the whole image (BFW photos are tight crops).
+    face, else the whole image (BFW photos are tight crops). Detection is
+    dlib's HOG detector, fixed, so that the prepared datasets (and every figure
+    measured on them) do not change with the practical tool's default detector.
     """
-    faces = detect_faces(image)
+    faces = detect_faces(image, detector="hog")
     height, width = image.shape[:2]
     if faces:
         if collection == "lfw":

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facerec.align import detect_faces
+from facerec.align import DEFAULT_DETECTOR, detect_faces
 from facerec.api import DatabaseInput, FaceResult, identify, identify_faces, using_database
 from facerec.exceptions import ImageNotReadable, InvalidArgument
 from facerec.image import load_image
@@ -223,19 +223,25 @@ class DoorReport:
 
 
 def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLike, threshold: float | None = None,
-             every: int = 1, k: int = 1, fps: float | None = None, encoder=None, progress: bool = True) -> DoorReport:
+             every: int = 1, k: int = 1, fps: float | None = None, encoder=None, progress: bool = True,
+             detector: str = DEFAULT_DETECTOR, operating_point: str | None = None, far: float | None = None,
+             false_alarm: float | None = None) -> DoorReport:
     """Identify the faces of every frame and write the annotated frames.
 
     Args:
         source: a video file, a folder of images (sorted by name), or one image.
         db: face database or its path.
         out: a video file (``.mp4`` etc., written with the ``mp4v`` codec) or a folder for annotated JPEGs.
-        threshold: L2 acceptance threshold (default: the weights' model card).
+        threshold, operating_point, far, false_alarm: the decision threshold, at most one (default: the
+            encoder card's ``false-alarm-1e-2``: a stranger is let in at most 1 % of the time, whatever
+            the number of people enrolled; see :mod:`facerec.operating_points`).
         every: search every n-th frame only (the boxes of the last search are drawn on the others).
         k: candidates kept per face.
         fps: frame rate of the output video (default: the source's, or 2 for a folder).
-        encoder: a :class:`facerec.encoder.FaceEncoder` (default: the shared one).
+        encoder: an encoder object (default: the database's own).
         progress: show a progress bar on stderr.
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default). A frame without a face is simply
+            written unannotated; with ``auto`` it costs a CNN pass, so use ``hog`` for long videos.
 
     Returns:
         A :class:`DoorReport`.
@@ -256,7 +262,9 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
             for index, (label, rgb) in enumerate(tqdm(frames, total=count_frames(source), desc="door", unit="frame",
                                                       disable=not progress)):
                 if index % every == 0:
-                    results = identify_faces(rgb, detect_faces(rgb), database, k, threshold, encoder, label=label)
+                    results = identify_faces(rgb, detect_faces(rgb, detector=detector), database, k, threshold,
+                                             encoder, label=label, operating_point=operating_point, far=far,
+                                             false_alarm=false_alarm)
                     report.processed += 1
                     report.faces.extend((index, result) for result in results)
                 stem = Path(label).stem if stills else f"{Path(source).stem}_{index:06d}"
@@ -288,7 +296,8 @@ def _verdict(result: FaceResult, banned: set[str]) -> str:
 
 def run_demo(images_dir: str | os.PathLike, db_path: str | os.PathLike, sheet_path: str | os.PathLike,
              threshold: float | None = None, banned: tuple[str, ...] = (), encoder=None,
-             progress: bool = True) -> list[DemoRow]:
+             progress: bool = True, detector: str = DEFAULT_DETECTOR, operating_point: str | None = None,
+             far: float | None = None, false_alarm: float | None = None) -> list[DemoRow]:
     """Enroll the Happy House residents and send the camera shots through the door.
 
     Every image of ``images_dir`` not named ``camera_*`` is a resident (named by
@@ -298,6 +307,9 @@ def run_demo(images_dir: str | os.PathLike, db_path: str | os.PathLike, sheet_pa
 
     Args:
         banned: residents refused even when recognised (default none).
+        encoder: an encoder object (default: :data:`facerec.encoders.DEFAULT_ENCODER`'s); the
+            fresh database is made with it.
+        threshold, operating_point, far, false_alarm, detector: as for :func:`run_door`.
 
     Returns:
         One :class:`DemoRow` per face of the camera shots, in file-name order.
@@ -313,11 +325,16 @@ def run_demo(images_dir: str | os.PathLike, db_path: str | os.PathLike, sheet_pa
         raise ImageNotReadable(f"{images_dir} must hold resident photos and camera_*.jpg shots; run `facerec setup`")
     remove_database(db_path, allowed={path.stem for path in residents})
     rows = []
-    with FaceDatabase(db_path) as db:
+    if encoder is None:
+        from facerec.encoders import load_encoder
+
+        encoder = load_encoder()
+    with FaceDatabase(db_path, encoder=encoder.name) as db:
         for path in tqdm(residents, desc="enrolling residents", unit="person", disable=not progress):
-            db.enroll(path.stem, [path], encoder=encoder)
+            db.enroll(path.stem, [path], encoder=encoder, skip_bad=False, detector=detector)
         for path in cameras:
-            for result in identify(path, db, k=3, threshold=threshold, encoder=encoder):
+            for result in identify(path, db, k=3, threshold=threshold, encoder=encoder, operating_point=operating_point,
+                                   far=far, false_alarm=false_alarm, detector=detector):
                 rows.append(DemoRow(path.name, result.closest, result.distance, _verdict(result, set(banned)), result))
     save_contact_sheet(rows, cameras, sheet_path)
     return rows

@@ -194,7 +194,7 @@ def encode_lfw(model_name: str, paths: list[str], weights_dir: str | None = None
     from facerec import datasets
 
     if model_name == "dlib":
-        from facerec.dlib_encoder import encode_collection
+        from facerec.encoders.dlib_resnet import encode_collection
 
         return encode_collection("lfw", paths, progress=progress)
     from facerec.encoder import get_encoder
@@ -227,32 +227,51 @@ def save_roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path:
     plt.close(fig)
 
 
+def card_of(model_name: str, weights_dir: str | None = None) -> dict:
+    """The model card of an evaluated encoder (``facerec``/``nn4`` or ``dlib``)."""
+    if model_name == "dlib":
+        from facerec.encoders.dlib_resnet import model_card
+
+        return model_card()
+    from facerec.encoders.nn4 import model_info
+
+    return model_info(weights_dir)
+
+
 def operating_point(distances: np.ndarray, same: np.ndarray, model_name: str, method: str,
                     weights_dir: str | None = None) -> dict:
     """Accuracy, false-accept and false-reject rates at the threshold a user would deploy (fixed in advance).
 
-    facerec with L2: the model card's threshold (``model.json``, chosen on LFW View 1);
-    dlib with L2: face_recognition's documented tolerance 0.6; siamese heads: p(same) = 0.5.
+    With L2: the model card's ``balanced`` point (chosen on LFW View 1), and every
+    pair operating point of the card (``operating_points``: name -> threshold, far,
+    frr on these pairs); siamese heads: p(same) = 0.5.
     """
     if method != "l2":
-        threshold = 0.5  # the head's score is 1 - p(same)
-    elif model_name == "dlib":
-        threshold = 0.6
+        threshold, points = 0.5, {}  # the head's score is 1 - p(same)
     else:
-        from facerec.encoder import default_threshold
-
-        threshold = default_threshold(weights_dir)
+        card_points = card_of(model_name, weights_dir)["operating_points"]
+        threshold = float(card_points["balanced"]["threshold"])
+        points = {name: _rates_at(distances, same, float(point["threshold"])) for name, point in card_points.items()}
     accepted = distances <= threshold
     return {"operating_threshold": threshold, "operating_accuracy": accuracy_at(distances, same, threshold),
-            "operating_far": float(np.mean(accepted[~same])), "operating_frr": float(np.mean(~accepted[same]))}
+            "operating_far": float(np.mean(accepted[~same])), "operating_frr": float(np.mean(~accepted[same])),
+            "operating_points": points}
+
+
+def _rates_at(distances: np.ndarray, same: np.ndarray, threshold: float) -> dict:
+    accepted = distances <= threshold
+    return {"threshold": threshold, "far": float(np.mean(accepted[~same])), "frr": float(np.mean(~accepted[same])),
+            "accuracy": accuracy_at(distances, same, threshold)}
 
 
 def add_arguments(parser) -> None:
     """Options of ``facerec evaluate lfw``."""
     parser.add_argument("benchmark", choices=["lfw"], help="benchmark to run")
     parser.add_argument("--pairs", default=None, help="LFW pairs file (default: the assets' pairs.txt)")
+    parser.add_argument("--encoder", action="append", choices=["nn4", "dlib"], default=None,
+                        help="encoder(s) to evaluate; repeat to compare (default: nn4)")
     parser.add_argument("--model", action="append", choices=["facerec", "dlib"], default=None,
-                        help="encoder(s) to evaluate; repeat to compare (default: facerec)")
+                        help="deprecated spelling of --encoder (facerec = nn4)")
     parser.add_argument("--method", default="l2", choices=["l2", "head-abs", "head-chi2"],
                         help="pair score: l2 (distance threshold, default) or 1 - p(same) of a siamese head "
                              "(weights/head_abs.npz, head_chi2.npz; see `facerec train-head`)")
@@ -267,16 +286,21 @@ def run(args) -> list[dict]:
     """Evaluate each requested model on the pairs; print a table or JSON; save the ROC plot."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import json
+    import sys
 
+    if args.model:
+        print("facerec evaluate: --model is deprecated, use --encoder nn4|dlib", file=sys.stderr)
+    models = [{"nn4": "facerec"}.get(name, name) for name in (args.encoder or [])] + list(args.model or [])
+    models = list(dict.fromkeys(models or ["facerec"]))
     pairs = read_pairs(args.pairs)
     same = np.array([pair.same for pair in pairs])
     head = None
     if args.method != "l2":
         from facerec.head import head_for_evaluation, head_pair_scores
 
-        head = head_for_evaluation(args.method, args.model or ["facerec"], args.weights)
+        head = head_for_evaluation(args.method, models, args.weights)
     results, curves = [], {}
-    for model_name in args.model or ["facerec"]:
+    for model_name in models:
         paths = sorted({p for pair in pairs for p in (pair.first, pair.second)})
         encodings = encode_lfw(model_name, paths, args.weights, progress=not args.json, precision=args.precision)
         index = {p: i for i, p in enumerate(paths)}
@@ -284,7 +308,8 @@ def run(args) -> list[dict]:
                      else head_pair_scores(head, encodings, index, pairs))
         result = ten_fold(distances, pairs, model=model_name, method=args.method)
         results.append({**result.to_json(), **operating_point(distances, same, model_name, args.method, args.weights),
-                        "precision": args.precision if model_name == "facerec" else "float32"})
+                        "precision": args.precision if model_name == "facerec" else "float32",
+                        "encoder": "dlib" if model_name == "dlib" else "nn4"})
         far, tar = roc_points(distances, same)
         curves[model_name if head is None else f"{model_name} {args.method}"] = (far, tar, result.auc)
     save_roc_plot(curves, Path(args.plot))
@@ -296,5 +321,8 @@ def run(args) -> list[dict]:
                   f"AUC {r['auc']:.4f}  TAR@FAR=1e-3 {r['tar_at_far_1e-3']:.4f}  threshold {r['threshold']:.3f}"
                   f"{'' if head is None else ' (1 - p)'}  "
                   f"({r['n_pairs']} pairs)")
+            for name, point in r["operating_points"].items():
+                print(f"{'':>8} {name:>9}: threshold {point['threshold']:.4f}  FAR {point['far']:.4f}  "
+                      f"FRR {point['frr']:.4f}")
         print(f"ROC plot: {args.plot}")
     return results

@@ -347,6 +347,9 @@ def load_method_head(method: str, encoder) -> SiameseHead:
     """
     if method not in METHODS:
         raise InvalidArgument(f"unknown method {method!r}; choose l2 or one of {', '.join(METHODS)}")
+    if getattr(encoder, "name", "nn4") != "nn4":
+        raise InvalidArgument(f"the siamese heads were trained on nn4 encodings, and this uses the {encoder.name} "
+                              "encoder; use --method l2 (the default)")
     path = head_path(METHODS[method], encoder.weights_dir)
     head = load_head(path, encoder.fingerprint)
     trained_on = head.info.get("encoding", "flip-averaged")

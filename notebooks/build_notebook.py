@@ -116,7 +116,7 @@ import tensorflow as tf
 from course import demo, figures
 from course.public_tests import img_to_encoding_test, triplet_loss_test, verify_test, who_is_it_test
 from course.solutions import CAMERA_SHOTS, KNOWN_CAMERA_SHOTS, RESIDENTS, happy_house_image
-from facerec.align import find_and_align
+from course.photos import find_and_align
 from facerec.encoder import default_threshold
 from facerec.exceptions import EmptyDatabase, UnknownIdentity
 from fr_utils import load_weights_from_FaceNet

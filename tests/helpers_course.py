@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.solutions import img_to_encoding
-from facerec.align import find_and_align
+from course.photos import find_and_align
 from facerec.encoder import default_threshold
 from facerec.image import load_image
 

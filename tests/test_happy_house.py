@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facerec.align import find_and_align
+from course.photos import find_and_align
 from facerec.encoder import default_threshold, get_encoder
 
 RESIDENTS = ["andrew", "arnaud", "benoit", "bertrand", "dan", "danielle", "felix", "kevin", "kian",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from facerec.train import BatchSampler, triplet_semihard_loss
+from facerec.training.train import BatchSampler, triplet_semihard_loss
 
 
 def _unit(rows):
@@ -54,7 +54,7 @@ def test_sampler_is_reproducible_from_its_seed():
 
 
 def test_similarity_correlation_loss_is_zero_for_the_teacher_itself_and_scale_free():
-    from facerec.train import similarity_correlation_loss
+    from facerec.training.train import similarity_correlation_loss
 
     rng = np.random.default_rng(0)
     teacher = _unit(rng.normal(size=(16, 8)))
@@ -67,7 +67,7 @@ def test_similarity_correlation_loss_is_zero_for_the_teacher_itself_and_scale_fr
 
 
 def test_embedding_distillation_loss_is_one_minus_cosine_to_the_same_face():
-    from facerec.train import embedding_distillation_loss
+    from facerec.training.train import embedding_distillation_loss
 
     rng = np.random.default_rng(1)
     teacher = _unit(rng.normal(size=(6, 8)))
@@ -80,7 +80,7 @@ def test_embedding_distillation_loss_is_one_minus_cosine_to_the_same_face():
 
 
 def test_fit_projector_recovers_an_affine_map():
-    from facerec.train import fit_projector
+    from facerec.training.train import fit_projector
 
     rng = np.random.default_rng(2)
     student = rng.normal(size=(300, 128)).astype(np.float32)

@@ -402,7 +402,7 @@ def _feature_batches(features: np.ndarray, sampler: BatchSampler):
 
 def load_teacher(paths: list[str], count: int) -> np.ndarray:
     """Unit-length dlib encodings ``(count, 128)`` of the BFW photos, in dataset order (computed once, cached)."""
-    from facerec.dlib_encoder import encode_collection
+    from facerec.encoders.dlib_resnet import encode_collection
 
     teacher = encode_collection("bfw", list(paths[:count]))
     return (teacher / np.linalg.norm(teacher, axis=1, keepdims=True)).astype(np.float32)
@@ -490,7 +490,7 @@ def train(args: argparse.Namespace) -> dict:
         plot_log(log, run_dir / "loss.png")
     aux = _aux_stats(model, bfw.images[:: max(1, len(bfw.images) // 2000)])
     save_csv_weights(model, args.out, aux_stats=aux)
-    from facerec.calibrate import calibrate
+    from facerec.training.calibrate import calibrate
 
     info = calibrate(Path(args.out), log_path)
     print(f"wrote {args.out} after {log[-1]['seconds']:.0f} s of training; threshold {info['threshold']}")
