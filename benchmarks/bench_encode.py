@@ -15,7 +15,12 @@ Two measurements, both on the same photos and interleaved in one process:
   ``dlib`` uses the very same detection and landmarks, then
   ``compute_face_descriptor(image, shape)``; ``face_recognition`` is that
   package's default pipeline (HOG detector upsampled once on every photo,
-  5-point landmarks, ``compute_face_descriptor``).
+  5-point landmarks, ``compute_face_descriptor``); ``facerec_dlib`` is the
+  practical tool with its ``dlib`` encoder (``facerec.encode_faces`` with
+  :class:`facerec.encoders.dlib_resnet.DlibEncoder`: auto detection, dlib's chip);
+  ``detect_hog`` and ``detect_cnn`` time :func:`facerec.detect_faces` with each
+  detector alone (``facerec`` and ``facerec_dlib`` use ``auto``: HOG, then the CNN
+  only when HOG finds nothing).
 """
 
 from __future__ import annotations
@@ -146,9 +151,13 @@ def encoding_shift(exact, approximate, faces: np.ndarray) -> dict:
 
 
 def _pipelines(encoder) -> dict:
-    """The three end-to-end pipelines, each ``function(path) -> encoding``."""
-    from facerec.align import find_and_align
+    """The end-to-end pipelines (and detection alone), each ``function(path) -> encoding``."""
+    import facerec
+    from facerec.align import detect_faces, find_and_align
+    from facerec.encoders.dlib_resnet import get_dlib_encoder
     from facerec.image import load_image
+
+    dlib_encoder = get_dlib_encoder()
 
     detector, predictor, resnet = dlib_models()
 
@@ -169,8 +178,10 @@ def _pipelines(encoder) -> dict:
     def detect_only(path):
         return find_and_align(load_image(path))
 
-    return {"facerec": facerec_pipeline, "dlib": dlib_same_detection,
-            "face_recognition": face_recognition_default, "detect_align": detect_only}
+    return {"facerec": facerec_pipeline, "facerec_dlib": lambda path: facerec.encode_faces(path, encoder=dlib_encoder),
+            "dlib": dlib_same_detection, "face_recognition": face_recognition_default, "detect_align": detect_only,
+            "detect_hog": lambda path: detect_faces(load_image(path), detector="hog"),
+            "detect_cnn": lambda path: detect_faces(load_image(path), detector="cnn")}
 
 
 def end_to_end(encoder, counts: dict[str, int], rounds: int) -> dict:

@@ -141,6 +141,10 @@ def headline(results: dict) -> dict:
         "weights_load_cold_s": results["weights"]["cold_s"],
         "weights_load_warm_s": results["weights"]["warm_s"],
         "notebook_s": results["notebook"]["seconds"],
+        "dlib_encoder_photo_ms": results["end_to_end"]["lfw"].get("facerec_dlib_ms"),
+        "nn4_encoder_photo_ms": results["end_to_end"]["lfw"]["facerec_ms"],
+        "hog_detect_ms": results["end_to_end"]["lfw"].get("detect_hog_ms"),
+        "cnn_detect_ms": results["end_to_end"]["lfw"].get("detect_cnn_ms"),
     }
 
 
@@ -196,11 +200,15 @@ def encode_table(report: dict) -> list[str]:
 
 def photo_table(report: dict) -> list[str]:
     rows = [[f"{kind.replace('_', ' ')} ({row['size']}, {row['photos']} photos)", fmt(row["facerec_ms"]),
-             fmt(row["detect_align_ms"]), fmt(row["dlib_ms"]), fmt(row["face_recognition_ms"]),
-             fmt(row["speedup_vs_dlib"], 2) + "x"]
+             fmt(row["detect_align_ms"]), fmt(row.get("facerec_dlib_ms")), fmt(row["dlib_ms"]),
+             fmt(row["face_recognition_ms"]), fmt(row["speedup_vs_dlib"], 2) + "x", fmt(row.get("detect_hog_ms")),
+             fmt(row.get("detect_cnn_ms"))]
             for kind, row in report["end_to_end"].items()]
-    return _table(["end to end, ms/photo", "facerec", "(of which detect+align)", "dlib, same detection",
-                   "face_recognition defaults", "facerec vs dlib"], rows)
+    return _table(["end to end, ms/photo", "facerec, nn4 encoder", "(of which detect+align)", "facerec, dlib encoder",
+                   "dlib, same detection", "face_recognition defaults", "nn4 vs dlib", "HOG detection alone",
+                   "CNN detection alone"], rows) + [
+        "", "facerec's two columns detect with `auto` (HOG, then dlib's CNN only when HOG finds nothing); the last "
+        "two time `facerec.detect_faces` with each detector alone on the same photos."]
 
 
 def identify_table(report: dict) -> list[str]:

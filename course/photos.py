@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from facerec import align
+from facerec.exceptions import FaceNotFound
 from facerec.image import ImageInput, load_image
 
 
@@ -38,5 +39,7 @@ def find_and_align(image_path: ImageInput, fallback_to_whole: bool | None = None
     image = load_image(image_path)
     if fallback_to_whole is None:
         fallback_to_whole = align.is_face_crop_sized(image)
-    face, details = align.find_and_align(image, fallback_to_whole=fallback_to_whole, detector="hog")
-    return face, details
+    try:
+        return align.find_and_align(image, fallback_to_whole=fallback_to_whole, detector="hog")
+    except FaceNotFound:
+        raise FaceNotFound(align.no_face_message(image_path)) from None

@@ -1,9 +1,11 @@
 """facerec: face verification (1:1) and recognition (1:K) with 128-d encodings.
 
-The model is OpenFace's nn4.small2 (FaceNet-style, 96x96 RGB faces aligned on
-the eyes and nose, unit-length 128-d encodings); two faces are the same person
-when the L2 distance of their encodings is at most the weights' threshold
-(:func:`facerec.encoder.default_threshold`).
+Two encoders behind one interface (:mod:`facerec.encoders`): ``dlib`` (dlib's
+ResNet, the default for new databases) and ``nn4`` (this project's OpenFace
+nn4.small2, the course's FaceRecoModel). Two faces are the same person when the
+L2 distance of their encodings is at most the threshold of an operating point
+of the encoder's model card (:mod:`facerec.operating_points`; by default one
+that lets a stranger in at most 1 % of the time, whatever the gallery's size).
 
 Quick start::
 
@@ -14,7 +16,7 @@ Quick start::
         for face in facerec.identify("door.jpg", db):
             print(face.box, face.identity, face.distance)
 
-TensorFlow is imported only when a model is first needed.
+TensorFlow is imported only when the nn4 model is first needed.
 """
 
 from facerec.align import Face, align_face, detect_faces, find_and_align
@@ -30,6 +32,7 @@ from facerec.api import (
     verify,
 )
 from facerec.database import EnrollResult, FaceDatabase, Person
+from facerec.encoders import DEFAULT_ENCODER, ENCODERS, load_encoder
 from facerec.exceptions import (
     DatabaseError,
     EmptyDatabase,
@@ -48,9 +51,9 @@ from facerec.search import ExactSearch, FaissSearch, make_search
 __version__ = "0.1.0"
 
 __all__ = [
-    "DatabaseError", "EmptyDatabase", "EnrollResult", "ExactSearch", "Face", "FaceDatabase", "FaceNotFound",
-    "FaceRecError", "FaceResult", "FaissSearch", "ImageNotReadable", "ImageTooLarge", "InvalidArgument", "Match",
-    "ModelMismatch", "Person", "UnknownIdentity", "VerifyResult", "WeightsError", "align_face", "detect_faces",
-    "encode_faces", "face_distance", "find_and_align", "find_faces", "identify", "identify_faces", "load_image",
-    "make_search", "verify",
+    "DEFAULT_ENCODER", "ENCODERS", "align_face", "DatabaseError", "detect_faces", "EmptyDatabase", "encode_faces",
+    "EnrollResult", "ExactSearch", "Face", "face_distance", "FaceDatabase", "FaceNotFound", "FaceRecError",
+    "FaceResult", "FaissSearch", "find_and_align", "find_faces", "identify", "identify_faces", "ImageNotReadable",
+    "ImageTooLarge", "InvalidArgument", "load_encoder", "load_image", "make_search", "Match", "ModelMismatch",
+    "Person", "UnknownIdentity", "verify", "VerifyResult", "WeightsError",
 ]

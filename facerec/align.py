@@ -52,6 +52,7 @@ _FIVE_POINT_TO_TEMPLATE = [2, 0, 4]
 _DETECT_MAX_SIDE = 1600  # detection runs on a copy at most this large
 _UPSAMPLE_BELOW = 640  # images smaller than this are upsampled once to find small faces
 _SMALL_IMAGE = 200  # images at most this large may be face crops already (the course's 96x96 photos)
+_CNN_MIN_SIDE = 48  # dlib's MMOD CNN refuses images smaller than its filter windows
 DETECTORS = ("hog", "cnn", "auto")
 DEFAULT_DETECTOR = "auto"  # chosen on the measurements of MODEL_CARD.md ("Detectors")
 
@@ -131,6 +132,8 @@ def _run_detector(small: np.ndarray, detector: str, upsample: int) -> list[tuple
     if detector == "hog":
         rects, scores, _ = _detector().run(small, upsample, 0.0)
         return [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
+    if min(small.shape[:2]) * 2 ** upsample < _CNN_MIN_SIDE:  # smaller than the CNN's filters: no face fits
+        return []
     found = _cnn_detector()(small, upsample)
     return [((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence)) for d in found]
 

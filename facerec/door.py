@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facerec.align import DEFAULT_DETECTOR, detect_faces
+from facerec.align import DEFAULT_DETECTOR, detect_faces, no_face_message
 from facerec.api import DatabaseInput, FaceResult, identify, identify_faces, using_database
-from facerec.exceptions import ImageNotReadable, InvalidArgument
+from facerec.exceptions import FaceNotFound, ImageNotReadable, InvalidArgument
 from facerec.image import load_image
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
@@ -240,8 +240,9 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
         fps: frame rate of the output video (default: the source's, or 2 for a folder).
         encoder: an encoder object (default: the database's own).
         progress: show a progress bar on stderr.
-        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default). A frame without a face is simply
-            written unannotated; with ``auto`` it costs a CNN pass, so use ``hog`` for long videos.
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default). A video frame without a face is
+            nobody (written unannotated; with ``auto`` it costs a CNN pass, so use ``hog`` for long
+            videos); a single photo without a face raises :class:`FaceNotFound`, as :func:`identify` does.
 
     Returns:
         A :class:`DoorReport`.
@@ -254,6 +255,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
         raise ImageNotReadable(f"{source} does not exist; give a video file, a folder of images or an image")
     report = DoorReport(str(source), str(out))
     stills = _still_images(Path(source)) is not None  # frames named after their image files
+    single_image = stills and Path(source).is_file()
     writer = FrameWriter(out, fps or video_fps(source), frame_size(source))
     results: list[FaceResult] = []
     try:
@@ -262,9 +264,11 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
             for index, (label, rgb) in enumerate(tqdm(frames, total=count_frames(source), desc="door", unit="frame",
                                                       disable=not progress)):
                 if index % every == 0:
-                    results = identify_faces(rgb, detect_faces(rgb, detector=detector), database, k, threshold,
-                                             encoder, label=label, operating_point=operating_point, far=far,
-                                             false_alarm=false_alarm)
+                    faces = detect_faces(rgb, detector=detector)
+                    if single_image and not faces:  # one photo: as identify would say (a video frame: nobody)
+                        raise FaceNotFound(no_face_message(source))
+                    results = identify_faces(rgb, faces, database, k, threshold, encoder, label=label,
+                                             operating_point=operating_point, far=far, false_alarm=false_alarm)
                     report.processed += 1
                     report.faces.extend((index, result) for result in results)
                 stem = Path(label).stem if stills else f"{Path(source).stem}_{index:06d}"

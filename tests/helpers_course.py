@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from course.solutions import img_to_encoding
 from course.photos import find_and_align
+from course.solutions import img_to_encoding
 from facerec.encoder import default_threshold
 from facerec.image import load_image
 

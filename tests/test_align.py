@@ -52,12 +52,28 @@ def test_no_face_in_a_large_blank_image_raises():
         find_and_align(np.full((400, 600, 3), 128, np.uint8))
 
 
-def test_crop_sized_images_fall_back_to_the_whole_image():
+@pytest.mark.parametrize("detector", ["hog", "auto"])
+def test_a_blank_crop_sized_image_is_no_face_unless_the_caller_asks_for_the_whole_image(detector):
     blank = np.full((96, 96, 3), 128, np.uint8)
-    aligned, face = find_and_align(blank)
-    assert face.box == (0, 0, 96, 96) and face.score == 0.0
     with pytest.raises(FaceNotFound):
-        find_and_align(blank, fallback_to_whole=False)
+        find_and_align(blank, detector=detector)
+    aligned, face = find_and_align(blank, fallback_to_whole=True, detector=detector)
+    assert face.box == (0, 0, 96, 96) and face.score == 0.0 and aligned.shape == (96, 96, 3)
+
+
+def test_the_course_keeps_its_whole_image_rule_for_its_crops():
+    from course.photos import find_and_align as course_find_and_align
+
+    blank = np.full((96, 96, 3), 128, np.uint8)
+    _, face = course_find_and_align(blank)
+    assert face.box == (0, 0, 96, 96)
+    with pytest.raises(FaceNotFound):
+        course_find_and_align(np.full((400, 400, 3), 128, np.uint8))
+
+
+def test_unknown_detector_is_a_typed_error():
+    with pytest.raises(InvalidArgument, match="detector must be one of"):
+        detect_faces(np.zeros((50, 50, 3), np.uint8), detector="yolo")
 
 
 def test_wrong_array_is_a_typed_error():

@@ -22,6 +22,7 @@ from facerec.exceptions import (
     ModelMismatch,
     UnknownIdentity,
 )
+from facerec.operating_points import resolve
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,11 @@ def test_identify_distances_agree_with_a_hand_computation(residents, encoder):
         [result] = facerec.identify(photo("camera_3"), db, k=len(RESIDENTS), encoder=encoder)
     assert [m.name for m in result.candidates] == [n for _, n in by_hand]
     np.testing.assert_allclose([m.distance for m in result.candidates], [d for d, _ in by_hand], atol=1e-5)
-    assert result.threshold == default_threshold(encoder.weights_dir)
+    # the default operating point (false-alarm-1e-2) derived for the gallery's 12 encodings, from the model card
+    expected = resolve(encoder.card(), gallery_size=len(RESIDENTS))
+    assert result.operating_point == "false-alarm-1e-2" == expected.operating_point
+    assert result.threshold == pytest.approx(expected.value)
+    assert result.threshold < default_threshold(encoder.weights_dir)
     assert result.identity == (by_hand[0][1] if by_hand[0][0] <= result.threshold else None)
 
 
@@ -191,14 +196,17 @@ def test_several_photos_per_person_match_by_the_closest(tmp_path, encoder):
         assert found.identity == "younes" and found.distance < 1e-3
 
 
-def test_enrolling_a_photo_without_a_face_stores_nothing_unless_skipped(tmp_path, encoder):
+def test_enrolling_a_photo_without_a_face_skips_it_by_default_and_strictly_stores_nothing(tmp_path, encoder):
     blank = tmp_path / "wall.jpg"
     Image.new("RGB", (400, 300), (90, 90, 90)).save(blank)
     with FaceDatabase(tmp_path / "faces.sqlite") as db:
         with pytest.raises(FaceNotFound, match="wall.jpg"):
-            db.enroll("felix", [photo("felix"), blank], encoder=encoder)
+            db.enroll("felix", [photo("felix"), blank], encoder=encoder, skip_bad=False)
         assert db.people() == []
-        result = db.enroll("felix", [photo("felix"), blank], encoder=encoder, skip_bad=True)
+        with pytest.raises(FaceNotFound, match="none of the 1 photo"):
+            db.enroll("ghost", [blank], encoder=encoder)
+        assert db.people() == []
+        result = db.enroll("felix", [photo("felix"), blank], encoder=encoder)
         assert result.added == ["felix.jpg"] and [source for source, _ in result.failed] == ["wall.jpg"]
 
 
@@ -222,12 +230,13 @@ def test_an_enrollment_interrupted_while_writing_leaves_the_database_as_it_was(t
         assert (db.faces(), db.encodings()[0].tobytes()) == before and db.names() == ["dan"]
 
 
-def test_the_door_photos_give_the_known_answers_with_trained_weights(tmp_path):
+def test_the_door_photos_give_the_known_answers_with_trained_weights_at_the_balanced_point(tmp_path):
     trained = get_encoder(trained_weights_or_skip())
     with FaceDatabase(tmp_path / "door.sqlite") as db:
         for name in RESIDENTS:
             db.enroll(name, [photo(name)], encoder=trained)
-        answers = {f"camera_{i}": facerec.identify(photo(f"camera_{i}"), db, encoder=trained)[0] for i in range(6)}
+        answers = {f"camera_{i}": facerec.identify(photo(f"camera_{i}"), db, encoder=trained,
+                                                   operating_point="balanced")[0] for i in range(6)}
     assert answers["camera_0"].identity == "younes"
     assert answers["camera_1"].identity == "bertrand"
     assert answers["camera_2"].closest == "benoit"

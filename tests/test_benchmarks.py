@@ -92,8 +92,11 @@ def test_quick_run_reports_each_section(quick_report):
     for kind in ("lfw", "happy_house", "canvas"):
         row = quick_report["end_to_end"][kind]
         assert row["photos"] >= 1
-        for pipeline in ("facerec", "dlib", "face_recognition", "detect_align"):
+        for pipeline in ("facerec", "facerec_dlib", "dlib", "face_recognition", "detect_align", "detect_hog",
+                         "detect_cnn"):
             assert _positive(row[f"{pipeline}_ms"]), (kind, pipeline)
+    for key in ("dlib_encoder_photo_ms", "nn4_encoder_photo_ms", "hog_detect_ms", "cnn_detect_ms"):
+        assert _positive(quick_report[key]), key
     sizes = [row["size"] for row in quick_report["identify"]]
     assert sizes == [1_000, 100_000]
     for row in quick_report["identify"]:

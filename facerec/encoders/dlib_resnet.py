@@ -86,7 +86,7 @@ class DlibEncoder:
 
     Same interface as :class:`facerec.encoders.nn4.FaceEncoder`: :attr:`name`,
     :attr:`fingerprint` (SHA-256 of the model file), :meth:`card` and
-    :meth:`encode_faces`. About 70 ms per face on one CPU core.
+    :meth:`encode_faces`. About 77 ms per face on the 2-core CPU of BENCHMARKS.md.
     """
 
     name = "dlib"
