@@ -77,11 +77,25 @@ def eligible_people(labels: np.ndarray, min_photos: int = MIN_PHOTOS) -> list[in
     return [int(label) for label in np.flatnonzero(counts >= min_photos)]
 
 
-def encodings_of(encoder_name: str, weights: str | None, progress: bool) -> tuple[object, np.ndarray, dict]:
-    """``(lfw, encodings of every LFW photo (N, 128), model card)`` for the named encoder."""
+def restrict(lfw, limit: int | None, min_photos: int = MIN_PHOTOS):
+    """``lfw`` itself, or (``limit``) its first ``limit`` eligible people and the photos of ``10 * limit`` others."""
+    if limit is None:
+        return lfw
+    from facerec.datasets import AlignedSet
+
+    eligible = set(eligible_people(lfw.labels, min_photos)[:limit])
+    others = [label for label in np.unique(lfw.labels) if label not in set(eligible_people(lfw.labels, min_photos))]
+    keep = np.flatnonzero(np.isin(lfw.labels, sorted(eligible) + others[:10 * limit]))
+    return AlignedSet(lfw.images[keep], lfw.labels[keep], lfw.identities, [lfw.paths[i] for i in keep],
+                      [lfw.groups[i] for i in keep], lfw.detected[keep])
+
+
+def encodings_of(encoder_name: str, weights: str | None, progress: bool,
+                 limit: int | None = None) -> tuple[object, np.ndarray, dict]:
+    """``(lfw, encodings of its photos (N, 128), model card)`` for the named encoder (see :func:`restrict`)."""
     from facerec import datasets
 
-    lfw = datasets.load("lfw")
+    lfw = restrict(datasets.load("lfw"), limit)
     if encoder_name == "dlib":
         from facerec.encoders.dlib_resnet import encode_collection, model_card, model_fingerprint
 
@@ -165,7 +179,7 @@ def open_set(lfw, encodings: np.ndarray, card: dict, size: int, draws: int, seed
 
 def run(args: argparse.Namespace) -> dict:
     """Both protocols for one encoder (see the module docstring)."""
-    lfw, encodings, card = encodings_of(args.encoder, args.weights, progress=not args.json)
+    lfw, encodings, card = encodings_of(args.encoder, args.weights, not args.json, args.limit)
     result = {"encoder": args.encoder, "model": "dlib" if args.encoder == "dlib" else "facerec",
               "weights": "dlib" if args.encoder == "dlib" else str(args.weights or "weights"),
               **closed_set(lfw, encodings, card, args)}
@@ -178,12 +192,26 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def markdown(result: dict) -> str:
+    """The open-set results as a Markdown table (one row per gallery and operating point), for MODEL_CARD.md."""
+    lines = ["| gallery (people x 3 photos) | operating point | threshold | residents admitted as themselves "
+             "(`open_rank1`) | strangers let in (`open_false_alarm`) |", "|---|---|---|---|---|"]
+    for key, block in result["open_set"].items():
+        for name, point in block["operating_points"].items():
+            door = " (door default)" if name == block["default_operating_point"] else ""
+            cells = [f"{key} ({block['people']})", f"`{name}`{door}", f"{point['threshold']:.3f}",
+                     f"{100 * point['open_rank1']:.1f} %", f"{100 * point['open_false_alarm']:.2f} %"]
+            lines.append("| " + " | ".join(f"**{c}**" if door else c for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", default=None, choices=["nn4", "dlib"], help="the encoder (default nn4)")
     parser.add_argument("--model", default=None, choices=["facerec", "dlib"],
                         help="deprecated spelling of --encoder (facerec = nn4)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N eligible people (quick check)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="quick check: the first N eligible people, and the photos of 10 N others as strangers")
     parser.add_argument("--min-photos", type=int, default=MIN_PHOTOS, help="people with at least this many photos")
     parser.add_argument("--enrolled", type=int, default=ENROLLED, help="photos enrolled per person (closed set)")
     parser.add_argument("--draws", type=int, default=5, help="open-set galleries drawn per size (default 5)")
@@ -193,11 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="closed set: a raw threshold instead of the default operating point")
     parser.add_argument("--backend", default="exact", choices=["exact", "faiss-flat", "faiss-hnsw"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--markdown", default=None, metavar="RESULT_JSON",
+                        help="print the open-set table of a saved --json result as Markdown, and stop")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
     if args.model:
         print("identify_lfw: --model is deprecated, use --encoder nn4|dlib", file=sys.stderr)
     args.encoder = args.encoder or {"facerec": "nn4"}.get(args.model, args.model) or "nn4"

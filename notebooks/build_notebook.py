@@ -100,7 +100,8 @@ values in [0, 1]. (The original course used Keras 2 with channels first, `(m, 3,
 md("packages-text", """
 ## 0 - Packages
 
-Run the cell below to import everything the assignment uses. The faces are found and aligned by `facerec.align`,
+Run the cell below to import everything the assignment uses. The faces are found and aligned by
+`course.photos.find_and_align` (`facerec.align`'s HOG detector and alignment),
 the network is built by `faceRecoModel` and its weights read by `load_weights_from_FaceNet`. `default_threshold()`
 reads the verification threshold from the model card (`weights/model.json`): two encodings belong to the same
 person when their distance is at most this threshold.
@@ -257,8 +258,9 @@ First, the house needs a **database** with one encoding per resident. An encodin
 
 1. find the face in the photo and align it: `find_and_align(image_path)` detects the face, warps it so the eyes
    and nose land at fixed positions, and returns the aligned `(96, 96, 3)` uint8 RGB face and its details. (The
-   course's photos are already 96x96 face crops; when no face is detected in such a small image, the whole
-   image is used.)
+   course's photos are already 96x96 face crops; when no face is detected in such a small image, the course's
+   `find_and_align` uses the whole image. That rule is the course's only: the practical `facerec` tool answers
+   "no face found" instead, so that a blank wall in front of a door camera never becomes a face.)
 2. scale the pixels to [0, 1] (divide by 255) and add a batch axis: shape `(1, 96, 96, 3)`, float32;
 3. run the network: `model.predict_on_batch(x)` returns a numpy array of shape `(1, 128)`.
 

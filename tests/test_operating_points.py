@@ -33,7 +33,9 @@ def test_named_pair_points_are_the_cards_numbers(card):
 
 def test_far_reads_the_impostor_quantile_table(card):
     assert resolve(card, far=1e-2).value == pytest.approx(0.21, abs=5e-4)
-    assert impostor_quantile(card, 0.3) == pytest.approx(0.5, abs=2e-3)
+    row = card["impostor_distances"]
+    assert impostor_quantile(card, row["p"][40]) == pytest.approx(row["distance"][40])  # a row: exact
+    assert impostor_quantile(card, 0.3) == pytest.approx(0.5, abs=0.01)  # between rows: log-linear
     assert impostor_quantile(card, 1e-9) == pytest.approx(0.2 + 1e-7)  # below the table: its strictest row
 
 
