@@ -339,7 +339,17 @@ def test_a_real_process_prints_no_traceback_and_people_does_not_load_tensorflow(
     assert done.stdout.strip().splitlines()[-1] == "[0, 0] False", done.stderr
 
 
-def test_verify_by_siamese_head_reports_a_probability(run, enrolled):
+@pytest.fixture(scope="module")
+def enrolled_nn4(tmp_path_factory, weights):
+    """A database of the nn4 encoder (the siamese heads are nn4's) with younes, kian and tian enrolled."""
+    path = tmp_path_factory.mktemp("cli_nn4") / "faces.sqlite"
+    for name in ("younes", "kian", "tian"):
+        assert main(["--db", str(path), "--encoder", "nn4", "enroll", name, str(photo(name))]) == 0
+    return path
+
+
+def test_verify_by_siamese_head_reports_a_probability(run, enrolled_nn4):
+    enrolled = enrolled_nn4
     code, out, _ = run("--db", enrolled, "verify", photo("younes"), "--as", "younes", "--method", "head-abs", "--json")
     answer = json.loads(out)
     assert code == 0 and answer["match"] is True and answer["method"] == "head-abs"
