@@ -97,3 +97,22 @@ def test_the_shipped_cards_hold_every_point_in_order(index):
     for name in ("far-1e-2", "far-1e-3"):  # the named points and the table agree
         rate = float(name.split("-", 1)[1])
         assert resolve(card, far=rate).value == pytest.approx(points[name]["threshold"], abs=0.01)
+
+
+def test_calibration_splits_every_pair_once_into_genuine_and_impostor():
+    from facerec.training.calibrate import quantile_table, split_distances
+
+    rng = np.random.default_rng(0)
+    encodings = rng.standard_normal((700, 128)).astype(np.float32)  # more than one block of 512 rows
+    labels = rng.integers(0, 90, 700)
+    genuine, impostor = split_distances(encodings, labels)
+    assert len(genuine) + len(impostor) == 700 * 699 // 2
+    i, j = np.triu_indices(700, k=1)
+    brute = np.linalg.norm(encodings[i] - encodings[j], axis=1)
+    same = labels[i] == labels[j]
+    np.testing.assert_allclose(np.sort(genuine), np.sort(brute[same]), rtol=1e-5)
+    np.testing.assert_allclose(np.sort(impostor), np.sort(brute[~same]), rtol=1e-5)
+    table = quantile_table(impostor)
+    assert table["pairs"] == len(impostor) and table["p"][0] == pytest.approx(10 / len(impostor), rel=1e-3)
+    assert np.all(np.diff(table["distance"]) >= 0)
+    assert table["distance"][-1] == pytest.approx(np.median(impostor), abs=1e-4)

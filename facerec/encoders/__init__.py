@@ -7,17 +7,17 @@ doing its own alignment from the detected faces (nn4: OpenFace's 96x96 warp;
 dlib: its 150x150 chip). A database records the encoder it was made with
 (:class:`facerec.database.FaceDatabase`), and every later call on it uses that one.
 
-=========  ==========================================  ===========================  =============
-name       model                                       LFW 10-fold (MODEL_CARD.md)  time per face
-=========  ==========================================  ===========================  =============
-``dlib``   dlib ResNet-29, 150x150 chips (default)     98.95 %                      about 77 ms
-``nn4``    nn4.small2, 96x96, face + mirror averaged   94.33 %                      about 6 ms
-=========  ==========================================  ===========================  =============
+=========  ==========================================  ===========================  ====================
+name       model                                       LFW 10-fold (MODEL_CARD.md)  faces/s, batches
+=========  ==========================================  ===========================  ====================
+``dlib``   dlib ResNet-29, 150x150 chips (default)     98.95 %                      7.9 (BENCHMARKS.md)
+``nn4``    nn4.small2, 96x96, face + mirror averaged   94.33 %                      149
+=========  ==========================================  ===========================  ====================
 
 ``dlib`` is the default for new databases: on LFW 1:K it names the right person
 for 98.6 % of the queries against nn4's 69.1 %, and only it keeps strangers out
 at a useful true-accept rate (MODEL_CARD.md). ``nn4`` is the course's network and
-the fast choice (about 13x faster per face in batches).
+the fast choice (19x faster per face in batches on that machine).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class DlibEncoder:
 
     Same interface as :class:`facerec.encoders.nn4.FaceEncoder`: :attr:`name`,
     :attr:`fingerprint` (SHA-256 of the model file), :meth:`card` and
-    :meth:`encode_faces`. About 77 ms per face on the 2-core CPU of BENCHMARKS.md.
+    :meth:`encode_faces`. About 8 to 13 faces per second on the 2-core CPUs of BENCHMARKS.md.
     """
 
     name = "dlib"
@@ -172,7 +172,7 @@ def encode_collection(collection: str, paths: list[str], progress: bool = True,
     """dlib descriptors ``(len(paths), 128)`` of photos given relative to the collection.
 
     Results are cached per photo in ``datasets/<collection>_dlib.h5``; only photos
-    not cached yet are encoded (dlib takes about 70 ms a face on one core), in
+    not cached yet are encoded (dlib takes about 80 to 150 ms a face on one core), in
     ``workers`` processes (default: one per core). The cache is saved every
     2,000 photos, so an interrupted run resumes where it stopped.
     """
