@@ -119,18 +119,19 @@ def caption(result: FaceResult) -> str:
 
 
 def draw_results(bgr: np.ndarray, results: list[FaceResult], scale: float = 1.0,
-                 labels: list[str] | None = None) -> np.ndarray:
+                 labels: list[str] | None = None, admitted: list[bool] | None = None) -> np.ndarray:
     """Draw each face's box and caption onto a BGR image (in place, also returned).
 
     Args:
         bgr: BGR uint8 image ``(h, w, 3)``.
         results: faces identified in the image, boxes in pixels of the unscaled image.
         scale: factor from the results' pixel coordinates to ``bgr``'s.
-        labels: captions (default :func:`caption`); a face is green when it has an identity.
+        labels: captions (default :func:`caption`).
+        admitted: per face, whether the door lets it in (green) or not (red); default: it has an identity.
     """
     for i, result in enumerate(results):
         left, top, right, bottom = (int(round(v * scale)) for v in result.box)
-        color = KNOWN_BGR if result.identity else UNKNOWN_BGR
+        color = KNOWN_BGR if (admitted[i] if admitted else result.identity) else UNKNOWN_BGR
         text = labels[i] if labels else caption(result)
         thickness = max(1, round(min(bgr.shape[:2]) / 240))
         cv2.rectangle(bgr, (left, top), (right, bottom), color, thickness)
@@ -380,7 +381,8 @@ def save_contact_sheet(rows: list[DemoRow], cameras: list[Path], path: str | os.
         bgr = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), size, interpolation=cv2.INTER_CUBIC)
         mine = [row for row in rows if row.image == camera.name]
         results = [row.result for row in mine]
-        draw_results(bgr, results, scale, labels=[f"{r.closest} {r.distance:.2f}" for r in mine])
+        draw_results(bgr, results, scale, labels=[f"{r.closest} {r.distance:.2f}" for r in mine],
+                     admitted=[r.verdict.startswith("welcome") for r in mine])
         cell = np.full((tile + banner, tile, 3), 255, np.uint8)
         cell[:bgr.shape[0], :bgr.shape[1]] = bgr
         lines = [camera.name] + [row.verdict for row in mine] if mine else [camera.name, "no face"]
