@@ -143,7 +143,7 @@ def encoding_shift(exact, approximate, faces: np.ndarray) -> dict:
 
     Also gives the model card's verification ``threshold``, the scale to read them against.
     """
-    from facerec.encoder import default_threshold
+    from facerec.encoders.nn4 import default_threshold
 
     moved = np.linalg.norm(approximate.encode(faces) - exact.encode(faces), axis=1)
     return {"median": float(np.median(moved)), "max": float(moved.max()),

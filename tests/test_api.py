@@ -14,7 +14,7 @@ from PIL import Image
 
 import facerec
 from facerec.database import FaceDatabase
-from facerec.encoder import default_threshold, get_encoder
+from facerec.encoders.nn4 import default_threshold, get_encoder
 from facerec.exceptions import (
     EmptyDatabase,
     FaceNotFound,
@@ -158,7 +158,8 @@ def test_verify_uses_the_closest_photo_of_the_claimed_person(residents, encoder)
         expected = float(facerec.face_distance(db.encodings("kian")[0], query[0]).min())
     result = facerec.verify(photo("camera_2"), "kian", residents, encoder=encoder)
     assert result.name == "kian" and abs(result.distance - expected) < 1e-5
-    assert result.match == (result.distance <= default_threshold(encoder.weights_dir))
+    assert result.threshold == pytest.approx(resolve(encoder.card(), gallery_size=1).value)  # kian's one photo
+    assert result.match == (result.distance <= result.threshold)
     assert not facerec.verify(photo("camera_2"), "kian", residents, threshold=0.0, encoder=encoder).match
     same = facerec.verify(photo("kian"), "kian", residents, encoder=encoder)
     assert same.match and same.distance < 1e-3

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from course.photos import find_and_align
-from facerec.encoder import default_threshold, get_encoder
+from facerec.encoders.nn4 import default_threshold, get_encoder
 
 RESIDENTS = ["andrew", "arnaud", "benoit", "bertrand", "dan", "danielle", "felix", "kevin", "kian",
              "sebastiano", "tian", "younes"]

@@ -116,3 +116,15 @@ def test_calibration_splits_every_pair_once_into_genuine_and_impostor():
     assert table["pairs"] == len(impostor) and table["p"][0] == pytest.approx(10 / len(impostor), rel=1e-3)
     assert np.all(np.diff(table["distance"]) >= 0)
     assert table["distance"][-1] == pytest.approx(np.median(impostor), abs=1e-4)
+
+
+def test_the_course_decides_at_its_plain_encodings_own_threshold(tmp_path):
+    from facerec.encoder import balanced_threshold, default_threshold
+    from facerec.paths import WEIGHTS_DIR
+
+    card = json.loads((WEIGHTS_DIR / "model.json").read_text())
+    assert default_threshold() == card["course_threshold"]["threshold"] != balanced_threshold()
+    assert "plain" in card["course_threshold"]["encoding"]
+    del card["course_threshold"]  # older weights: the course falls back to the balanced threshold
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    assert default_threshold(tmp_path) == card["threshold"]
