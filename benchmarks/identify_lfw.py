@@ -83,9 +83,9 @@ def restrict(lfw, limit: int | None, min_photos: int = MIN_PHOTOS):
         return lfw
     from facerec.datasets import AlignedSet
 
-    eligible = set(eligible_people(lfw.labels, min_photos)[:limit])
-    others = [label for label in np.unique(lfw.labels) if label not in set(eligible_people(lfw.labels, min_photos))]
-    keep = np.flatnonzero(np.isin(lfw.labels, sorted(eligible) + others[:10 * limit]))
+    everyone_eligible = eligible_people(lfw.labels, min_photos)
+    others = np.setdiff1d(np.unique(lfw.labels), everyone_eligible)
+    keep = np.flatnonzero(np.isin(lfw.labels, everyone_eligible[:limit] + others[:10 * limit].tolist()))
     return AlignedSet(lfw.images[keep], lfw.labels[keep], lfw.identities, [lfw.paths[i] for i in keep],
                       [lfw.groups[i] for i in keep], lfw.detected[keep])
 

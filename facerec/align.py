@@ -231,6 +231,29 @@ def find_and_align(source: ImageInput, fallback_to_whole: bool = False, size: in
     return align_face(image, face, size), face
 
 
+def find_faces(source: ImageInput, all_faces: bool = True,
+               detector: str = DEFAULT_DETECTOR) -> tuple[np.ndarray, list[Face]]:
+    """Load an image and find its faces.
+
+    Args:
+        source: path or array (anything :func:`facerec.load_image` takes).
+        all_faces: every face (default), or only the largest.
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default), see :func:`detect_faces`.
+
+    Returns:
+        ``(rgb, faces)``: the RGB uint8 image ``(h, w, 3)`` and its faces, largest first.
+
+    Raises:
+        FaceNotFound: no face detected in the image (whatever its size: a blank
+            wall never becomes a face).
+    """
+    rgb = load_image(source)
+    faces = detect_faces(rgb, detector=detector)
+    if not faces:
+        raise FaceNotFound(no_face_message(source))
+    return rgb, faces if all_faces else faces[:1]
+
+
 def no_face_message(source: ImageInput) -> str:
     """The one-line :class:`FaceNotFound` message for ``source`` (a path or an array)."""
     name = source if not isinstance(source, np.ndarray) else "the image"

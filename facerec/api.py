@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facerec.align import DEFAULT_DETECTOR, Face, detect_faces, no_face_message
+from facerec.align import DEFAULT_DETECTOR, Face, find_faces
 from facerec.database import FaceDatabase
-from facerec.exceptions import FaceNotFound, InvalidArgument
+from facerec.exceptions import InvalidArgument
 from facerec.head import DECISION, load_method_head
-from facerec.image import ImageInput, load_image
+from facerec.image import ImageInput
 from facerec.operating_points import Threshold, resolve
 from facerec.search import ENCODING_SIZE
 
@@ -160,29 +160,6 @@ def using_database(db: DatabaseInput) -> Iterator[FaceDatabase]:
         return
     with FaceDatabase(db, create=False) as opened:
         yield opened
-
-
-def find_faces(image: ImageInput, all_faces: bool = True,
-               detector: str = DEFAULT_DETECTOR) -> tuple[np.ndarray, list[Face]]:
-    """Load an image and find its faces.
-
-    Args:
-        image: path or array.
-        all_faces: every face (default), or only the largest.
-        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default), see :func:`facerec.detect_faces`.
-
-    Returns:
-        ``(rgb, faces)``: the RGB uint8 image ``(h, w, 3)`` and its faces, largest first.
-
-    Raises:
-        FaceNotFound: no face detected in the image (whatever its size: a blank
-            wall never becomes a face).
-    """
-    rgb = load_image(image)
-    faces = detect_faces(rgb, detector=detector)
-    if not faces:
-        raise FaceNotFound(no_face_message(image))
-    return rgb, faces if all_faces else faces[:1]
 
 
 def encode_faces(image: ImageInput, all_faces: bool = False, encoder=None,

@@ -49,12 +49,6 @@ def _quiet_native_stderr(enabled: bool) -> Iterator[None]:
         os.close(devnull)
 
 
-def _load_quietly(loader):
-    """Call ``loader()`` with TensorFlow's start-up banners silenced (nn4 imports TensorFlow)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return loader()
-
-
 def _open_db(args: argparse.Namespace, create: bool = False):
     """The database of ``--db``, checked against ``--encoder`` (a new one is created with it)."""
     from facerec.database import FaceDatabase
@@ -70,8 +64,9 @@ def _encoder(args: argparse.Namespace, db=None):
     from facerec.encoders import load_encoder
 
     name = (db.encoder_name if db is not None else None) or args.encoder
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _quiet_native_stderr(not args.verbose):
-        return _load_quietly(lambda: load_encoder(name, args.weights))
+        return load_encoder(name, args.weights)
 
 
 def _decision(args: argparse.Namespace) -> dict:

@@ -546,13 +546,9 @@ def _encoding_blob(encoding: np.ndarray) -> bytes:
 
 def _encode_photo(image, encoder, detector: str) -> FaceRecord:
     """The :class:`FaceRecord` of a photo's largest face (:class:`FaceNotFound` when it has none)."""
-    from facerec.align import detect_faces, no_face_message
-    from facerec.image import load_image
+    from facerec.align import find_faces
 
-    rgb = load_image(image)
-    faces = detect_faces(rgb, detector=detector)
-    if not faces:
-        raise FaceNotFound(no_face_message(image))
+    rgb, faces = find_faces(image, all_faces=False, detector=detector)
     source, sha = _source_of(image)
     return FaceRecord(encoder.encode_faces(rgb, faces[:1])[0], source, sha, faces[0].box)
 

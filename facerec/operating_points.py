@@ -33,9 +33,6 @@ import numpy as np
 
 from facerec.exceptions import InvalidArgument, WeightsError
 
-PAIR_PREFIX = "far-"
-GALLERY_PREFIX = "false-alarm-"
-
 
 @dataclass(frozen=True)
 class Threshold:

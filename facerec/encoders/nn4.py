@@ -194,6 +194,7 @@ class FaceEncoder:
         self.fingerprint = weights_fingerprint(self.model)
         self._network = inference_network(self.model, precision)
         self.flip_average, self.precision = flip_average, precision
+        self._card: dict | None = None
         spec = tf.TensorSpec([None, 96, 96, 3], tf.float32)
         self._forward = tf.function(self._flip_averaged if flip_average else self._plain, input_signature=[spec])
 
@@ -210,8 +211,10 @@ class FaceEncoder:
         return tf.math.l2_normalize(mean, axis=1)
 
     def card(self) -> dict:
-        """This encoder's model card (``model.json`` beside the weights; see :func:`model_info`)."""
-        return model_info(self.weights_dir)
+        """This encoder's model card (``model.json`` beside the weights; see :func:`model_info`), read once."""
+        if self._card is None:
+            self._card = model_info(self.weights_dir)
+        return self._card
 
     def encode_faces(self, rgb: np.ndarray, faces: list) -> np.ndarray:
         """Encode detected faces of one image (the interface every encoder shares).

@@ -55,6 +55,14 @@ def encode_photos(encoder_name: str, paths: list[str], weights_dir: Path | None,
     return encode_lfw(model, paths, None if weights_dir is None else str(weights_dir), progress=progress)
 
 
+def listed_distances(encodings: np.ndarray, paths: list[str], pairs: list) -> tuple[np.ndarray, np.ndarray]:
+    """``(distances, same)`` of View 1's listed pairs, ``encodings`` being those of ``paths`` in order."""
+    from facerec.evaluate import pair_distances
+
+    return (pair_distances(encodings, {p: i for i, p in enumerate(paths)}, pairs),
+            np.array([pair.same for pair in pairs]))
+
+
 def split_distances(encodings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(genuine, impostor)``: L2 distances of every same-person and every different-person pair of photos."""
     x = encodings.astype(np.float64)
@@ -87,16 +95,21 @@ def rates(genuine: np.ndarray, impostor: np.ndarray, threshold: float) -> dict:
             "view1_frr": float(f"{np.mean(genuine > threshold):.4g}")}
 
 
+def listed_rates(listed: np.ndarray, same: np.ndarray, threshold: float) -> tuple[float, float, float]:
+    """``(accuracy, far, frr)`` of the listed pairs at ``threshold``, rounded to 4 decimals."""
+    accepted = listed <= threshold
+    return (round(float(np.mean(accepted == same)), 4), round(float(np.mean(accepted[~same])), 4),
+            round(float(np.mean(~accepted[same])), 4))
+
+
 def operating_points(encodings: np.ndarray, labels: np.ndarray, paths: list[str], pairs: list) -> dict:
     """The card's calibration fields (see the module docstring) from View 1 encodings."""
-    from facerec.evaluate import accuracy_at, best_threshold, pair_distances
+    from facerec.evaluate import best_threshold
 
-    listed = pair_distances(encodings, {p: i for i, p in enumerate(paths)}, pairs)
-    same = np.array([pair.same for pair in pairs])
+    listed, same = listed_distances(encodings, paths, pairs)
     genuine, impostor = split_distances(encodings, labels)
     balanced = round(best_threshold(listed, same), 4)
-    accuracy = round(accuracy_at(listed, same, balanced), 4)
-    points = {"balanced": {"threshold": balanced, "view1_listed_accuracy": accuracy,
+    points = {"balanced": {"threshold": balanced, "view1_listed_accuracy": listed_rates(listed, same, balanced)[0],
                            **rates(genuine, impostor, balanced),
                            "source": "best accuracy on LFW View 1's 3,200 listed pairs"}}
     for name, rate in PAIR_RATES.items():
@@ -118,15 +131,14 @@ def course_threshold(weights_dir: Path, paths: list[str], pairs: list) -> dict:
     """nn4's ``balanced`` point for the course's plain encoding (one pass, no mirror), on View 1's listed pairs."""
     from facerec import datasets
     from facerec.encoders.nn4 import FaceEncoder
-    from facerec.evaluate import accuracy_at, best_threshold, pair_distances
+    from facerec.evaluate import best_threshold
 
     lfw = datasets.load("lfw")
     index = lfw.index_of()
     encodings = FaceEncoder(weights_dir, flip_average=False).encode(lfw.images[[index[p] for p in paths]])
-    listed = pair_distances(encodings, {p: i for i, p in enumerate(paths)}, pairs)
-    same = np.array([pair.same for pair in pairs])
+    listed, same = listed_distances(encodings, paths, pairs)
     threshold = round(best_threshold(listed, same), 4)
-    return {"threshold": threshold, "view1_listed_accuracy": round(accuracy_at(listed, same, threshold), 4),
+    return {"threshold": threshold, "view1_listed_accuracy": listed_rates(listed, same, threshold)[0],
             "encoding": "plain: the network once per face (the course's img_to_encoding), not mirror-averaged",
             "source": "best accuracy on LFW View 1's 3,200 listed pairs"}
 
@@ -180,8 +192,6 @@ def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None,
         on the listed pairs; and ``course_threshold``, the balanced point of the
         plain encoding that the course's graded functions use.
     """
-    from facerec.evaluate import pair_distances
-
     weights_dir = Path(weights_dir)
     paths, labels, pairs = view1_photos()
     encodings = encode_photos(encoder_name, paths, weights_dir, progress)
@@ -189,14 +199,10 @@ def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None,
     if encoder_name == "nn4":
         card["course_threshold"] = course_threshold(weights_dir, paths, pairs)
     balanced = card["operating_points"]["balanced"]["threshold"]
-    listed = pair_distances(encodings, {p: i for i, p in enumerate(paths)}, pairs)
-    same = np.array([pair.same for pair in pairs])
-    accepted = listed <= balanced
+    accuracy, far, frr = listed_rates(*listed_distances(encodings, paths, pairs), balanced)
     card = {**card, "threshold": balanced,
             "threshold_source": "best accuracy on LFW View 1 (pairsDevTrain + pairsDevTest, 3200 pairs)",
-            "view1_accuracy": round(float(np.mean(accepted == same)), 4),
-            "view1_far": round(float(np.mean(accepted[~same])), 4),
-            "view1_frr": round(float(np.mean(~accepted[same])), 4)}
+            "view1_accuracy": accuracy, "view1_far": far, "view1_frr": frr}
     path = card_path(encoder_name, weights_dir)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(card, indent=2) + "\n")
