@@ -1,23 +1,30 @@
 """The ``nn4`` encoder: this project's FaceRecoModel (OpenFace nn4.small2), 96x96 faces to 128-d encodings.
 
-:class:`FaceEncoder` owns one model with its weights; :func:`get_encoder`
-returns a shared instance per weights folder, so the CSVs are read once. Its
-model card is ``model.json`` beside the weights (:func:`model_info`): the
-thresholds of its operating points (:mod:`facerec.operating_points`).
-The course imports these names through :mod:`facerec.encoder`.
+:class:`FaceEncoder` holds one set of weights (:func:`weight_source`: a CSV
+folder, or the copy packed into an installed facerec) running in one runtime
+(:mod:`facerec.runtimes`: OpenVINO by default, no TensorFlow); :func:`get_encoder`
+returns a shared instance, so the weights are read once. Its model card is
+``model.json`` beside the weights (:func:`model_info`): the thresholds of its
+operating points (:mod:`facerec.operating_points`). The course imports these
+names through :mod:`facerec.encoder`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from facerec.exceptions import InvalidArgument, WeightsError
+from facerec.models.weight_files import WeightSource, packed_available
 from facerec.paths import WEIGHTS_DIR
+from facerec.runtimes import PRECISIONS, load_network
+from facerec.runtimes.tensorflow_runtime import inference_network
+
+__all__ = ["BATCH_SIZE", "FaceEncoder", "PRECISIONS", "default_threshold", "default_weights_dir", "faces_to_input",
+           "get_encoder", "inference_network", "model_info", "weight_source"]
 
 BATCH_SIZE = 64
 
@@ -27,21 +34,39 @@ def default_weights_dir() -> Path:
     return Path(os.environ.get("FACEREC_WEIGHTS", WEIGHTS_DIR))
 
 
+def weight_source(weights_dir: str | os.PathLike | None = None) -> WeightSource:
+    """Where nn4's weights come from: ``weights_dir``, else ``$FACEREC_WEIGHTS``, else the repository's
+    ``weights/`` folder (in a clone), else the copy packed into the installed package.
+
+    Raises:
+        WeightsError: the folder named does not exist, or there are no weights at all.
+    """
+    folder = weights_dir or os.environ.get("FACEREC_WEIGHTS")
+    if folder or WEIGHTS_DIR.is_dir():
+        folder = Path(folder or WEIGHTS_DIR)
+        if not folder.is_dir():
+            raise WeightsError(f"weights folder {folder} does not exist; point weights_dir or FACEREC_WEIGHTS at "
+                               "a folder of nn4 CSV weights, or leave both unset to use the packed weights")
+        return WeightSource(folder)
+    if packed_available():
+        return WeightSource(None)
+    raise WeightsError("facerec has no nn4 weights: this installation carries no packed copy and "
+                       f"{WEIGHTS_DIR} is absent; reinstall facerec from its wheel or set FACEREC_WEIGHTS")
+
+
 def model_info(weights_dir: str | os.PathLike | None = None) -> dict:
-    """The ``model.json`` beside the weights: verification threshold and its provenance.
+    """The model card of the weights (``model.json`` beside them, or the packed copy's).
 
     Keys: ``threshold`` (L2 distance; accept a pair when distance <= threshold),
-    ``threshold_source`` (how it was chosen), and training facts.
+    ``operating_points``, ``fingerprint``, training facts.
     """
-    path = Path(weights_dir or default_weights_dir()) / "model.json"
-    if not path.is_file():
-        raise WeightsError(f"{path} is missing; it holds the verification threshold of these weights")
+    source = weight_source(weights_dir)
+    info = source.card()
     try:
-        info = json.loads(path.read_text())
         float(info["threshold"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise WeightsError(f"{path} is not a valid model card ({type(error).__name__}: {error}); it must be JSON "
-                           "with a numeric \"threshold\"; restore it with its weights") from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise WeightsError(f"the model card of {source.description} is not valid ({type(error).__name__}: "
+                           f"{error}); it must hold a numeric \"threshold\"; restore it with its weights") from error
     return info
 
 
@@ -63,105 +88,8 @@ def faces_to_input(faces: np.ndarray) -> np.ndarray:
     return faces.astype(np.float32, copy=False)
 
 
-def _fast_lrn(x, size: int, alpha: float, k: float):
-    """Inference form of :class:`~facerec.models.nn4_small2.LocalResponseNorm` with ``beta = 0.75``.
-
-    ``y ** -0.75`` is computed as ``rsqrt(y) * sqrt(rsqrt(y))``: the same value,
-    without TensorFlow's slow general ``Pow`` (a sixth of the network's time).
-    """
-    from keras import ops
-
-    half, channels = size // 2, x.shape[-1]
-    padded = ops.pad(ops.square(x), [[0, 0], [0, 0], [0, 0], [half, half]])
-    window_sum = sum(padded[..., i:i + channels] for i in range(size))
-    inverse_root = ops.rsqrt(k + alpha / size * window_sum)
-    return x * inverse_root * ops.sqrt(inverse_root)
-
-
-PRECISIONS = ("float32", "bfloat16")
-
-
-def _folded_conv(conv, bn, dtype: str = "float32"):
-    """A copy of the Conv2D ``conv`` whose kernel and bias include the inference-time batch norm ``bn`` after it."""
-    import keras
-
-    gamma, beta, mean, variance = (keras.ops.convert_to_numpy(w).astype(np.float64)
-                                   for w in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance))
-    kernel, bias = (keras.ops.convert_to_numpy(w).astype(np.float64) for w in (conv.kernel, conv.bias))
-    scale = gamma / np.sqrt(variance + bn.epsilon)
-    folded = keras.layers.Conv2D.from_config({**conv.get_config(), "dtype": dtype})
-    folded.build(conv.input.shape)
-    folded.set_weights([(kernel * scale).astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)])
-    return folded
-
-
-def _with_policy(layer, dtype: str):
-    """``layer`` itself for float32; for bfloat16 a copy computing in bfloat16 (weights kept in float32)."""
-    import keras
-
-    if dtype == "float32" or isinstance(layer, keras.layers.InputLayer):
-        return layer
-    if isinstance(layer, keras.layers.Lambda):
-        return keras.layers.Lambda(layer.function, name=layer.name, dtype=dtype)
-    copy = layer.__class__.from_config({**layer.get_config(), "dtype": dtype})
-    if layer.weights:
-        copy.build(layer.input.shape)
-        copy.set_weights(layer.get_weights())
-    return copy
-
-
-def inference_network(model, precision: str = "float32"):
-    """A copy of nn4.small2 for fast inference: same encodings (within about 1e-6), about 1.5x faster on CPU.
-
-    Every batch norm is folded into the convolution before it, and the two local
-    response normalisations avoid ``Pow`` (:func:`_fast_lrn`). Other layers are
-    shared with ``model``. Measured in ``benchmarks/run.py`` (BENCHMARKS.md).
-
-    Args:
-        model: a ``keras.Model`` built by :func:`facerec.models.nn4_small2.build_nn4_small2`,
-            weights loaded.
-        precision: ``"float32"`` (default), or ``"bfloat16"``: the convolutions,
-            pooling and concatenations compute in bfloat16 (Keras ``mixed_bfloat16``
-            policy; weights stay float32), while the local response normalisations,
-            the dense layer and the final normalisation stay float32. On CPUs with
-            AVX-512 BF16 this is faster; encodings move by about 0.006 in L2
-            distance (see BENCHMARKS.md and MODEL_CARD.md).
-
-    Returns:
-        A new ``keras.Model`` with the same input and output shapes (float32 output).
-    """
-    import keras
-
-    from facerec.models.nn4_small2 import L2Normalize, LocalResponseNorm
-
-    if precision not in PRECISIONS:
-        raise InvalidArgument(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    body = "mixed_bfloat16" if precision == "bfloat16" else "float32"
-    producers = {id(layer.output): layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
-    folds = {}
-    for layer in model.layers:
-        conv = producers.get(id(layer.input)) if isinstance(layer, keras.layers.BatchNormalization) else None
-        if conv is not None and conv.use_bias and layer.center and layer.scale:
-            folds[conv.name] = _folded_conv(conv, layer, body)
-            folds[layer.name] = keras.layers.Lambda(lambda x: x, name=layer.name, dtype=body)  # folded away
-
-    def clone(layer):
-        if isinstance(layer, LocalResponseNorm) and layer.beta == 0.75:
-            lrn = functools.partial(_fast_lrn, size=layer.size, alpha=layer.alpha, k=layer.k)
-            return keras.layers.Lambda(lrn, name=layer.name)  # float32: k + tiny sum needs the mantissa
-        if isinstance(layer, (keras.layers.Dense, L2Normalize)):
-            return layer
-        return folds[layer.name] if layer.name in folds else _with_policy(layer, body)
-
-    return keras.models.clone_model(model, clone_function=clone)
-
-
 class FaceEncoder:
     """The ``nn4`` encoder: nn4.small2 with loaded weights, encoding aligned 96x96 RGB faces.
-
-    ``model`` is the network as loaded (its weights define :attr:`fingerprint`);
-    encoding runs :func:`inference_network`'s faster copy of it, made when the
-    encoder is built (change ``model``'s weights and build a new encoder).
 
     By default each face is encoded together with its mirror image and the two
     encodings are averaged and renormalised: on LFW View 1 (development pairs)
@@ -169,49 +97,43 @@ class FaceEncoder:
     for twice the computation. The model card's threshold is calibrated for it.
 
     Args:
-        weights_dir: folder of the 226 per-layer CSVs (default: :func:`default_weights_dir`).
+        weights_dir: folder of the 226 per-layer CSVs (default: :func:`weight_source`).
         flip_average: average each face's encoding with its mirror image's (default True).
         precision: ``"float32"`` (default) or ``"bfloat16"`` arithmetic inside the
-            network (see :func:`inference_network`); the threshold was calibrated in float32.
+            network; the thresholds were calibrated in float32.
+        runtime: ``"openvino"`` (default), ``"onnxruntime"`` or ``"tensorflow"``
+            (:mod:`facerec.runtimes`; also ``$FACEREC_RUNTIME``).
+
+    Attributes:
+        fingerprint: SHA-256 of the weights (a database records it).
+        runtime: the runtime's name.
+        weights_dir: the CSV folder, or ``None`` for the packed weights.
     """
 
     name = "nn4"
     aligned_size = 96
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, flip_average: bool = True,
-                 precision: str = "float32"):
-        import tensorflow as tf
-
-        from facerec.models.nn4_small2 import build_nn4_small2
-        from facerec.models.weights import load_csv_weights, weights_fingerprint
-
-        self.weights_dir = Path(weights_dir) if weights_dir else default_weights_dir()
-        if not self.weights_dir.is_dir():
-            raise WeightsError(f"weights folder {self.weights_dir} does not exist; "
-                               "clone the repository with its weights/ or set FACEREC_WEIGHTS")
-        self.model = build_nn4_small2()
-        load_csv_weights(self.model, self.weights_dir)
-        self.fingerprint = weights_fingerprint(self.model)
-        self._network = inference_network(self.model, precision)
-        self.flip_average, self.precision = flip_average, precision
+                 precision: str = "float32", runtime: str | None = None):
+        self.weights = weight_source(weights_dir)
+        self.weights_dir = self.weights.folder
+        self.fingerprint = self.weights.fingerprint
+        self.network = load_network(self.weights, runtime, precision)
+        self.runtime, self.precision, self.flip_average = self.network.runtime, precision, flip_average
         self._card: dict | None = None
-        spec = tf.TensorSpec([None, 96, 96, 3], tf.float32)
-        self._forward = tf.function(self._flip_averaged if flip_average else self._plain, input_signature=[spec])
+        self._model = None
 
-    def _plain(self, x):
-        import tensorflow as tf
+    @property
+    def model(self):
+        """The Keras model with these weights (imports TensorFlow; built on first use)."""
+        if self._model is None:
+            from facerec.runtimes.tensorflow_runtime import keras_model
 
-        return tf.cast(self._network(x, training=False), tf.float32)
-
-    def _flip_averaged(self, x):
-        import tensorflow as tf
-
-        both = tf.cast(self._network(tf.concat([x, tf.reverse(x, axis=[2])], axis=0), training=False), tf.float32)
-        mean = both[: tf.shape(x)[0]] + both[tf.shape(x)[0]:]
-        return tf.math.l2_normalize(mean, axis=1)
+            self._model = getattr(self.network, "model", None) or keras_model(self.weights)
+        return self._model
 
     def card(self) -> dict:
-        """This encoder's model card (``model.json`` beside the weights; see :func:`model_info`), read once."""
+        """This encoder's model card (see :func:`model_info`), read once."""
         if self._card is None:
             self._card = model_info(self.weights_dir)
         return self._card
@@ -230,6 +152,13 @@ class FaceEncoder:
 
         return self.encode(align_all(rgb, faces))
 
+    def _forward(self, inputs: np.ndarray) -> np.ndarray:
+        if not self.flip_average:
+            return self.network(inputs)
+        both = self.network(np.concatenate([inputs, inputs[:, :, ::-1]]))
+        mean = both[:len(inputs)] + both[len(inputs):]
+        return mean / np.sqrt(np.maximum(np.sum(mean * mean, axis=1, keepdims=True), 1e-12))
+
     def encode(self, faces: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Encode aligned faces.
 
@@ -244,16 +173,20 @@ class FaceEncoder:
         inputs = faces_to_input(faces)
         if len(inputs) == 0:
             return np.zeros((0, 128), np.float32)
-        chunks = [self._forward(inputs[i:i + batch_size]).numpy() for i in range(0, len(inputs), batch_size)]
+        chunks = [self._forward(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)]
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
 @functools.cache
-def _cached_encoder(weights_dir: str, flip_average: bool, precision: str) -> FaceEncoder:
-    return FaceEncoder(weights_dir, flip_average, precision)
+def _cached_encoder(weights_dir: str | None, flip_average: bool, precision: str, runtime: str) -> FaceEncoder:
+    return FaceEncoder(weights_dir, flip_average, precision, runtime)
 
 
 def get_encoder(weights_dir: str | os.PathLike | None = None, flip_average: bool = True,
-                precision: str = "float32") -> FaceEncoder:
-    """A shared :class:`FaceEncoder` for ``weights_dir`` (built on first use); arguments as for the class."""
-    return _cached_encoder(str(Path(weights_dir or default_weights_dir()).resolve()), flip_average, precision)
+                precision: str = "float32", runtime: str | None = None) -> FaceEncoder:
+    """A shared :class:`FaceEncoder` (built on first use); arguments as for the class."""
+    from facerec.runtimes import choose_runtime
+
+    folder = weight_source(weights_dir).folder
+    return _cached_encoder(str(folder.resolve()) if folder else None, flip_average, precision,
+                           choose_runtime(runtime))

@@ -19,20 +19,20 @@ cache stale and it is rebuilt.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from facerec.exceptions import WeightsError
-from facerec.paths import cache_dir
+from facerec.models.weight_files import parse_csv, read_csv_folder
+
+__all__ = ["assign_arrays", "expected_files", "format_floats", "load_csv_weights", "parse_csv", "read_weight_arrays",
+           "save_csv_weights", "weights_fingerprint"]
 
 AUX_FILES = ("inception_5a_3x3_conv2_m", "inception_5a_3x3_conv2_v")
 _BN_SUFFIXES = ("w", "b", "m", "v")  # gamma, beta, moving_mean, moving_variance
-_CACHE_VERSION = 1
 
 
 def file_prefix(layer_name: str) -> str:
@@ -72,70 +72,6 @@ def expected_files(model: keras.Model) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def parse_csv(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """Read one CSV of floats into a float32 array of ``shape``.
-
-    Raises:
-        WeightsError: the file is missing, unreadable, has the wrong number of
-            values, or holds a value that is not a finite number.
-    """
-    expected = int(np.prod(shape))
-    if not path.is_file():
-        raise WeightsError(f"missing weights file {path} (expected {expected} values, shape {list(shape)}); "
-                           "restore it or point weights_dir at a complete folder")
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        raise WeightsError(f"cannot read weights file {path}: {error}") from error
-    tokens = text.replace("\n", ",").split(",") if text else []
-    if len(tokens) != expected:
-        raise WeightsError(f"weights file {path} has {len(tokens)} values, expected {expected} "
-                           f"(shape {list(shape)}); the file is truncated or belongs to another layer")
-    try:
-        values = np.array(tokens, dtype=np.float64)
-    except ValueError as error:
-        raise WeightsError(f"weights file {path} holds a non-numeric value ({error}); "
-                           f"expected {expected} comma-separated floats, shape {list(shape)}") from error
-    with np.errstate(over="ignore"):
-        values = values.astype(np.float32)
-    if not np.all(np.isfinite(values)):
-        raise WeightsError(f"weights file {path} holds NaN, infinite or out-of-float32-range values "
-                           f"(shape {list(shape)}); re-export or retrain these weights")
-    return values.reshape(shape)
-
-
-def _signature(weights_dir: Path, stems: list[str]) -> str:
-    entries = []
-    for stem in stems:
-        stat = (weights_dir / f"{stem}.csv").stat()
-        entries.append([stem, stat.st_size, stat.st_mtime_ns])
-    return json.dumps([_CACHE_VERSION, entries])
-
-
-def _cache_path(weights_dir: Path) -> Path:
-    digest = hashlib.sha256(str(weights_dir.resolve()).encode()).hexdigest()[:16]
-    return cache_dir() / f"weights-{digest}.npz"
-
-
-def _read_cache(path: Path, signature: str) -> dict[str, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if str(data["__signature__"]) != signature:
-                return None
-            return {key: data[key] for key in data.files if key != "__signature__"}
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def _write_cache(path: Path, signature: str, arrays: dict[str, np.ndarray]) -> None:
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
-            np.savez(handle, __signature__=np.array(signature), **arrays)
-        os.replace(handle.name, path)
-    except OSError:
-        pass  # a cache we cannot write only costs speed
-
-
 def read_weight_arrays(model: keras.Model, weights_dir: str | os.PathLike,
                        allow_missing: bool = False) -> dict[str, np.ndarray]:
     """Read every CSV the model needs, through the binary cache when it is fresh.
@@ -143,24 +79,7 @@ def read_weight_arrays(model: keras.Model, weights_dir: str | os.PathLike,
     With ``allow_missing`` the absent files are left out of the result instead
     of raising (used to start training from OpenFace's incomplete set).
     """
-    weights_dir = Path(weights_dir)
-    if not weights_dir.is_dir():
-        raise WeightsError(f"weights folder {weights_dir} does not exist; run the setup or pass weights_dir")
-    shapes = expected_files(model)
-    stems = sorted(shapes)
-    missing = [stem for stem in stems if not (weights_dir / f"{stem}.csv").is_file()]
-    if missing and allow_missing:
-        stems = [stem for stem in stems if stem not in missing]
-    elif missing:
-        raise WeightsError(f"{len(missing)} weights file(s) missing in {weights_dir}: "
-                           + ", ".join(f"{stem}.csv (shape {list(shapes[stem])})" for stem in missing[:5]))
-    signature = _signature(weights_dir, stems)
-    cache = _cache_path(weights_dir)
-    arrays = _read_cache(cache, signature)
-    if arrays is None:
-        arrays = {stem: parse_csv(weights_dir / f"{stem}.csv", shapes[stem]) for stem in stems}
-        _write_cache(cache, signature, arrays)
-    return arrays
+    return read_csv_folder(weights_dir, expected_files(model), allow_missing=allow_missing)
 
 
 def _stems_of(layer: keras.layers.Layer) -> list[str]:
@@ -184,7 +103,11 @@ def load_csv_weights(model: keras.Model, weights_dir: str | os.PathLike,
     Raises:
         WeightsError: a file is missing or malformed (the message names it and its shape).
     """
-    arrays = read_weight_arrays(model, weights_dir, allow_missing=allow_missing)
+    return assign_arrays(model, read_weight_arrays(model, weights_dir, allow_missing=allow_missing))
+
+
+def assign_arrays(model: keras.Model, arrays: dict[str, np.ndarray]) -> list[str]:
+    """Set ``model``'s weights from arrays keyed by CSV stem (Torch order); returns the stems not in ``arrays``."""
     missing = []
     for layer in _weighted_layers(model):
         for weight, stem in zip(layer.weights, _stems_of(layer)):
