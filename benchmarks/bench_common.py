@@ -99,10 +99,13 @@ def _versions() -> dict[str, str]:
     import dlib
     import faiss
     import keras
+    import onnxruntime
+    import openvino
     import tensorflow as tf
 
     return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "dlib": dlib.__version__, "faiss": faiss.__version__}
+            "numpy": np.__version__, "dlib": dlib.__version__, "faiss": faiss.__version__,
+            "openvino": openvino.__version__, "onnxruntime": onnxruntime.__version__}
 
 
 def training_running() -> bool:

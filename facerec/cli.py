@@ -59,14 +59,17 @@ def _open_db(args: argparse.Namespace, create: bool = False):
 def _encoder(args: argparse.Namespace, db=None):
     """The encoder to use: the database's own (``--encoder`` only chooses it for a new database).
 
-    nn4 imports TensorFlow here, not before; its start-up messages are silenced unless ``--verbose``.
+    nn4 with ``--runtime tensorflow`` imports TensorFlow here, not before; its start-up messages are
+    silenced unless ``--verbose``.
     """
     from facerec.encoders import load_encoder
 
     name = (db.encoder_name if db is not None else None) or args.encoder
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _quiet_native_stderr(not args.verbose):
-        return load_encoder(name, args.weights)
+    if args.runtime == "tensorflow" or os.environ.get("FACEREC_RUNTIME") == "tensorflow":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with _quiet_native_stderr(not args.verbose):
+            return load_encoder(name, args.weights, args.precision, args.runtime)
+    return load_encoder(name, args.weights, args.precision, args.runtime)
 
 
 def _decision(args: argparse.Namespace) -> dict:
@@ -168,16 +171,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.match else 1
 
 
-def cmd_identify(args: argparse.Namespace) -> int:
+def _progress_bar(items: list, **options):
+    """``items`` wrapped in a tqdm bar when there are several (tqdm is not even imported for one)."""
+    if len(items) < 2:
+        return items
     from tqdm import tqdm
 
+    return tqdm(items, disable=None, **options)
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
     from facerec.api import identify
 
     images = _expand_images(args.images)
     results, failed = [], 0
     with _open_db(args) as db:
         encoder = _encoder(args, db)
-        for image in tqdm(images, desc="identifying", unit="image", disable=None if len(images) > 1 else True):
+        for image in _progress_bar(images, desc="identifying", unit="image"):
             try:
                 results.extend(identify(image, db, args.k, encoder=encoder, backend=args.backend,
                                         detector=args.detector, **_decision(args)))
@@ -244,9 +254,9 @@ def copy_happy_house(dest: Path) -> tuple[list[str], list[str], Path]:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from facerec.paths import IMAGES_DIR
+    from facerec.paths import work_dir
 
-    dest = Path(args.images or IMAGES_DIR)
+    dest = Path(args.images or work_dir() / "images")
     copied, unchanged, source = copy_happy_house(dest)
     lines = [f"copied {len(copied)} Happy House photo(s) from {source} to {dest}" if copied
              else f"{dest} already holds the {len(unchanged)} Happy House photos"]
@@ -258,14 +268,14 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from facerec.door import image_files, run_demo
-    from facerec.paths import IMAGES_DIR, REPO_ROOT
+    from facerec.paths import work_dir
 
-    images = Path(args.images or IMAGES_DIR)
+    images = Path(args.images or work_dir() / "images")
     if not images.is_dir() or not image_files(images):
         copied, _, source = copy_happy_house(images)
         print(f"copied {len(copied)} Happy House photo(s) from {source} to {images}", file=sys.stderr)
-    db_path = Path(args.db or REPO_ROOT / "runs" / "door.sqlite")
-    sheet = Path(args.out or REPO_ROOT / "runs" / "door_sheet.png")
+    db_path = Path(args.db or work_dir() / "runs" / "door.sqlite")
+    sheet = Path(args.out or work_dir() / "runs" / "door_sheet.png")
     encoder = _encoder(args)
     rows = run_demo(images, db_path, sheet, banned=tuple(args.ban), encoder=encoder, progress=_progress(),
                     detector=args.detector, **_decision(args))
@@ -332,6 +342,11 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                              "and another one is refused")
     parser.add_argument("--weights", default=default(None),
                         help="nn4's weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
+    parser.add_argument("--runtime", default=default(None), choices=["openvino", "onnxruntime", "tensorflow"],
+                        help="where nn4 runs: openvino (default; also $FACEREC_RUNTIME), onnxruntime, or tensorflow "
+                             "(the course's Keras model; imports TensorFlow, about 4 s)")
+    parser.add_argument("--precision", default=default("float32"), choices=["float32", "bfloat16"],
+                        help="nn4's arithmetic: float32 (default; the thresholds were calibrated in it) or bfloat16")
     parser.add_argument("--json", action="store_true", default=default(False), help="print JSON for scripts")
     parser.add_argument("--verbose", action="store_true", default=default(False),
                         help="show TensorFlow's start-up messages")
@@ -412,12 +427,15 @@ def build_parser() -> argparse.ArgumentParser:
     _detector_option(sub)
 
     sub = command("setup", cmd_setup, "copy the Happy House photos from the assets into images/")
-    sub.add_argument("--images", default=None, help="destination folder (default: the repository's images/)")
+    sub.add_argument("--images", default=None, help="destination folder (default: the repository's images/, or "
+                          "./facerec-demo/images when installed)")
 
     sub = command("demo", cmd_demo, "enroll the Happy House residents into a fresh database (default: the "
                   "repository's runs/door.sqlite, recreated each run) and run the camera shots through the door")
-    sub.add_argument("--images", default=None, help="photos folder (default: the repository's images/)")
-    sub.add_argument("--out", default=None, help="contact sheet PNG (default: the repository's runs/door_sheet.png)")
+    sub.add_argument("--images", default=None, help="photos folder (default: the repository's images/, or "
+                          "./facerec-demo/images when installed)")
+    sub.add_argument("--out", default=None, help="contact sheet PNG (default: the repository's runs/door_sheet.png, "
+                          "or under ./facerec-demo)")
     sub.add_argument("--ban", action="append", default=[], metavar="NAME", help="refuse this resident (repeatable)")
     _threshold_option(sub)
     _detector_option(sub)

@@ -11,8 +11,18 @@ IMAGES_DIR = REPO_ROOT / "images"
 DATASETS_DIR = REPO_ROOT / "datasets"
 
 
+def in_clone() -> bool:
+    """Whether facerec runs from a clone of its repository (else from an installed wheel)."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "facerec").is_dir()
+
+
+def work_dir() -> Path:
+    """Where the demo and setup put their files: the repository in a clone, else ``./facerec-demo``."""
+    return REPO_ROOT if in_clone() else Path.cwd() / "facerec-demo"
+
+
 def assets_dir() -> Path:
-    """The shared assets folder: ``$FACEREC_ASSETS``, else ``<repo>/../shared/assets``."""
+    """The shared assets folder: ``$FACEREC_ASSETS``, else ``<repo>/../shared/assets`` (in a clone)."""
     return Path(os.environ.get("FACEREC_ASSETS", REPO_ROOT.parent / "shared" / "assets")).resolve()
 
 
@@ -25,4 +35,26 @@ def cache_dir() -> Path:
     """A writable cache folder: ``$FACEREC_CACHE``, else ``~/.cache/facerec``."""
     path = Path(os.environ.get("FACEREC_CACHE", Path.home() / ".cache" / "facerec"))
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dlib_model_file(name: str) -> Path:
+    """A model file of the ``face-recognition-models`` package (``models/<name>``), found without importing it.
+
+    Importing that package costs about 0.1 s (it loads ``pkg_resources``); its files
+    lie in its folder, which :func:`importlib.util.find_spec` finds in under a millisecond.
+
+    Raises:
+        WeightsError: the package is not installed or lacks the file.
+    """
+    import importlib.util
+
+    from facerec.exceptions import WeightsError
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(locations[0]) / "models" / name if locations else None
+    if path is None or not path.is_file():
+        raise WeightsError(f"dlib's model file {name} is missing; install it with "
+                           "`pip install face-recognition-models==0.3.0`")
     return path

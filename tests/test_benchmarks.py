@@ -27,7 +27,11 @@ BENCHMARKS = REPO / "benchmarks"
 HEADLINE = ("encode_speedup_vs_dlib", "facerec_faces_per_s", "facerec_latency_ms", "encode_speedup_vs_dlib_flip",
             "facerec_flip_faces_per_s", "facerec_flip_latency_ms", "encode_speedup_vs_dlib_bf16",
             "facerec_bf16_faces_per_s", "facerec_bf16_latency_ms", "dlib_faces_per_s", "dlib_latency_ms",
-            "identify_100k_ms", "weights_load_cold_s", "weights_load_warm_s", "notebook_s")
+            "identify_100k_ms", "weights_load_cold_s", "weights_load_warm_s", "notebook_s",
+            "cli_identify_s", "cli_verify_s", "cli_dlib_script_s", "float32_ceiling_faces_per_s",
+            "encode_speedup_vs_dlib_fast", "facerec_fast_faces_per_s", "facerec_fast_latency_ms",
+            "facerec_tf_faces_per_s", "facerec_tf_latency_ms", "facerec_ort_faces_per_s", "facerec_ort_latency_ms",
+            "facerec_vs_float32_ceiling")
 COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
 FULL_ONLY = ("identify_1m_ms", "identify_1m_faiss_ms")  # galleries of 1,000,000 are left out of --quick
 
@@ -75,12 +79,15 @@ def test_quick_run_reports_every_headline_number(quick_report):
         assert _positive(quick_report[key]), f"{key} = {quick_report.get(key)!r}"
     for key in FULL_ONLY:
         assert key in quick_report and quick_report[key] is None
-    assert 0.0 < quick_report["bf16_encoding_shift_median"] < 0.05  # rounded, yet far below the threshold
+    assert quick_report["runtime"] == "openvino"
+    assert 0.0 < quick_report["fast_encoding_shift_median"] < 0.05  # rounded, yet far below the threshold
+    assert quick_report["encode"]["tf_difference_max"] < 1e-5  # the same encodings as TensorFlow's
     assert _positive(quick_report["encode"]["callwise_latency_ms"])
     ceiling = quick_report["encode"]["float32_ceiling"]
     assert ceiling["network_gflop_per_face"] == pytest.approx(0.4002, abs=1e-4)  # nn4.small2 at 96x96
     assert ceiling["ceiling_faces_per_s"] == pytest.approx(ceiling["conv_gflop_per_s"] / 0.4002, rel=1e-3)
-    for name in ("facerec", "facerec_flip", "facerec_bf16"):
+    assert set(ceiling["conv_gflop_per_s_by_runtime"]) == {"tensorflow", "openvino"}
+    for name in ("facerec", "facerec_flip", "facerec_fast", "facerec_tf", "facerec_ort"):
         speedup = quick_report["encode"][f"{name}_speedup_batch"]
         assert speedup == pytest.approx(quick_report[f"{name}_faces_per_s"] / quick_report["dlib_faces_per_s"])
     assert quick_report["encode_speedup_vs_dlib"] == quick_report["encode"]["facerec_speedup_batch"]
@@ -178,12 +185,12 @@ def test_encoder_inference_network_gives_the_networks_encodings():
     from facerec.encoder import FaceEncoder
     from facerec.models.weights import weights_fingerprint
 
-    encoder = FaceEncoder(weights, flip_average=False)
+    encoder = FaceEncoder(weights, flip_average=False, runtime="tensorflow")
     faces = np.random.default_rng(0).integers(0, 256, (5, 96, 96, 3), dtype=np.uint8)
     expected = encoder.model.predict_on_batch(faces.astype(np.float32) / 255)
     np.testing.assert_allclose(encoder.encode(faces), expected, atol=1e-5)
     np.testing.assert_allclose(encoder.encode(faces[2]), expected[2:3], atol=1e-5)
-    layers = encoder._network.layers
+    layers = encoder.network.inference.layers
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers), "batch norms not folded"
     assert len(layers) == len(encoder.model.layers)
     assert encoder.fingerprint == weights_fingerprint(encoder.model)

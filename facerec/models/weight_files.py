@@ -286,11 +286,12 @@ class WeightSource:
                                "or set FACEREC_WEIGHTS to a folder of CSV weights") from error
 
     def _folder_fingerprint(self) -> str:
-        stems = sorted(expected_shapes())
+        shapes = expected_shapes()
+        stems = sorted(shapes)
         missing = [stem for stem in stems if not (self.folder / f"{stem}.csv").is_file()]
         if missing:
             raise WeightsError(f"{len(missing)} weights file(s) missing in {self.folder}: "
-                               + ", ".join(f"{stem}.csv" for stem in missing[:5]))
+                               + ", ".join(f"{stem}.csv (shape {list(shapes[stem])})" for stem in missing[:5]))
         signature = _signature(self.folder, stems)
         path = _cache_path(self.folder).with_suffix(".fingerprint.json")
         try:

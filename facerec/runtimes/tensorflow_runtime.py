@@ -126,7 +126,7 @@ class TensorFlowNetwork:
         import tensorflow as tf
 
         self.model, self.precision = model, precision
-        network = inference_network(model, precision)
+        self.inference = network = inference_network(model, precision)
         spec = tf.TensorSpec([None, 96, 96, 3], tf.float32)
         self._forward = tf.function(lambda x: tf.cast(network(x, training=False), tf.float32), input_signature=[spec])
 
