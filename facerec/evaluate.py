@@ -183,11 +183,11 @@ def roc_points(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def encode_lfw(model_name: str, paths: list[str], weights_dir: str | None = None,
-               progress: bool = True, precision: str = "float32") -> np.ndarray:
+               progress: bool = True, precision: str = "float32", runtime: str | None = None) -> np.ndarray:
     """Encodings ``(len(paths), 128)`` of LFW photos given by relative path.
 
     ``model_name`` is ``facerec`` (nn4.small2 on the shared aligned faces, in
-    ``precision``: see :class:`facerec.encoder.FaceEncoder`) or ``dlib``
+    ``precision`` and ``runtime``: see :class:`facerec.encoder.FaceEncoder`) or ``dlib``
     (face_recognition's ResNet encoder on dlib's own 150x150 chips of the same
     detected faces; cached per photo in ``datasets/lfw_dlib.h5``).
     """
@@ -204,7 +204,8 @@ def encode_lfw(model_name: str, paths: list[str], weights_dir: str | None = None
     missing = [p for p in paths if p not in index]
     if missing:
         raise InvalidArgument(f"{len(missing)} pair images are not in LFW, e.g. {missing[0]}")
-    return get_encoder(weights_dir, precision=precision).encode(lfw.images[[index[p] for p in paths]])
+    encoder = get_encoder(weights_dir, precision=precision, runtime=runtime)
+    return encoder.encode(lfw.images[[index[p] for p in paths]])
 
 
 def save_roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
@@ -278,6 +279,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--weights", default=None, help="weights folder (default: the repo's weights/)")
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
                         help="arithmetic inside facerec's network (default float32, as calibrated)")
+    parser.add_argument("--runtime", default=None, choices=["openvino", "onnxruntime", "tensorflow"],
+                        help="where nn4 runs (default: openvino, or $FACEREC_RUNTIME)")
     parser.add_argument("--plot", default="runs/lfw_roc.png", help="where to save the ROC plot")
     parser.add_argument("--json", action="store_true", help="print one JSON object (a list when comparing models)")
 
@@ -287,6 +290,8 @@ def run(args) -> list[dict]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import json
     import sys
+
+    from facerec.runtimes import choose_runtime
 
     if args.model:
         print("facerec evaluate: --model is deprecated, use --encoder nn4|dlib", file=sys.stderr)
@@ -302,13 +307,15 @@ def run(args) -> list[dict]:
     results, curves = [], {}
     for model_name in models:
         paths = sorted({p for pair in pairs for p in (pair.first, pair.second)})
-        encodings = encode_lfw(model_name, paths, args.weights, progress=not args.json, precision=args.precision)
+        encodings = encode_lfw(model_name, paths, args.weights, progress=not args.json, precision=args.precision,
+                               runtime=args.runtime)
         index = {p: i for i, p in enumerate(paths)}
         distances = (pair_distances(encodings, index, pairs) if head is None
                      else head_pair_scores(head, encodings, index, pairs))
         result = ten_fold(distances, pairs, model=model_name, method=args.method)
         results.append({**result.to_json(), **operating_point(distances, same, model_name, args.method, args.weights),
                         "precision": args.precision if model_name == "facerec" else "float32",
+                        "runtime": choose_runtime(args.runtime) if model_name == "facerec" else "dlib",
                         "encoder": "dlib" if model_name == "dlib" else "nn4"})
         far, tar = roc_points(distances, same)
         curves[model_name if head is None else f"{model_name} {args.method}"] = (far, tar, result.auc)
