@@ -345,8 +345,9 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--runtime", default=default(None), choices=["openvino", "onnxruntime", "tensorflow"],
                         help="where nn4 runs: openvino (default; also $FACEREC_RUNTIME), onnxruntime, or tensorflow "
                              "(the course's Keras model; imports TensorFlow, about 4 s)")
-    parser.add_argument("--precision", default=default("float32"), choices=["float32", "bfloat16"],
-                        help="nn4's arithmetic: float32 (default; the thresholds were calibrated in it) or bfloat16")
+    parser.add_argument("--precision", default=default("float32"), choices=["float32", "bfloat16", "int8"],
+                        help="nn4's arithmetic: float32 (default; the thresholds were calibrated in it), bfloat16, "
+                             "or int8 (OpenVINO, the quantised model: the fast path)")
     parser.add_argument("--json", action="store_true", default=default(False), help="print JSON for scripts")
     parser.add_argument("--verbose", action="store_true", default=default(False),
                         help="show TensorFlow's start-up messages")

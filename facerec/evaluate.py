@@ -277,7 +277,7 @@ def add_arguments(parser) -> None:
                         help="pair score: l2 (distance threshold, default) or 1 - p(same) of a siamese head "
                              "(weights/head_abs.npz, head_chi2.npz; see `facerec train-head`)")
     parser.add_argument("--weights", default=None, help="weights folder (default: the repo's weights/)")
-    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "int8"],
                         help="arithmetic inside facerec's network (default float32, as calibrated)")
     parser.add_argument("--runtime", default=None, choices=["openvino", "onnxruntime", "tensorflow"],
                         help="where nn4 runs (default: openvino, or $FACEREC_RUNTIME)")

@@ -80,14 +80,15 @@ def test_quick_run_reports_every_headline_number(quick_report):
     for key in FULL_ONLY:
         assert key in quick_report and quick_report[key] is None
     assert quick_report["runtime"] == "openvino"
-    assert 0.0 < quick_report["fast_encoding_shift_median"] < 0.05  # rounded, yet far below the threshold
+    assert 0.0 < quick_report["bf16_encoding_shift_median"] < 0.05  # rounded, yet far below the threshold
+    assert 0.0 < quick_report["fast_encoding_shift_median"] < 0.15  # int8
     assert quick_report["encode"]["tf_difference_max"] < 1e-5  # the same encodings as TensorFlow's
     assert _positive(quick_report["encode"]["callwise_latency_ms"])
     ceiling = quick_report["encode"]["float32_ceiling"]
     assert ceiling["network_gflop_per_face"] == pytest.approx(0.4002, abs=1e-4)  # nn4.small2 at 96x96
     assert ceiling["ceiling_faces_per_s"] == pytest.approx(ceiling["conv_gflop_per_s"] / 0.4002, rel=1e-3)
     assert set(ceiling["conv_gflop_per_s_by_runtime"]) == {"tensorflow", "openvino"}
-    for name in ("facerec", "facerec_flip", "facerec_fast", "facerec_tf", "facerec_ort"):
+    for name in ("facerec", "facerec_flip", "facerec_fast", "facerec_bf16", "facerec_tf", "facerec_ort"):
         speedup = quick_report["encode"][f"{name}_speedup_batch"]
         assert speedup == pytest.approx(quick_report[f"{name}_faces_per_s"] / quick_report["dlib_faces_per_s"])
     assert quick_report["encode_speedup_vs_dlib"] == quick_report["encode"]["facerec_speedup_batch"]

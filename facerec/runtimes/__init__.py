@@ -32,7 +32,7 @@ from facerec.exceptions import InvalidArgument
 
 RUNTIMES = ("openvino", "onnxruntime", "tensorflow")
 DEFAULT_RUNTIME = "openvino"
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "int8")
 
 
 class Network(Protocol):
@@ -65,8 +65,9 @@ def load_network(weights, runtime: str | None = None, precision: str = "float32"
     Args:
         weights: where the weights come from.
         runtime: one of :data:`RUNTIMES` (default: :func:`choose_runtime`).
-        precision: ``"float32"`` (default; the thresholds were calibrated in it) or
-            ``"bfloat16"`` arithmetic (OpenVINO and TensorFlow only).
+        precision: ``"float32"`` (default; the thresholds were calibrated in it),
+            ``"bfloat16"`` arithmetic (OpenVINO and TensorFlow), or ``"int8"`` (OpenVINO: the
+            quantised model made by :mod:`facerec.training.quantize`, the fast path).
     """
     runtime, precision = choose_runtime(runtime), check_precision(precision)
     if runtime == "openvino":

@@ -10,18 +10,43 @@ Two compiled forms, both from the same file and OpenVINO's model cache
   (about 10 % more faces/s than one stream on batches of 64; BENCHMARKS.md).
 
 ``bfloat16`` sets ``INFERENCE_PRECISION_HINT`` to ``bf16``; OpenVINO then keeps
-what needs float32 (the normalisations) in float32 itself.
+what needs float32 (the normalisations) in float32 itself. ``int8`` runs the
+quantised model of the same weights (:func:`int8_path`, made by
+:mod:`facerec.training.quantize`): int8 convolutions (AVX-512 VNNI), float32 elsewhere.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from facerec.exceptions import WeightsError
 from facerec.paths import cache_dir
-from facerec.runtimes.onnx_model import onnx_path
+from facerec.runtimes.onnx_model import PACKAGE_DIR, onnx_path
 
 STREAM_BATCH = 32
-_HINTS = {"float32": "f32", "bfloat16": "bf16"}
+_HINTS = {"float32": "f32", "bfloat16": "bf16", "int8": "f32"}  # int8: the quantised ops are int8 by themselves
+
+
+def int8_file_name(fingerprint: str) -> str:
+    """The quantised model's file name (``.xml``; its ``.bin`` beside it) for weights with this fingerprint."""
+    return f"nn4_small2-{fingerprint[:16]}-int8.xml"
+
+
+def int8_path(weights) -> Path:
+    """The int8 model of ``weights`` (a ``WeightSource``): beside the CSVs, or packed with facerec.
+
+    Raises:
+        WeightsError: there is none for these weights (say how to make it).
+    """
+    name = int8_file_name(weights.fingerprint)
+    for folder in filter(None, (weights.folder, PACKAGE_DIR)):
+        if (folder / name).is_file() and (folder / name).with_suffix(".bin").is_file():
+            return folder / name
+    raise WeightsError(f"no int8 model of these weights ({name}) in {weights.description}; make it with "
+                       "`python -m facerec.training.quantize --weights DIR` (needs nncf and the BFW assets), "
+                       "or use precision float32")
 
 
 class OpenVinoNetwork:
@@ -49,7 +74,12 @@ class OpenVinoNetwork:
         return self._queue
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+        out = self._run(np.ascontiguousarray(inputs, dtype=np.float32))
+        if self.precision == "int8":  # the quantised normalisation is off by up to 3 %: back onto the sphere
+            out /= np.sqrt(np.maximum(np.sum(out * out, axis=1, keepdims=True), 1e-12))
+        return out
+
+    def _run(self, inputs: np.ndarray) -> np.ndarray:
         if len(inputs) <= STREAM_BATCH:
             return self._request.infer({0: inputs})[0].copy()
         queue, out = self._throughput_queue(), np.empty((len(inputs), 128), np.float32)
@@ -66,5 +96,5 @@ class OpenVinoNetwork:
 
 
 def load(weights, precision: str) -> OpenVinoNetwork:
-    """Compile nn4 with ``weights`` (a ``WeightSource``) in ``precision`` (``"float32"`` or ``"bfloat16"``)."""
-    return OpenVinoNetwork(onnx_path(weights), precision)
+    """Compile nn4 with ``weights`` (a ``WeightSource``) in ``precision``: float32, bfloat16 or int8."""
+    return OpenVinoNetwork(int8_path(weights) if precision == "int8" else onnx_path(weights), precision)

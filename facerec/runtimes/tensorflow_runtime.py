@@ -12,6 +12,7 @@ import functools
 
 import numpy as np
 
+from facerec.exceptions import InvalidArgument
 from facerec.runtimes import check_precision
 
 
@@ -136,4 +137,6 @@ class TensorFlowNetwork:
 
 def load(weights, precision: str) -> TensorFlowNetwork:
     """nn4 with ``weights`` (a ``WeightSource``) in TensorFlow, ``precision`` ``"float32"`` or ``"bfloat16"``."""
+    if precision == "int8":
+        raise InvalidArgument("the tensorflow runtime has no int8 model; use runtime='openvino' for int8")
     return TensorFlowNetwork(keras_model(weights), precision)
