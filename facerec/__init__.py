@@ -16,7 +16,7 @@ Quick start::
         for face in facerec.identify("door.jpg", db):
             print(face.box, face.identity, face.distance)
 
-TensorFlow is imported only when the nn4 model is first needed.
+No practical path imports TensorFlow: nn4 runs in OpenVINO (:mod:`facerec.runtimes`).
 """
 
 from facerec.align import Face, align_face, detect_faces, find_and_align

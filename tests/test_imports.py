@@ -30,12 +30,16 @@ def test_enroll_and_identify_on_a_dlib_database_load_no_tensorflow(tmp_path):
     assert _loaded(body) == "False False"
 
 
-def test_enroll_identify_and_verify_on_an_nn4_database_load_no_tensorflow(tmp_path):
+def test_every_practical_command_on_an_nn4_database_loads_no_tensorflow(tmp_path):
     weights_or_skip()
     db, younes, door = str(tmp_path / "faces.sqlite"), str(photo("younes")), str(photo("camera_0"))
+    out = str(tmp_path / "annotated")
     body = (f"from facerec.cli import main; "
             f"assert main(['--db', {db!r}, '--encoder', 'nn4', 'enroll', 'younes', {younes!r}]) == 0; "
+            f"assert main(['--db', {db!r}, '--encoder', 'nn4', 'enroll', 'kian', {str(photo('kian'))!r}]) == 0; "
             f"assert main(['--db', {db!r}, '--json', 'identify', {door!r}]) == 0; "
             f"assert main(['--db', {db!r}, 'verify', {door!r}, '--as', 'younes']) == 0; "
+            f"assert main(['--db', {db!r}, 'door', {door!r}, '--out', {out!r}]) == 0; "
+            f"assert main(['--db', {db!r}, 'remove', 'kian']) == 0; "
             f"assert main(['--db', {db!r}, 'people']) == 0")
     assert _loaded(body) == "False False"
