@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from facerec.exceptions import FaceNotFound, FaceRecError, ImageNotReadable, ImageTooLarge
+from facerec.exceptions import FaceNotFound, FaceRecError, ImageNotReadable, ImageTooLarge, InvalidArgument
 
 DEFAULT_DB = "faces.sqlite"
 EPILOG = ("exit codes: 0 success; 1 negative answer (verify) or system error; 2 bad usage or input; "
@@ -232,6 +232,32 @@ def cmd_door(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log(args: argparse.Namespace) -> int:
+    with _open_db(args) as db:
+        events = db.door_log(args.limit)
+    rows = [[e.time, e.identity or "unknown", f"{e.distance:.3f}", "admitted" if e.admitted else "refused", e.source]
+            for e in events]
+    lines = _table(["time (UTC)", "who", "distance", "door", "seen in"], rows)
+    _emit(args, [e.to_json() for e in events], lines + [f"{len(events)} event(s), newest first"])
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from facerec.server.app import create_app
+
+    token = args.token or os.environ.get("FACEREC_TOKEN")
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise InvalidArgument(f"listening on {args.host} exposes the door to the network: set a token "
+                              "(--token or FACEREC_TOKEN) or listen on 127.0.0.1")
+    app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime)
+    print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
+          f"{app.state.service.encoder.name} encoder{', token required' if token else ''}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def copy_happy_house(dest: Path) -> tuple[list[str], list[str], Path]:
     """Copy the Happy House photos from the assets into ``dest``; returns ``(copied, unchanged, source)``."""
     from facerec.database import file_sha256
@@ -426,6 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-k", type=int, default=1, help="candidates kept per face (default 1)")
     _threshold_option(sub)
     _detector_option(sub)
+
+    sub = command("log", cmd_log, "list the door log (newest first): who came, when, and whether they got in")
+    sub.add_argument("--limit", type=int, default=50, help="events to list (default 50)")
+
+    sub = command("serve", cmd_serve, "serve the REST API and the web page (the door as a service)")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sub.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sub.add_argument("--token", default=None,
+                     help="require 'Authorization: Bearer TOKEN' (default $FACEREC_TOKEN; needed off loopback)")
 
     sub = command("setup", cmd_setup, "copy the Happy House photos from the assets into images/")
     sub.add_argument("--images", default=None, help="destination folder (default: the repository's images/, or "

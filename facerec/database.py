@@ -73,6 +73,17 @@ CREATE TABLE IF NOT EXISTS faces (
 );
 CREATE INDEX IF NOT EXISTS faces_person ON faces(person_id);
 """
+# Tables added later: created when first written (so older databases and read-only files still open).
+_DOOR_LOG = """CREATE TABLE IF NOT EXISTS door_log (
+    id INTEGER PRIMARY KEY, time TEXT NOT NULL, identity TEXT, distance REAL NOT NULL,
+    admitted INTEGER NOT NULL, source TEXT NOT NULL DEFAULT '')"""
+_THUMBNAILS = """CREATE TABLE IF NOT EXISTS thumbnails (
+    person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE, jpeg BLOB NOT NULL)"""
+
+
+def now_utc() -> str:
+    """The current UTC time, ISO 8601 with seconds (the database's timestamps)."""
+    return _now()
 
 
 def _now() -> str:
@@ -97,12 +108,14 @@ class FaceRecord:
         source: the photo's file name (or any label for an array).
         sha256: hex SHA-256 of the photo's bytes (of the array's bytes for arrays).
         box: ``(left, top, right, bottom)`` pixels of the face in the photo.
+        thumbnail: a small JPEG of the face (kept as the person's picture if they have none yet), or None.
     """
 
     encoding: np.ndarray
     source: str
     sha256: str
     box: tuple[int, int, int, int]
+    thumbnail: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,30 @@ class Person:
     name: str
     photos: int
     created: str
+
+
+@dataclass(frozen=True)
+class DoorEvent:
+    """One face seen at the door (the ``door_log`` table).
+
+    Attributes:
+        time: UTC ISO 8601 timestamp.
+        identity: the person recognised, or None for a stranger.
+        distance: L2 distance to the closest enrolled photo.
+        admitted: whether the door let them in.
+        source: where the face was seen (a photo's name, ``camera``, a video frame).
+    """
+
+    time: str
+    identity: str | None
+    distance: float
+    admitted: bool
+    source: str = ""
+
+    def to_json(self) -> dict:
+        """``{"time", "identity", "distance", "admitted", "source"}``."""
+        return {"time": self.time, "identity": self.identity, "distance": round(float(self.distance), 6),
+                "admitted": bool(self.admitted), "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -146,6 +183,7 @@ class FaceDatabase:
             at once; for an existing one, a check: another encoder than the database's is
             refused. Default ``None``: a new database gets :data:`facerec.encoders.DEFAULT_ENCODER`
             at its first enrollment, an existing one keeps its own.
+        shared: allow calls from several threads (the caller serialises them with a lock, as the server does).
 
     Raises:
         DatabaseError: the file is not a facerec SQLite database, is damaged, or
@@ -153,7 +191,8 @@ class FaceDatabase:
         ModelMismatch: ``encoder`` is not the encoder of the faces already stored.
     """
 
-    def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None):
+    def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
+                 shared: bool = False):
         self.path = Path(path)
         if self.path.is_dir():
             raise DatabaseError(f"{self.path} is a directory; give the database a file name such as faces.sqlite")
@@ -164,7 +203,8 @@ class FaceDatabase:
         self._search_cache: tuple[tuple, PersonSearch] | None = None
         self._writes = 0
         try:
-            self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                               check_same_thread=not shared)
             self._configure_with_retries()
         except sqlite3.Error as error:
             self.close()
@@ -461,6 +501,10 @@ class FaceDatabase:
                     added.append(record.source)
                 else:
                     duplicates.append(record.source)
+            picture = next((record.thumbnail for record in records if record.thumbnail), None)
+            if picture:
+                connection.execute(_THUMBNAILS)
+                connection.execute("INSERT OR IGNORE INTO thumbnails VALUES (?, ?)", (person, picture))
         return added, duplicates
 
     @staticmethod
@@ -472,7 +516,8 @@ class FaceDatabase:
         return cursor.rowcount == 1
 
     def enroll(self, name: str, images: Iterable, encoder=None, skip_bad: bool = True,
-               progress: bool = False, detector: str = DEFAULT_DETECTOR) -> EnrollResult:
+               progress: bool = False, detector: str = DEFAULT_DETECTOR,
+               labels: Sequence[str] | None = None) -> EnrollResult:
         """Encode photos of one person and store them, all in one transaction.
 
         Each photo contributes its largest face. All photos are encoded before
@@ -487,6 +532,8 @@ class FaceDatabase:
                 stop the other 49); False: the first bad photo raises and nothing is stored.
             progress: show a progress bar on stderr.
             detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default), see :func:`facerec.detect_faces`.
+            labels: a name per image to record as its source (e.g. an uploaded file's name for
+                an array); default: the file's name, or ``"array"``.
 
         Raises:
             FaceNotFound / ImageNotReadable / ImageTooLarge: a photo has no face, cannot
@@ -501,16 +548,20 @@ class FaceDatabase:
         images = list(images)
         if not images:
             raise InvalidArgument(f"no photos given to enroll {name!r}")
+        labels = list(labels) if labels is not None else [_name_of(image) for image in images]
+        if len(labels) != len(images):
+            raise InvalidArgument(f"{len(labels)} labels for {len(images)} photos")
         encoder = encoder or self.load_encoder()
         self.check_encoder(encoder)
         records, failed, errors = [], [], []
-        for image in tqdm(images, desc=f"enrolling {name}", unit="photo", disable=not progress):
+        for image, label in tqdm(list(zip(images, labels)), desc=f"enrolling {name}", unit="photo",
+                                 disable=not progress):
             try:
-                records.append(_encode_photo(image, encoder, detector))
+                records.append(_encode_photo(image, encoder, detector, label))
             except (FaceNotFound, ImageNotReadable, ImageTooLarge) as error:
                 if not skip_bad:
                     raise
-                failed.append((_name_of(image), str(error)))
+                failed.append((label, str(error)))
                 errors.append(error)
         if not records:
             raise type(errors[0])(f"none of the {len(images)} photo(s) of {name!r} holds a usable face, nothing "
@@ -527,8 +578,48 @@ class FaceDatabase:
         with self._transaction() as connection:
             person = self.person_id(name)
             removed = connection.execute("DELETE FROM faces WHERE person_id = ?", (person,)).rowcount
+            connection.execute(_THUMBNAILS)
+            connection.execute("DELETE FROM thumbnails WHERE person_id = ?", (person,))
             connection.execute("DELETE FROM people WHERE id = ?", (person,))
         return removed
+
+    # -- the door log and the people's pictures -----------------------------------
+
+    def log_events(self, events: Sequence[DoorEvent]) -> None:
+        """Append door events to the persistent log (one transaction)."""
+        if not events:
+            return
+        with self._transaction() as connection:
+            connection.execute(_DOOR_LOG)
+            connection.executemany(
+                "INSERT INTO door_log (time, identity, distance, admitted, source) VALUES (?, ?, ?, ?, ?)",
+                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), e.source) for e in events])
+
+    def door_log(self, limit: int = 50) -> list[DoorEvent]:
+        """The last ``limit`` door events, newest first (empty when nothing was logged yet)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise InvalidArgument(f"limit must be a non-negative integer, got {limit!r}")
+        if not self._has_table("door_log"):
+            return []
+        rows = self._query("SELECT time, identity, distance, admitted, source FROM door_log "
+                           "ORDER BY id DESC LIMIT ?", (limit,))
+        return [DoorEvent(time, identity, distance, bool(admitted), source)
+                for time, identity, distance, admitted, source in rows]
+
+    def thumbnail(self, name: str) -> bytes | None:
+        """The person's picture (a small JPEG of their first enrolled face), or None if there is none.
+
+        Raises:
+            UnknownIdentity: ``name`` is not enrolled.
+        """
+        person = self.person_id(name)
+        if not self._has_table("thumbnails"):
+            return None
+        rows = self._query("SELECT jpeg FROM thumbnails WHERE person_id = ?", (person,))
+        return bytes(rows[0][0]) if rows else None
+
+    def _has_table(self, table: str) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
 
 def _check_name(name: str) -> str:
@@ -544,13 +635,32 @@ def _encoding_blob(encoding: np.ndarray) -> bytes:
     return vector.astype(_ENCODING_DTYPE).tobytes()
 
 
-def _encode_photo(image, encoder, detector: str) -> FaceRecord:
+def _encode_photo(image, encoder, detector: str, label: str | None = None) -> FaceRecord:
     """The :class:`FaceRecord` of a photo's largest face (:class:`FaceNotFound` when it has none)."""
     from facerec.align import find_faces
 
     rgb, faces = find_faces(image, all_faces=False, detector=detector)
     source, sha = _source_of(image)
-    return FaceRecord(encoder.encode_faces(rgb, faces[:1])[0], source, sha, faces[0].box)
+    return FaceRecord(encoder.encode_faces(rgb, faces[:1])[0], label or source, sha, faces[0].box,
+                      _thumbnail(rgb, faces[0].box))
+
+
+THUMBNAIL_SIDE = 96
+
+
+def _thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int]) -> bytes | None:
+    """A ``THUMBNAIL_SIDE`` px JPEG of the face's box with a margin (None if it cannot be made)."""
+    import cv2
+
+    left, top, right, bottom = box
+    margin = (right - left) // 4
+    height, width = rgb.shape[:2]
+    crop = rgb[max(0, top - margin):min(height, bottom + margin), max(0, left - margin):min(width, right + margin)]
+    if crop.size == 0:
+        return None
+    crop = cv2.resize(crop, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return data.tobytes() if ok else None
 
 
 def _name_of(image) -> str:

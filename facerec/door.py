@@ -19,6 +19,7 @@ import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, detect_faces, no_face_message
 from facerec.api import DatabaseInput, FaceResult, identify, identify_faces, using_database
+from facerec.database import DoorEvent, now_utc
 from facerec.exceptions import FaceNotFound, ImageNotReadable, InvalidArgument
 from facerec.image import load_image
 
@@ -226,7 +227,7 @@ class DoorReport:
 def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLike, threshold: float | None = None,
              every: int = 1, k: int = 1, fps: float | None = None, encoder=None, progress: bool = True,
              detector: str = DEFAULT_DETECTOR, operating_point: str | None = None, far: float | None = None,
-             false_alarm: float | None = None) -> DoorReport:
+             false_alarm: float | None = None, log: bool = True) -> DoorReport:
     """Identify the faces of every frame and write the annotated frames.
 
     Args:
@@ -244,6 +245,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
         detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default). A video frame without a face is
             nobody (written unannotated; with ``auto`` it costs a CNN pass, so use ``hog`` for long
             videos); a single photo without a face raises :class:`FaceNotFound`, as :func:`identify` does.
+        log: write each searched face to the database's door log (default True; ``facerec log`` lists it).
 
     Returns:
         A :class:`DoorReport`.
@@ -270,6 +272,10 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
                         raise FaceNotFound(no_face_message(source))
                     results = identify_faces(rgb, faces, database, k, threshold, encoder, label=label,
                                              operating_point=operating_point, far=far, false_alarm=false_alarm)
+                    if log:
+                        now = now_utc()
+                        database.log_events([DoorEvent(now, r.identity, r.distance, r.identity is not None, label)
+                                             for r in results])
                     report.processed += 1
                     report.faces.extend((index, result) for result in results)
                 stem = Path(label).stem if stills else f"{Path(source).stem}_{index:06d}"

@@ -1,0 +1,284 @@
+"""The REST API and the web page of ``facerec serve`` (FastAPI).
+
+Routes (JSON unless said; OpenAPI docs at ``/docs``):
+
+* ``GET /``: the web page (people, enroll form, door view with the camera, log);
+* ``GET /api/health``: ``{"status": "ok", "encoder", "people"}`` (no token needed);
+* ``GET /api/people``: ``[{"name", "faces"}, ...]``;
+* ``GET /api/people/{name}/thumbnail``: the person's picture (JPEG);
+* ``POST /api/people/{name}/faces``: multipart ``photos`` (one or more files) ->
+  ``{"name", "enrolled": [file, ...], "skipped": [{"file", "reason"}, ...]}``;
+* ``DELETE /api/people/{name}``: ``{"removed": N}`` (faces removed);
+* ``POST /api/verify``: multipart ``photo``, form ``name`` -> ``{"match", "distance", "threshold", "box", ...}``;
+* ``POST /api/identify``: multipart ``photo`` -> ``{"faces": [{"box", "identity", "distance",
+  "candidates", ...}], "width", "height"}``; every face is written to the door log;
+* ``GET /api/log?limit=N``: the last N door events, newest first (``time``, ``identity``, ``distance``,
+  ``admitted``, ``source``).
+
+Errors are ``{"error": TYPE, "message": one line}`` with a status code: 400 an
+unreadable image, no face or a bad argument; 401 a missing or wrong token; 404 an
+unknown person; 409 a database of another encoder, or an empty one; 413 an upload
+over the size limit or an image over the pixel limit. Safe by default: one lock
+serialises the model and the database (one model per process, the database's
+encoder); uploads are bounded before they are read in full (``Content-Length``
+and a count of the bytes received) and decoded by :func:`facerec.load_image`
+(pixel limit) from a file the server names itself: no client-supplied string
+becomes a path.
+"""
+
+from __future__ import annotations
+
+import hmac
+import tempfile
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from facerec.database import DoorEvent, FaceDatabase, now_utc
+from facerec.exceptions import (
+    EmptyDatabase,
+    FaceNotFound,
+    FaceRecError,
+    ImageNotReadable,
+    ImageTooLarge,
+    InvalidArgument,
+    ModelMismatch,
+    UnknownIdentity,
+)
+from facerec.server import schemas
+
+STATIC_DIR = Path(__file__).with_name("static")
+MAX_UPLOAD_BYTES = 20 * 2**20  # per request
+MAX_FILES = 20
+STATUS = {ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
+          ModelMismatch: 409, EmptyDatabase: 409}
+
+
+class UploadTooLarge(ImageTooLarge):
+    """A request body over the server's limit."""
+
+
+class Unauthorized(FaceRecError, PermissionError):
+    """A missing or wrong bearer token."""
+
+
+def _status(error: Exception) -> int:
+    if isinstance(error, Unauthorized):
+        return 401
+    return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 500)
+
+
+def _error_response(error: Exception) -> JSONResponse:
+    message = " ".join(str(error).split()) or type(error).__name__
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    return JSONResponse({"error": type(error).__name__, "message": message}, status_code=_status(error),
+                        headers=headers)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over ``limit`` bytes, by its ``Content-Length`` or as it streams in."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = UploadTooLarge(f"the upload is larger than the server's limit of {self.limit // 2**20} MB; "
+                                   "send smaller photos or fewer at a time")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _error_response(too_large)(scope, receive, send)
+        received, started = 0, False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise too_large
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except UploadTooLarge as error:
+            if not started:
+                await _error_response(error)(scope, receive, send)
+
+
+class DoorService:
+    """The database, its encoder and the lock that serialises them; one per process."""
+
+    def __init__(self, db_path: str | Path, encoder: str | None = None, weights: str | None = None,
+                 runtime: str | None = None, detector: str = "auto"):
+        self.db_path, self.detector = Path(db_path), detector
+        self.lock = threading.Lock()
+        self.db = FaceDatabase(self.db_path, create=True, encoder=encoder, shared=True)
+        from facerec.encoders import DEFAULT_ENCODER, load_encoder
+
+        self.encoder = load_encoder(self.db.encoder_name or encoder or DEFAULT_ENCODER, weights, runtime=runtime)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _read_upload(upload: UploadFile, folder: Path, number: int):
+    """Decode one uploaded photo from a file the server names (``photo-<n>``), never the client's name.
+
+    Errors name the upload by its label (:func:`_label`), not by the server's temporary path.
+    """
+    from facerec.image import load_image
+
+    path = folder / f"photo-{number}"
+    with open(path, "wb") as handle:
+        while chunk := upload.file.read(2**20):
+            handle.write(chunk)
+    try:
+        return load_image(path)
+    except (ImageNotReadable, ImageTooLarge) as error:
+        raise type(error)(str(error).replace(str(path), _label(upload, number))) from None
+
+
+def _label(upload: UploadFile, number: int) -> str:
+    """The client's file name as a label only (its last path part, printable, at most 100 characters)."""
+    name = Path((upload.filename or "").replace("\\", "/")).name
+    name = "".join(ch for ch in name if ch.isprintable())[:100]
+    return name or f"photo-{number}"
+
+
+def create_app(db_path: str | Path, token: str | None = None, encoder: str | None = None,
+               weights: str | None = None, runtime: str | None = None,
+               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    """The application serving the database at ``db_path`` (created if missing).
+
+    Args:
+        db_path: the face database file.
+        token: when set, every route but ``/api/health`` and the page needs ``Authorization: Bearer TOKEN``.
+        encoder: the encoder of a new database (an existing one keeps its own).
+        weights, runtime: nn4's weights folder and runtime (defaults as everywhere).
+        max_upload_bytes: the largest request body accepted (413 above it).
+    """
+    service = DoorService(db_path, encoder, weights, runtime)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPI(title="facerec", version="0.1.0", lifespan=lifespan,
+                  description="Face verification and recognition: the Happy House door as a service.")
+    app.state.service = service
+    app.add_middleware(BodyLimit, limit=max_upload_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(FaceRecError)
+    async def facerec_error(request: Request, error: FaceRecError):
+        return _error_response(error)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception):
+        return JSONResponse({"error": type(error).__name__, "message": "internal error; see the server's log"},
+                            status_code=500)
+
+    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            return
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise Unauthorized("this server needs a token: send the header 'Authorization: Bearer TOKEN'")
+
+    guarded = [Depends(authorised)]
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/api/health", response_model=schemas.HealthOut)
+    def health():
+        with service.lock:
+            return {"status": "ok", "encoder": service.encoder.name, "people": len(service.db.people())}
+
+    @app.get("/api/people", response_model=list[schemas.PersonOut], dependencies=guarded)
+    def people():
+        with service.lock:
+            return [{"name": p.name, "faces": p.photos} for p in service.db.people()]
+
+    @app.get("/api/people/{name}/thumbnail", dependencies=guarded, responses={200: {"content": {"image/jpeg": {}}}})
+    def thumbnail(name: str):
+        with service.lock:
+            picture = service.db.thumbnail(name)
+        if picture is None:
+            return JSONResponse({"error": "NoThumbnail", "message": f"{name} has no picture"}, status_code=404)
+        return Response(picture, media_type="image/jpeg")
+
+    @app.post("/api/people/{name}/faces", response_model=schemas.EnrollOut, dependencies=guarded)
+    def enroll(name: str, photos: Annotated[list[UploadFile], File()]):
+        if len(photos) > MAX_FILES:
+            raise InvalidArgument(f"at most {MAX_FILES} photos per request, got {len(photos)}")
+        labels = [_label(upload, number) for number, upload in enumerate(photos)]
+        images, skipped, errors = [], [], []
+        with tempfile.TemporaryDirectory() as folder:
+            for number, upload in enumerate(photos):
+                try:
+                    images.append((_read_upload(upload, Path(folder), number), labels[number]))
+                except (ImageNotReadable, ImageTooLarge) as error:
+                    skipped.append({"file": labels[number], "reason": str(error)})
+                    errors.append(error)
+        if not images:  # the first error's kind (and status code), naming every file
+            raise type(errors[0])("none of the uploaded files is a usable image: "
+                                  + "; ".join(f"{s['file']}: {s['reason']}" for s in skipped))
+        with service.lock:
+            result = service.db.enroll(name, [image for image, _ in images], encoder=service.encoder,
+                                       detector=service.detector, labels=[label for _, label in images])
+        skipped += [{"file": file, "reason": reason} for file, reason in result.failed]
+        skipped += [{"file": file, "reason": "already enrolled (the same photo)"} for file in result.duplicates]
+        return {"name": result.name, "enrolled": result.added, "skipped": skipped}
+
+    @app.delete("/api/people/{name}", response_model=schemas.RemovedOut, dependencies=guarded)
+    def remove(name: str):
+        with service.lock:
+            return {"removed": service.db.remove(name)}
+
+    @app.post("/api/verify", response_model=schemas.VerifyOut, dependencies=guarded)
+    def verify(photo: Annotated[UploadFile, File()], name: Annotated[str, Form()]):
+        from facerec.api import verify as verify_photo
+
+        with tempfile.TemporaryDirectory() as folder:
+            image = _read_upload(photo, Path(folder), 0)
+        with service.lock:
+            result = verify_photo(image, name, service.db, encoder=service.encoder, detector=service.detector)
+        return {**result.to_json(), "box": list(result.box)}
+
+    @app.post("/api/identify", response_model=schemas.IdentifyOut, dependencies=guarded)
+    def identify(photo: Annotated[UploadFile, File()]):
+        from facerec.align import find_faces
+        from facerec.api import identify_faces
+
+        with tempfile.TemporaryDirectory() as folder:
+            image = _read_upload(photo, Path(folder), 0)
+        with service.lock:
+            if service.db.count_faces() == 0:
+                service.db.searcher()  # EmptyDatabase, before any detection work
+            rgb, faces = find_faces(image, detector=service.detector)
+            results = identify_faces(rgb, faces, service.db, k=3, encoder=service.encoder, label=_label(photo, 0))
+            now = now_utc()
+            service.db.log_events([DoorEvent(now, r.identity, r.distance, r.identity is not None, r.image)
+                                   for r in results])
+        return {"faces": [r.to_json() for r in results], "width": int(image.shape[1]), "height": int(image.shape[0])}
+
+    @app.get("/api/log", response_model=list[schemas.DoorEventOut], dependencies=guarded)
+    def log(limit: Annotated[int, Query(ge=0, le=10_000)] = 50):
+        with service.lock:
+            return [event.to_json() for event in service.db.door_log(limit)]
+
+    return app

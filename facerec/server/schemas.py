@@ -1,0 +1,68 @@
+"""The JSON bodies of the REST API (pydantic models; FastAPI documents them at ``/docs``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class PersonOut(BaseModel):
+    name: str
+    faces: int = Field(description="photos (encodings) enrolled")
+
+
+class EnrollOut(BaseModel):
+    name: str
+    enrolled: list[str] = Field(description="file names stored now")
+    skipped: list[dict] = Field(description="[{'file', 'reason'}]: no face, unreadable, too large, or a duplicate")
+
+
+class RemovedOut(BaseModel):
+    removed: int = Field(description="faces removed")
+
+
+class CandidateOut(BaseModel):
+    name: str
+    distance: float
+
+
+class VerifyOut(BaseModel):
+    match: bool
+    distance: float = Field(description="L2 distance to the claimed person's closest photo")
+    threshold: float = Field(description="accept when distance <= threshold")
+    box: list[int] = Field(description="[left, top, right, bottom] pixels of the face used")
+    name: str
+    operating_point: str
+    encoder: str
+
+
+class FaceOut(BaseModel):
+    box: list[int] = Field(description="[left, top, right, bottom] pixels")
+    identity: str | None = Field(description="the person, or null when unknown")
+    distance: float
+    threshold: float
+    candidates: list[CandidateOut]
+
+
+class IdentifyOut(BaseModel):
+    faces: list[FaceOut]
+    width: int = Field(description="the photo's width in pixels, to scale the boxes")
+    height: int
+
+
+class DoorEventOut(BaseModel):
+    time: str = Field(description="UTC, ISO 8601")
+    identity: str | None
+    distance: float
+    admitted: bool
+    source: str = ""
+
+
+class HealthOut(BaseModel):
+    status: str
+    encoder: str
+    people: int
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="the error's type, e.g. FaceNotFound")
+    message: str = Field(description="one line saying what went wrong and what to do")

@@ -1,0 +1,217 @@
+// facerec door page: people, enrollment, the door view (camera snapshots or an uploaded photo), the log.
+// Plain JavaScript, no build step, no CDN. Talks to the REST API of facerec serve (see /docs).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let token = localStorage.getItem("facerec-token") || "";
+let cameraTimer = null;
+let busy = false;
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token) headers["Authorization"] = "Bearer " + token;
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401) {
+    $("token-box").hidden = false;
+  }
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("application/json") ? await response.json() : await response.blob();
+  if (!response.ok) {
+    const error = new Error(body.message || response.statusText);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+async function refreshStatus() {
+  try {
+    const health = await api("/api/health");
+    $("status").textContent = `${health.people} people enrolled, ${health.encoder} encoder`;
+  } catch (error) {
+    $("status").textContent = "server unreachable: " + error.message;
+  }
+}
+
+async function refreshPeople() {
+  const box = $("people");
+  let people;
+  try {
+    people = await api("/api/people");
+  } catch (error) {
+    box.textContent = error.message;
+    return;
+  }
+  box.replaceChildren();
+  for (const person of people) {
+    const card = element("div", { class: "person", "data-name": person.name });
+    const picture = element("div", { class: "blank" });
+    card.append(picture, element("div", { class: "name" }, `${person.name} (${person.faces})`));
+    const remove = element("button", { type: "button" }, "remove");
+    remove.addEventListener("click", () => removePerson(person.name));
+    card.append(remove);
+    box.append(card);
+    api(`/api/people/${encodeURIComponent(person.name)}/thumbnail`).then((blob) => {
+      const image = element("img", { alt: person.name });
+      image.src = URL.createObjectURL(blob);
+      picture.replaceWith(image);
+    }).catch(() => {});
+  }
+}
+
+async function removePerson(name) {
+  if (!confirm(`Remove ${name} and all their photos?`)) return;
+  try {
+    await api(`/api/people/${encodeURIComponent(name)}`, { method: "DELETE" });
+  } catch (error) {
+    $("enroll-result").textContent = error.message;
+  }
+  refreshPeople();
+  refreshStatus();
+}
+
+async function enroll(event) {
+  event.preventDefault();
+  const name = $("enroll-name").value.trim();
+  const files = $("enroll-photos").files;
+  const form = new FormData();
+  for (const file of files) form.append("photos", file, file.name);
+  $("enroll-result").textContent = "enrolling...";
+  try {
+    const result = await api(`/api/people/${encodeURIComponent(name)}/faces`, { method: "POST", body: form });
+    const skipped = result.skipped.map((s) => `${s.file}: ${s.reason}`).join("; ");
+    $("enroll-result").textContent = `enrolled ${result.enrolled.length} photo(s) of ${result.name}` +
+      (skipped ? `; skipped ${skipped}` : "");
+    $("enroll-form").reset();
+  } catch (error) {
+    $("enroll-result").textContent = error.message;
+  }
+  refreshPeople();
+  refreshStatus();
+}
+
+function drawFaces(source, result) {
+  const canvas = $("door-canvas");
+  const context = canvas.getContext("2d");
+  canvas.width = result.width;
+  canvas.height = result.height;
+  context.drawImage(source, 0, 0, canvas.width, canvas.height);
+  const list = $("door-faces");
+  list.replaceChildren();
+  context.lineWidth = Math.max(2, canvas.width / 200);
+  context.font = `${Math.max(14, canvas.width / 30)}px system-ui, sans-serif`;
+  for (const face of result.faces) {
+    const [left, top, right, bottom] = face.box;
+    const known = face.identity !== null;
+    const label = known ? face.identity : "unknown";
+    context.strokeStyle = context.fillStyle = known ? "#2fbf4a" : "#e5392f";
+    context.strokeRect(left, top, right - left, bottom - top);
+    context.fillText(`${label} ${face.distance.toFixed(2)}`, left, Math.max(16, top - 6));
+    list.append(element("li", { class: known ? "known" : "unknown" },
+      `${label} (distance ${face.distance.toFixed(3)}, threshold ${face.threshold.toFixed(3)})`));
+  }
+}
+
+async function identify(blob, source) {
+  const form = new FormData();
+  form.append("photo", blob, "camera.jpg");
+  try {
+    const result = await api("/api/identify", { method: "POST", body: form });
+    drawFaces(source, result);
+    $("door-message").textContent = result.faces.length ? "" : "nobody";
+  } catch (error) {
+    $("door-faces").replaceChildren();
+    $("door-message").textContent = error.message;
+  }
+  refreshLog();
+}
+
+async function identifyUpload() {
+  const file = $("door-photo").files[0];
+  if (!file) return;
+  const bitmap = await createImageBitmap(file);
+  await identify(file, bitmap);
+}
+
+async function snapshot() {
+  if (busy) return;
+  busy = true;
+  const video = $("camera");
+  const frame = element("canvas");
+  frame.width = video.videoWidth || 640;
+  frame.height = video.videoHeight || 480;
+  frame.getContext("2d").drawImage(video, 0, 0, frame.width, frame.height);
+  const blob = await new Promise((resolve) => frame.toBlob(resolve, "image/jpeg", 0.9));
+  if (blob) await identify(blob, frame);
+  busy = false;
+}
+
+async function startCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    $("door-message").textContent = "no camera here: use the photo upload";
+    return;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+    $("camera").srcObject = stream;
+    $("camera-start").hidden = true;
+    $("camera-stop").hidden = false;
+    cameraTimer = setInterval(snapshot, 1000);
+  } catch (error) {
+    $("door-message").textContent = "camera refused (" + error.message + "): use the photo upload";
+  }
+}
+
+function stopCamera() {
+  clearInterval(cameraTimer);
+  const stream = $("camera").srcObject;
+  if (stream) stream.getTracks().forEach((track) => track.stop());
+  $("camera").srcObject = null;
+  $("camera-start").hidden = false;
+  $("camera-stop").hidden = true;
+}
+
+async function refreshLog() {
+  let events;
+  try {
+    events = await api("/api/log?limit=20");
+  } catch (error) {
+    return;
+  }
+  const body = $("log-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const event of events) {
+    const row = element("tr");
+    row.append(element("td", {}, event.time), element("td", {}, event.identity || "unknown"),
+      element("td", {}, event.distance.toFixed(3)),
+      element("td", { class: event.admitted ? "admitted" : "refused" }, event.admitted ? "admitted" : "refused"));
+    body.append(row);
+  }
+}
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  token = $("token").value;
+  localStorage.setItem("facerec-token", token);
+  $("token-box").hidden = true;
+  refreshAll();
+});
+$("enroll-form").addEventListener("submit", enroll);
+$("door-photo").addEventListener("change", identifyUpload);
+$("camera-start").addEventListener("click", startCamera);
+$("camera-stop").addEventListener("click", stopCamera);
+
+function refreshAll() {
+  refreshStatus();
+  refreshPeople();
+  refreshLog();
+}
+refreshAll();
+setInterval(refreshLog, 5000);
