@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,30 @@ def test_the_page_and_the_openapi_docs_are_served(client):
                   "/api/log", "/api/health"):
         assert route in schema["paths"], route
     assert client.get("/docs").status_code == 200
+
+
+def test_facerec_door_writes_the_log_and_facerec_log_lists_it(tmp_path, capsys):
+    import json
+
+    from facerec.cli import main
+
+    weights_or_skip()
+    db = str(tmp_path / "faces.sqlite")
+    assert main(["--db", db, "enroll", "younes", str(photo("younes"))]) == 0
+    assert main(["--db", db, "door", str(photo("camera_0")), "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "--json", "log", "--limit", "5"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert [(e["identity"], e["admitted"], Path(e["source"]).name) for e in events] == \
+        [("younes", True, "camera_0.jpg")]
+    assert main(["--db", db, "log"]) == 0
+    assert "admitted" in capsys.readouterr().out
+
+
+def test_serving_beyond_loopback_needs_a_token(tmp_path, capsys, monkeypatch):
+    from facerec.cli import main
+
+    monkeypatch.delenv("FACEREC_TOKEN", raising=False)
+    assert main(["--db", str(tmp_path / "faces.sqlite"), "serve", "--host", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "token" in err

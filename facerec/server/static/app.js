@@ -100,15 +100,16 @@ async function enroll(event) {
 function drawFaces(source, result) {
   const canvas = $("door-canvas");
   const context = canvas.getContext("2d");
-  canvas.width = result.width;
-  canvas.height = result.height;
+  const scale = Math.max(1, 480 / result.width);  // small photos are drawn larger, boxes with them
+  canvas.width = Math.round(result.width * scale);
+  canvas.height = Math.round(result.height * scale);
   context.drawImage(source, 0, 0, canvas.width, canvas.height);
   const list = $("door-faces");
   list.replaceChildren();
-  context.lineWidth = Math.max(2, canvas.width / 200);
-  context.font = `${Math.max(14, canvas.width / 30)}px system-ui, sans-serif`;
+  context.lineWidth = Math.max(2, canvas.width / 240);
+  context.font = `${Math.max(16, Math.round(canvas.width / 24))}px system-ui, sans-serif`;
   for (const face of result.faces) {
-    const [left, top, right, bottom] = face.box;
+    const [left, top, right, bottom] = face.box.map((value) => value * scale);
     const known = face.identity !== null;
     const label = known ? face.identity : "unknown";
     context.strokeStyle = context.fillStyle = known ? "#2fbf4a" : "#e5392f";

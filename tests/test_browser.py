@@ -1,0 +1,111 @@
+"""The web page in a real browser: headless Chromium (Debian's chromium + chromium-driver) driven by Selenium.
+
+Starts ``facerec serve`` on a free loopback port, opens the page, enrolls a
+resident through the form, sends a door-camera shot through the upload button,
+and checks that the right name is drawn (listed under the picture) and logged.
+Saves a screenshot to ``runs/browser/serve_page.png`` (the README's picture).
+Slow (about 30 s); ``.ci/run`` installs Chromium and runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from helpers_issue4 import REPO, photo, subprocess_env, weights_or_skip
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOT = REPO / "runs" / "browser" / "serve_page.png"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def server(tmp_path):
+    weights_or_skip()
+    port = _free_port()
+    log = open(tmp_path / "server.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "facerec", "--db", str(tmp_path / "faces.sqlite"), "serve",
+                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=subprocess_env())
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/api/health", timeout=2)
+            break
+        except OSError:
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            time.sleep(0.3)
+    else:
+        pytest.fail("facerec serve did not answer within 120 s:\n" + (tmp_path / "server.log").read_text())
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture()
+def browser():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+                    "chromium-driver; .ci/run does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1280,1100"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _wait_for_text(driver, css: str, text: str, timeout: float = 60) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css),
+                                                                                          text))
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def test_enroll_by_the_form_then_a_camera_shot_draws_the_right_name(server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    _wait_for_text(browser, "#status", "0 people enrolled")
+    for name in ("younes", "kian", "arnaud"):
+        browser.find_element(By.ID, "enroll-name").send_keys(name)
+        browser.find_element(By.ID, "enroll-photos").send_keys(str(photo(name)))
+        browser.find_element(By.ID, "enroll-submit").click()
+        _wait_for_text(browser, "#enroll-result", f"enrolled 1 photo(s) of {name}")
+    _wait_for_text(browser, "#people", "arnaud (1)")
+    browser.find_element(By.ID, "door-photo").send_keys(str(photo("camera_0")))
+    drawn = _wait_for_text(browser, "#door-faces", "younes")
+    assert "unknown" not in drawn
+    _wait_for_text(browser, "#log-table tbody", "younes")
+    assert "admitted" in browser.find_element(By.CSS_SELECTOR, "#log-table tbody").text
+    pixels = browser.execute_script(
+        "const c = document.getElementById('door-canvas');"
+        "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.slice(0, 4000));")
+    assert any(pixels), "the door picture was not drawn"
+    _wait_for_text(browser, "#status", "3 people enrolled")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
