@@ -204,3 +204,19 @@ def test_serving_beyond_loopback_needs_a_token(tmp_path, capsys, monkeypatch):
     assert main(["--db", str(tmp_path / "faces.sqlite"), "serve", "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "token" in err
+
+
+def test_every_bad_image_of_the_robustness_list_is_a_4xx_at_every_route(client, tmp_path):
+    from helpers_robustness import write_bad_images
+
+    _enroll(client, "younes", "younes")
+    cases = {name: path for name, path in write_bad_images(tmp_path / "bad").items() if path.is_file()}
+    assert {"empty", "truncated_jpeg", "text_as_jpg", "huge_png", "one_pixel", "no_face"} <= set(cases)
+    for name, path in cases.items():
+        payload = path.read_bytes()
+        for route, data, field in (("/api/identify", None, "photo"), ("/api/verify", {"name": "younes"}, "photo"),
+                                   ("/api/people/ann/faces", None, "photos")):
+            response = client.post(route, files={field: (path.name, payload, "image/jpeg")}, data=data)
+            assert response.status_code in (400, 413), (name, route, response.text)
+            assert set(response.json()) == ERROR_KEYS, (name, route)
+    assert [p["name"] for p in client.get("/api/people").json()] == ["younes"]  # nothing half-enrolled
