@@ -47,12 +47,15 @@ def test_the_wheel_carries_the_weights_and_the_runtime_model(installed):
     facerec, env, elsewhere = installed
     python = facerec.parent / "python"
     probe = ("import sys, facerec.encoders.nn4 as n; e = n.get_encoder(); "
-             "print(n.__file__); print(e.weights.folder); print(e.runtime); print('tensorflow' in sys.modules)")
+             "print(n.__file__); print(e.weights.folder); print(e.runtime); print('tensorflow' in sys.modules); "
+             "e8 = n.FaceEncoder(precision='int8'); print(e8.precision); "
+             "import facerec.server.app as a; print((a.STATIC_DIR / 'index.html').is_file())")
     done = _run([str(python), "-c", probe], elsewhere, env)
     assert done.returncode == 0, done.stderr[-3000:]
-    module, folder, runtime, tensorflow = done.stdout.split()
+    module, folder, runtime, tensorflow, int8, page = done.stdout.split()
     assert "site-packages" in module and not module.startswith(str(REPO))
     assert (folder, runtime, tensorflow) == ("None", "openvino", "False")  # packed weights, no TensorFlow
+    assert (int8, page) == ("int8", "True")  # the int8 model and the server's page travel too
     assert not list(Path(env["FACEREC_CACHE"]).glob("*.onnx")), "the packed ONNX model should have been used"
 
 
