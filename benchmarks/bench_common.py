@@ -178,3 +178,14 @@ def canvases(sources: Sequence[Path], folder: Path, size: tuple[int, int] = (128
         canvas.save(path, quality=90)
         paths.append(path)
     return paths
+
+
+def update_block(path: Path, text: str, begin: str, end: str) -> None:
+    """Replace the block of ``path`` between the ``begin`` and ``end`` markers by ``text`` (appended if absent)."""
+    old = path.read_text() if path.exists() else ""
+    block = f"{begin}\n{text}\n{end}"
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old + ("\n" if old else "") + block + "\n"
+    path.write_text(new)

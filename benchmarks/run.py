@@ -42,7 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from bench_common import lfw_photos, machine, seconds  # noqa: E402
+from bench_common import lfw_photos, machine, seconds, update_block  # noqa: E402
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -319,13 +319,7 @@ def markdown(report: dict) -> str:
 
 def update_file(path: Path, text: str) -> None:
     """Replace the results block of ``path`` (appended when the markers are missing)."""
-    old = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old + ("\n" if old else "") + block + "\n"
-    path.write_text(new)
+    update_block(path, text, BEGIN, END)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import happy_house_photos, machine  # noqa: E402
+from bench_common import happy_house_photos, machine, update_block  # noqa: E402
 
 BEGIN, END = "<!-- serve:begin -->", "<!-- serve:end -->"
 FACEREC = Path(sys.executable).with_name("facerec")
@@ -109,13 +109,8 @@ def markdown(report: dict) -> str:
 
 
 def update_file(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old + ("\n" if old else "") + block + "\n"
-    path.write_text(new)
+    """Replace the results block of ``path`` (appended when the markers are missing)."""
+    update_block(path, text, BEGIN, END)
 
 
 def main(argv: list[str] | None = None) -> int:
