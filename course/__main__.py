@@ -1,9 +1,10 @@
-"""Instructor commands: ``python -m course generate-student`` and ``python -m course grade``.
+"""Instructor commands: ``python -m course generate-student``, ``grade`` and ``gradescope``.
 
 Run from the repository root::
 
     python -m course generate-student                      # -> build/student/Face_Recognition.ipynb
     python -m course grade SUBMISSION.ipynb --json OUT.json  # score table on stdout, JSON for the LMS
+    python -m course gradescope --out autograder.zip       # the bundle Gradescope's autograder takes
 """
 
 from __future__ import annotations
@@ -28,10 +29,18 @@ def _generate(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     report = grade_notebook(args.submission, args.source, isolate=not args.in_process, timeout=args.timeout)
     print(report.table())
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n")
-        print(f"wrote {args.json}")
+    for path, payload in ((args.json, report.to_json), (args.gradescope, report.to_gradescope)):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(json.dumps(payload(), indent=2) + "\n")
+            print(f"wrote {path}")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from course.gradescope import build_bundle
+
+    print(f"wrote {build_bundle(args.out, args.weights)}")
     return 0
 
 
@@ -47,10 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="grade a submitted student notebook")
     grade.add_argument("submission", help="the student's .ipynb")
     grade.add_argument("--json", help="also write the result as JSON (Gradescope results.json layout)")
+    grade.add_argument("--gradescope", help="also write Gradescope's results.json (hidden tests marked hidden)")
     grade.add_argument("--source", default=SOURCE_NOTEBOOK, help="solution notebook (default: %(default)s)")
     grade.add_argument("--timeout", type=float, default=900, help="seconds for the whole grading (default 900)")
     grade.add_argument("--in-process", action="store_true", help="run the student's code in this process")
     grade.set_defaults(run=_grade)
+
+    bundle = commands.add_parser("gradescope", help="write the autograder zip Gradescope takes")
+    bundle.add_argument("--out", default="autograder.zip", help="the zip to write (default: %(default)s)")
+    bundle.add_argument("--weights", default=None, help="weights folder (default: $FACEREC_WEIGHTS or weights/)")
+    bundle.set_defaults(run=_gradescope)
 
     hidden = commands.add_parser("grade-worker")  # internal: the child process of `grade`
     hidden.add_argument("request")

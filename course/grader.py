@@ -126,6 +126,20 @@ class GradeReport:
             "graded_at": self.graded_at,
         }
 
+    def to_gradescope(self) -> dict:
+        """Gradescope's ``results.json``: the functions' points (visible), then every hidden test (0 points, hidden).
+
+        The hidden tests' entries tell the instructor which hidden test failed; students see only
+        the function-level entries (a failing hidden test says "hidden test NAME failed" there).
+        """
+        hidden = [{"name": f"{f.name}: hidden test {test.name}", "score": 0, "max_score": 0,
+                   "status": "passed" if test.passed else "failed", "output": test.message,
+                   "visibility": "hidden"}
+                  for f in self.functions for test in f.tests if test.visibility == "hidden"]
+        visible = self.to_json()["tests"]
+        return {"score": self.score, "max_score": self.max_score, "output": f"{self.score}/{self.max_score} points",
+                "stdout_visibility": "hidden", "tests": visible + hidden}
+
 
 # ---------------------------------------------------------------------------------------------- in process
 
