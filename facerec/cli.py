@@ -65,11 +65,10 @@ def _encoder(args: argparse.Namespace, db=None):
     from facerec.encoders import load_encoder
 
     name = (db.encoder_name if db is not None else None) or args.encoder
-    if args.runtime == "tensorflow" or os.environ.get("FACEREC_RUNTIME") == "tensorflow":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with _quiet_native_stderr(not args.verbose):
-            return load_encoder(name, args.weights, args.precision, args.runtime)
-    return load_encoder(name, args.weights, args.precision, args.runtime)
+    tensorflow = (args.runtime or os.environ.get("FACEREC_RUNTIME")) == "tensorflow"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet_native_stderr(tensorflow and not args.verbose):
+        return load_encoder(name, args.weights, args.precision, args.runtime)
 
 
 def _decision(args: argparse.Namespace) -> dict:

@@ -83,10 +83,6 @@ _THUMBNAILS = """CREATE TABLE IF NOT EXISTS thumbnails (
 
 def now_utc() -> str:
     """The current UTC time, ISO 8601 with seconds (the database's timestamps)."""
-    return _now()
-
-
-def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -262,7 +258,7 @@ class FaceDatabase:
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                connection.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)", (_now(),))
+                connection.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)", (now_utc(),))
                 connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         version = self._meta("schema_version")
         if version != str(SCHEMA_VERSION):
@@ -494,7 +490,7 @@ class FaceDatabase:
             self.check_model(fingerprint, encoder)
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('model_fingerprint', ?)", (fingerprint,))
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('encoder', ?)", (encoder,))
-            connection.execute("INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)", (name, _now()))
+            connection.execute("INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)", (name, now_utc()))
             person = connection.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0]
             for record, blob in zip(records, blobs):
                 if self._insert_face(connection, person, record, blob):
@@ -512,7 +508,7 @@ class FaceDatabase:
         cursor = connection.execute(
             "INSERT OR IGNORE INTO faces (person_id, encoding, source, sha256, box_left, box_top, box_right, "
             "box_bottom, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (person, blob, record.source, record.sha256, *[int(v) for v in record.box], _now()))
+            (person, blob, record.source, record.sha256, *[int(v) for v in record.box], now_utc()))
         return cursor.rowcount == 1
 
     def enroll(self, name: str, images: Iterable, encoder=None, skip_bad: bool = True,

@@ -224,6 +224,9 @@ class DoorReport:
                 "faces": [{"frame": index, **result.to_json()} for index, result in self.faces]}
 
 
+LOG_BATCH = 100  # door events written per transaction
+
+
 def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLike, threshold: float | None = None,
              every: int = 1, k: int = 1, fps: float | None = None, encoder=None, progress: bool = True,
              detector: str = DEFAULT_DETECTOR, operating_point: str | None = None, far: float | None = None,
@@ -261,26 +264,33 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
     single_image = stills and Path(source).is_file()
     writer = FrameWriter(out, fps or video_fps(source), frame_size(source))
     results: list[FaceResult] = []
+    pending: list[DoorEvent] = []
     try:
         with using_database(db) as database:
-            frames = iter_frames(source)
-            for index, (label, rgb) in enumerate(tqdm(frames, total=count_frames(source), desc="door", unit="frame",
-                                                      disable=not progress)):
-                if index % every == 0:
-                    faces = detect_faces(rgb, detector=detector)
-                    if single_image and not faces:  # one photo: as identify would say (a video frame: nobody)
-                        raise FaceNotFound(no_face_message(source))
-                    results = identify_faces(rgb, faces, database, k, threshold, encoder, label=label,
-                                             operating_point=operating_point, far=far, false_alarm=false_alarm)
-                    if log:
-                        now = now_utc()
-                        database.log_events([DoorEvent(now, r.identity, r.distance, r.identity is not None, label)
-                                             for r in results])
-                    report.processed += 1
-                    report.faces.extend((index, result) for result in results)
-                stem = Path(label).stem if stills else f"{Path(source).stem}_{index:06d}"
-                writer.write(stem, draw_results(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), results))
-                report.frames += 1
+            try:  # the events seen before an interruption are kept
+                frames = iter_frames(source)
+                for index, (label, rgb) in enumerate(tqdm(frames, total=count_frames(source), desc="door", unit="frame",
+                                                          disable=not progress)):
+                    if index % every == 0:
+                        faces = detect_faces(rgb, detector=detector)
+                        if single_image and not faces:  # one photo: as identify would say (a video frame: nobody)
+                            raise FaceNotFound(no_face_message(source))
+                        results = identify_faces(rgb, faces, database, k, threshold, encoder, label=label,
+                                                 operating_point=operating_point, far=far, false_alarm=false_alarm)
+                        if log:  # written in batches: one transaction per frame would fsync on every frame
+                            now = now_utc()
+                            pending += [DoorEvent(now, r.identity, r.distance, r.identity is not None, label)
+                                        for r in results]
+                            if len(pending) >= LOG_BATCH:
+                                database.log_events(pending)
+                                pending = []
+                        report.processed += 1
+                        report.faces.extend((index, result) for result in results)
+                    stem = Path(label).stem if stills else f"{Path(source).stem}_{index:06d}"
+                    writer.write(stem, draw_results(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), results))
+                    report.frames += 1
+            finally:
+                database.log_events(pending)
     finally:
         writer.close()
     return report

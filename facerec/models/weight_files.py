@@ -131,6 +131,15 @@ def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
     os.replace(handle.name, path)
 
 
+def missing_files(weights_dir: Path, shapes: dict[str, tuple[int, ...]], raise_error: bool = True) -> list[str]:
+    """Stems of ``shapes`` with no CSV in ``weights_dir``; a :class:`WeightsError` naming them if ``raise_error``."""
+    missing = [stem for stem in sorted(shapes) if not (weights_dir / f"{stem}.csv").is_file()]
+    if missing and raise_error:
+        raise WeightsError(f"{len(missing)} weights file(s) missing in {weights_dir}: "
+                           + ", ".join(f"{stem}.csv (shape {list(shapes[stem])})" for stem in missing[:5]))
+    return missing
+
+
 def read_csv_folder(weights_dir: str | os.PathLike, shapes: dict[str, tuple[int, ...]],
                     allow_missing: bool = False) -> dict[str, np.ndarray]:
     """Read the CSVs named by ``shapes`` (stem -> Torch-order shape), through the binary cache when it is fresh.
@@ -146,12 +155,8 @@ def read_csv_folder(weights_dir: str | os.PathLike, shapes: dict[str, tuple[int,
     if not weights_dir.is_dir():
         raise WeightsError(f"weights folder {weights_dir} does not exist; run the setup or pass weights_dir")
     stems = sorted(shapes)
-    missing = [stem for stem in stems if not (weights_dir / f"{stem}.csv").is_file()]
-    if missing and allow_missing:
-        stems = [stem for stem in stems if stem not in missing]
-    elif missing:
-        raise WeightsError(f"{len(missing)} weights file(s) missing in {weights_dir}: "
-                           + ", ".join(f"{stem}.csv (shape {list(shapes[stem])})" for stem in missing[:5]))
+    missing = missing_files(weights_dir, shapes, raise_error=not allow_missing)
+    stems = [stem for stem in stems if stem not in missing]
     signature = _signature(weights_dir, stems)
     cache = _cache_path(weights_dir)
     arrays = _read_cache(cache, signature)
@@ -287,12 +292,8 @@ class WeightSource:
 
     def _folder_fingerprint(self) -> str:
         shapes = expected_shapes()
-        stems = sorted(shapes)
-        missing = [stem for stem in stems if not (self.folder / f"{stem}.csv").is_file()]
-        if missing:
-            raise WeightsError(f"{len(missing)} weights file(s) missing in {self.folder}: "
-                               + ", ".join(f"{stem}.csv (shape {list(shapes[stem])})" for stem in missing[:5]))
-        signature = _signature(self.folder, stems)
+        missing_files(self.folder, shapes)
+        signature = _signature(self.folder, sorted(shapes))
         path = _cache_path(self.folder).with_suffix(".fingerprint.json")
         try:
             cached = json.loads(path.read_text())

@@ -6,8 +6,7 @@ Two compiled forms, both from the same file and OpenVINO's model cache
 * latency: one stream, both cores on each call; used for calls of up to
   :data:`STREAM_BATCH` faces (a photo's faces; 3 ms a face here);
 * throughput: one stream per core, compiled on the first large call; larger
-  calls are split into chunks of :data:`STREAM_BATCH` that run side by side
-  (about 10 % more faces/s than one stream on batches of 64; BENCHMARKS.md).
+  calls are split into chunks of :data:`STREAM_BATCH` that run side by side.
 
 ``bfloat16`` sets ``INFERENCE_PRECISION_HINT`` to ``bf16``; OpenVINO then keeps
 what needs float32 (the normalisations) in float32 itself. ``int8`` runs the

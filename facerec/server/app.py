@@ -149,6 +149,12 @@ def _read_upload(upload: UploadFile, folder: Path, number: int):
         raise type(error)(str(error).replace(str(path), _label(upload, number))) from None
 
 
+def _read_one(upload: UploadFile):
+    """The single photo of a verify / identify request, decoded (see :func:`_read_upload`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return _read_upload(upload, Path(folder), 0)
+
+
 def _label(upload: UploadFile, number: int) -> str:
     """The client's file name as a label only (its last path part, printable, at most 100 characters)."""
     name = Path((upload.filename or "").replace("\\", "/")).name
@@ -253,8 +259,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     def verify(photo: Annotated[UploadFile, File()], name: Annotated[str, Form()]):
         from facerec.api import verify as verify_photo
 
-        with tempfile.TemporaryDirectory() as folder:
-            image = _read_upload(photo, Path(folder), 0)
+        image = _read_one(photo)
         with service.lock:
             result = verify_photo(image, name, service.db, encoder=service.encoder, detector=service.detector)
         return {**result.to_json(), "box": list(result.box)}
@@ -264,8 +269,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         from facerec.align import find_faces
         from facerec.api import identify_faces
 
-        with tempfile.TemporaryDirectory() as folder:
-            image = _read_upload(photo, Path(folder), 0)
+        image = _read_one(photo)
         with service.lock:
             if service.db.count_faces() == 0:
                 service.db.searcher()  # EmptyDatabase, before any detection work
