@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from helpers_issue4 import photo, weights_or_skip
 from PIL import Image
 
-pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
-
-from facerec.server.app import create_app  # noqa: E402
+from facerec.server.app import create_app
 
 ERROR_KEYS = {"error", "message"}
 
