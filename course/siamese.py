@@ -11,12 +11,10 @@ see docs/HEAD.md for their LFW numbers.
 
 from __future__ import annotations
 
-import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from facerec import datasets
 from facerec.evaluate import roc_auc, roc_points
 from facerec.head import SiameseHead, train_head
 

@@ -1,6 +1,6 @@
 """Reference solutions of the Face Recognition assignment, and the Happy House data.
 
-The four graded functions below are copied verbatim into the notebook's graded
+The five graded functions below are copied verbatim into the notebook's graded
 cells by ``notebooks/build_notebook.py``; the code between ``### START CODE HERE``
 and ``### END CODE HERE`` is what a student writes (``python -m course
 generate-student`` replaces it with ``None`` placeholders). They use only the
@@ -197,25 +197,23 @@ def select_triplets(encodings, labels, alpha=0.2):
     ### START CODE HERE
     # Step 1: the squared distances between every two encodings, shape (m, m) (≈ 1 line)
     dist = np.sum(np.square(encodings[:, None, :] - encodings[None, :, :]), axis=-1)
-    # Step 2: loop over the anchor-positive pairs: two different images with the same label (≈ 4 lines)
+    # Step 2: loop over the anchors a, then the positives p (≈ 2 lines)
     for a in range(len(labels)):
         for p in range(len(labels)):
-            if p == a or labels[p] != labels[a]:
-                continue
-            # Step 3: the candidate negatives, images of other persons; skip the pair if there is none (≈ 3 lines)
+            # Step 3: the candidate negatives, the images of other persons (≈ 1 line)
             candidates = np.flatnonzero(labels != labels[a])
-            if len(candidates) == 0:
-                continue
-            # Step 4: the semi-hard candidates: farther than the positive but within the margin (≈ 2 lines)
-            d_an = dist[a, candidates]
-            semi_hard = candidates[(d_an > dist[a, p]) & (d_an < dist[a, p] + alpha)]
-            # Step 5: the closest semi-hard negative, else the closest negative of all (≈ 2 lines)
-            pool = semi_hard if len(semi_hard) else candidates
-            negative = pool[np.argmin(dist[a, pool])]
-            # Step 6: keep the triplet (≈ 3 lines)
-            anchors.append(a)
-            positives.append(p)
-            negatives.append(int(negative))
+            # Step 4: (a, p) makes a triplet when p is another image of a's person and there are candidates (≈ 1 line)
+            if p != a and labels[p] == labels[a] and len(candidates) > 0:
+                # Step 5: the semi-hard candidates: farther than the positive but within the margin (≈ 2 lines)
+                d_an = dist[a, candidates]
+                semi_hard = candidates[(d_an > dist[a, p]) & (d_an < dist[a, p] + alpha)]
+                # Step 6: the closest semi-hard candidate, else the closest candidate of all (≈ 2 lines)
+                pool = semi_hard if len(semi_hard) > 0 else candidates
+                negative = pool[np.argmin(dist[a, pool])]
+                # Step 7: keep the triplet (≈ 3 lines)
+                anchors.append(a)
+                positives.append(p)
+                negatives.append(negative)
     ### END CODE HERE
     return np.array(anchors, dtype=int), np.array(positives, dtype=int), np.array(negatives, dtype=int)
 

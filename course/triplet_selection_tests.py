@@ -1,4 +1,4 @@
-"""Tests of ``select_triplets`` (the fifth graded function; wired into the notebook in a later step).
+"""Tests of ``select_triplets``, the fifth graded function (registered in the public and hidden ``TESTS``).
 
 ``select_triplets_test`` is the public test (hand-made batches, hints for the common
 mistakes); ``select_triplets_degenerate`` and ``select_triplets_random_batches`` are
