@@ -86,6 +86,22 @@ def group_table(distances: np.ndarray, same: np.ndarray, groups: np.ndarray, thr
     return rows
 
 
+def _dlib_encodings(rows: np.ndarray, paths: list[str]) -> np.ndarray:
+    """dlib's descriptors of BFW rows: from the plain teacher views when they hold them all, else computed."""
+    from facerec.training.teacher_views import MissingTrainingData, read_views, views_dir
+
+    try:
+        view_rows, _, teacher = read_views(views_dir("bfw", 0), 0)
+    except MissingTrainingData:
+        view_rows = np.zeros(0, int)
+    position = {row: i for i, row in enumerate(view_rows.tolist())}
+    if all(row in position for row in rows.tolist()):
+        return teacher[[position[row] for row in rows.tolist()]]
+    from facerec.encoders.dlib_resnet import encode_collection
+
+    return encode_collection("bfw", paths)
+
+
 def measure(encoder_name: str = "nn4", threshold: float | None = None) -> dict:
     """The held-out table of an encoder on ``datasets/bfw_aligned.h5`` (nn4) or its dlib cache (dlib).
 
@@ -99,9 +115,7 @@ def measure(encoder_name: str = "nn4", threshold: float | None = None) -> dict:
     held = held_out_mask(row_identities, bfw.groups)
     rows = np.flatnonzero(held)
     if encoder_name == "dlib":
-        from facerec.encoders.dlib_resnet import encode_collection
-
-        encodings = encode_collection("bfw", [bfw.paths[r] for r in rows])
+        encodings = _dlib_encodings(rows, [bfw.paths[r] for r in rows])
     else:
         from facerec.encoders.nn4 import FaceEncoder
 

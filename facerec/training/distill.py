@@ -224,6 +224,7 @@ def train(args: argparse.Namespace) -> dict:
         DevValidator,
         _aux_stats,
         _learning_rate,
+        append_log,
         build_start_model,
         fit_projector,
         plot_log,
@@ -279,10 +280,7 @@ def train(args: argparse.Namespace) -> dict:
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "active": float(np.mean(actives)),
                **{f"loss_{k}": round(v, 5) for k, v in parts_sum.items()}, **validate(),
                "seconds": round(elapsed_before + time.time() - t0, 1)}
-        print(json.dumps(row))
-        log.append(row)
-        with log_path.open("a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_log(log, row, log_path)
         model.save_weights(ckpt)
         _save_heads(heads, projector, cosface)
         plot_log(log, run_dir / "loss.png")
