@@ -10,7 +10,8 @@
   parameters), each step a batch of ``people x photos`` faces, its triplets chosen at random or by
   a selector (the student's ``select_triplets``), its loss the student's ``triplet_loss``; every
   ``every`` steps the held-out people are measured (:func:`hard_pairs`);
-* :func:`plot_training`, :func:`plot_distances`: the curves and the held-out distance histograms.
+* :func:`plot_training`, :func:`plot_distances`: the curves and the held-out distance histograms;
+* ``python -m course.triplet_training --seeds 4``: the comparison once per batch seed (JSON lines).
 
 BFW is the network's training set; the notebook tests on the Happy House and LFW, never on it.
 """
@@ -306,3 +307,38 @@ def plot_distances(panels: dict[str, np.ndarray], labels: np.ndarray, alpha: flo
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def compare(seeds: int = 4, steps: int = 300) -> list[dict]:
+    """The notebook's experiment with the reference solutions, once per batch seed: held-out yardstick and losses."""
+    from course import solutions
+
+    model = solutions.load_model()
+    features, labels, groups = bfw_features(model)
+    held = held_out_split(labels, groups)
+    rows = []
+    for seed in range(seeds):
+        row = {"seed": seed}
+        for select in (None, solutions.select_triplets):
+            run = train_last_layer(features[~held], labels[~held], fresh_layer(0), solutions.triplet_loss,
+                                   select=select, held_out=(features[held], labels[held]), steps=steps, seed=seed)
+            row[f"{run.name}_held_out"] = round(run.held_out_hard[-1], 4)
+            row[f"{run.name}_final_loss"] = round(float(np.mean(run.losses[-50:])), 5)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="The training section's random-vs-selected comparison over seeds.")
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=300)
+    args = parser.parse_args(argv)
+    for row in compare(args.seeds, args.steps):
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
