@@ -36,7 +36,7 @@ from pathlib import Path
 from course import GRADED_FUNCTIONS
 from course.notebook_tools import graded_cells, read, setup_sources
 
-POINTS = {"triplet_loss": 3, "img_to_encoding": 1, "verify": 3, "who_is_it": 3}
+POINTS = {"triplet_loss": 3, "img_to_encoding": 1, "verify": 3, "who_is_it": 3, "select_triplets": 3}
 SOURCE_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "Face_Recognition.ipynb"
 TEST_TIME_LIMIT_S = 120
 _KEPT_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,

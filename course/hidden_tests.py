@@ -31,6 +31,7 @@ from course._checks import (
     threshold_set_to,
 )
 from course.public_tests import check_encoding, check_triplet_value, check_verify, check_who_is_it
+from course.triplet_selection_tests import select_triplets_degenerate, select_triplets_random_batches
 from facerec.exceptions import EmptyDatabase, UnknownIdentity
 from facerec.image import load_image
 
@@ -172,4 +173,5 @@ TESTS = {
     "img_to_encoding": (img_to_encoding_every_photo, img_to_encoding_large_photo),
     "verify": (verify_every_camera_shot, verify_threshold_from_model_card, verify_error_messages),
     "who_is_it": (who_is_it_every_camera_shot, who_is_it_small_databases, who_is_it_threshold_from_model_card),
+    "select_triplets": (select_triplets_degenerate, select_triplets_random_batches),
 }

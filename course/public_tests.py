@@ -9,6 +9,7 @@ fix it::
     img_to_encoding_test(img_to_encoding, FRmodel)
     verify_test(verify, FRmodel)
     who_is_it_test(who_is_it, FRmodel)
+    select_triplets_test(select_triplets)
 
 The tests compare your results with the reference solution run on the same model,
 so they pass with any weights; the instructor's grader runs hidden tests as well.
@@ -36,6 +37,7 @@ from course._checks import (
     threshold,
     to_float,
 )
+from course.triplet_selection_tests import select_triplets_test
 from facerec.exceptions import EmptyDatabase, UnknownIdentity
 from facerec.image import load_image
 
@@ -319,4 +321,5 @@ TESTS = {
     "img_to_encoding": (img_to_encoding_test,),
     "verify": (verify_test,),
     "who_is_it": (who_is_it_test,),
+    "select_triplets": (select_triplets_test,),
 }

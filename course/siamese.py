@@ -11,12 +11,10 @@ see docs/HEAD.md for their LFW numbers.
 
 from __future__ import annotations
 
-import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from facerec import datasets
 from facerec.evaluate import roc_auc, roc_points
 from facerec.head import SiameseHead, train_head
 
@@ -61,16 +59,10 @@ def bfw_sample(model, identities: int = 120, photos: int = 8,
     Returns:
         ``(encodings (M, 128) float32, labels (M,) int, groups (M,) str)``, ``M = identities * photos``.
     """
-    path = datasets.h5_path("bfw")
-    if not path.exists():
-        datasets.prepare("bfw")
-    with h5py.File(path, "r") as h5:
-        labels, groups = h5["labels"][:], np.array(h5["groups"].asstr()[:])
-        rows = sample_rows(groups, labels, identities, photos)
-        faces = _read_rows(h5["images"], rows)
-    inputs = faces.astype(np.float32) / np.float32(255.0)
-    chunks = [model.predict_on_batch(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)]
-    return np.concatenate(chunks).astype(np.float32), labels[rows], groups[rows]
+    from course.triplet_training import bfw_features, dense_layer, encode
+
+    features, labels, groups = bfw_features(model, identities, photos, batch_size=batch_size)
+    return encode(features, dense_layer(model)), labels, groups
 
 
 def train(encodings: np.ndarray, labels: np.ndarray, groups: np.ndarray, form: str, pairs_per_identity: int = 20,

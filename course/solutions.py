@@ -1,6 +1,6 @@
 """Reference solutions of the Face Recognition assignment, and the Happy House data.
 
-The four graded functions below are copied verbatim into the notebook's graded
+The five graded functions below are copied verbatim into the notebook's graded
 cells by ``notebooks/build_notebook.py``; the code between ``### START CODE HERE``
 and ``### END CODE HERE`` is what a student writes (``python -m course
 generate-student`` replaces it with ``None`` placeholders). They use only the
@@ -29,7 +29,7 @@ from facerec.paths import IMAGES_DIR, assets_dir
 
 __all__ = [
     "RESIDENTS", "CAMERA_SHOTS", "KNOWN_CAMERA_SHOTS", "GRADED_FUNCTIONS",
-    "triplet_loss", "img_to_encoding", "verify", "who_is_it",
+    "triplet_loss", "img_to_encoding", "verify", "who_is_it", "select_triplets",
     "happy_house_image", "build_database", "load_model",
 ]
 
@@ -173,6 +173,49 @@ def who_is_it(image_path, database, model):
         print(f"it's {identity}, the distance is {min_dist:.4f}")
     ### END CODE HERE
     return min_dist, identity
+
+
+# GRADED FUNCTION: select_triplets
+def select_triplets(encodings, labels, alpha=0.2):
+    """Choose a negative for every anchor-positive pair of a batch (FaceNet's semi-hard selection, section 3.2).
+
+    Arguments:
+        encodings: numpy array of shape ``(m, 128)``, the batch's encodings.
+        labels: numpy array of shape ``(m,)``, who each encoding is (equal labels: the same person).
+        alpha: the margin, in squared-distance units (default 0.2), as in ``triplet_loss``.
+
+    Returns:
+        anchors, positives, negatives: integer numpy arrays of the same length, one entry per ordered
+        pair ``(a, p)`` of two different images of the same person that has at least one image of
+        another person, ordered by ``a`` then ``p``. ``negatives[i]`` is the pair's semi-hard negative:
+        of the other persons' images ``n`` with ``d(a, p) < d(a, n) < d(a, p) + alpha`` (squared L2
+        distances), the one closest to the anchor; when there is none, the closest negative of all
+        (the hardest). Ties go to the lowest index.
+    """
+    encodings, labels = np.asarray(encodings, dtype=np.float64), np.asarray(labels)
+    anchors, positives, negatives = [], [], []
+    ### START CODE HERE
+    # Step 1: the squared distances between every two encodings, shape (m, m) (≈ 1 line)
+    dist = np.sum(np.square(encodings[:, None, :] - encodings[None, :, :]), axis=-1)
+    # Step 2: loop over the anchors a, then the positives p (≈ 2 lines)
+    for a in range(len(labels)):
+        for p in range(len(labels)):
+            # Step 3: the candidate negatives, the images of other persons (≈ 1 line)
+            candidates = np.flatnonzero(labels != labels[a])
+            # Step 4: (a, p) makes a triplet when p is another image of a's person and there are candidates (≈ 1 line)
+            if p != a and labels[p] == labels[a] and len(candidates) > 0:
+                # Step 5: the semi-hard candidates: farther than the positive but within the margin (≈ 2 lines)
+                d_an = dist[a, candidates]
+                semi_hard = candidates[(d_an > dist[a, p]) & (d_an < dist[a, p] + alpha)]
+                # Step 6: the closest semi-hard candidate, else the closest candidate of all (≈ 2 lines)
+                pool = semi_hard if len(semi_hard) > 0 else candidates
+                negative = pool[np.argmin(dist[a, pool])]
+                # Step 7: keep the triplet (≈ 3 lines)
+                anchors.append(a)
+                positives.append(p)
+                negatives.append(negative)
+    ### END CODE HERE
+    return np.array(anchors, dtype=int), np.array(positives, dtype=int), np.array(negatives, dtype=int)
 
 
 def happy_house_image(name: str) -> str:

@@ -336,12 +336,26 @@ def cmd_train_head(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from facerec.training import train
+TRAINING_RECIPES = {"original": "facerec.training.train", "consistent": "facerec.training.distill"}
 
-    parser = argparse.ArgumentParser(prog="facerec train", description=(train.__doc__ or "").splitlines()[0])
-    train.add_arguments(parser)
-    train.train(parser.parse_args(args.rest))
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--recipe", choices=tuple(TRAINING_RECIPES), default="original")
+    known, rest = first.parse_known_args(args.rest)
+    recipe = importlib.import_module(TRAINING_RECIPES[known.recipe])
+    parser = argparse.ArgumentParser(prog="facerec train", description=(recipe.__doc__ or "").splitlines()[0])
+    parser.add_argument("--recipe", choices=tuple(TRAINING_RECIPES), default="original",
+                        help="original: BFW photos augmented on the fly (the committed weights' recipe); "
+                             "consistent: teacher views of BFW and UTKFace (facerec.training.distill)")
+    recipe.add_arguments(parser)
+    try:
+        recipe.train(parser.parse_args(rest + ["--recipe", known.recipe]))
+    except FileNotFoundError as error:  # training data missing: the message says how to get it
+        print(f"facerec train: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -39,8 +39,12 @@ def md(cell_id: str, text: str, tags: tuple[str, ...] = ()) -> None:
     CELLS.append(cell)
 
 
-def code(cell_id: str, source: str, tags: tuple[str, ...] = (), expected: bool = False) -> None:
-    """A code cell; ``expected=True`` adds an Expected output cell filled from its output at build time."""
+def code(cell_id: str, source: str, tags: tuple[str, ...] = (), expected: bool = False,
+         tolerance: float = 0.0) -> None:
+    """A code cell; ``expected=True`` adds an Expected output cell filled from its output at build time.
+
+    ``tolerance``: how far its numbers may be from the Expected output's (see ``notebook_tools.same_output``).
+    """
     cell = nbformat.v4.new_code_cell(source.strip("\n"), id=cell_id)
     if tags:
         cell.metadata["tags"] = list(tags)
@@ -49,7 +53,7 @@ def code(cell_id: str, source: str, tags: tuple[str, ...] = (), expected: bool =
         box = nbformat.v4.new_markdown_cell(tools.expected_markdown("(filled in by build_notebook.py)"),
                                             id=f"{cell_id}-expected")
         box.metadata["tags"] = [tools.EXPECTED_TAG]
-        box.metadata["course"] = {"expected_output_of": cell_id}
+        box.metadata["course"] = {"expected_output_of": cell_id, **({"tolerance": tolerance} if tolerance else {})}
         CELLS.append(box)
 
 
@@ -85,9 +89,10 @@ both questions.
 * implement the triplet loss that trains the network;
 * encode faces with a pretrained FaceRecoModel;
 * use the encodings for face verification and for face recognition;
-* measure two ways to make recognition more reliable.
+* measure two ways to make recognition more reliable;
+* choose hard triplets and train the network's last layer with your own triplet loss.
 
-**How it is graded.** The four cells marked `# GRADED FUNCTION` are yours: write your code between
+**How it is graded.** The five cells marked `# GRADED FUNCTION` are yours: write your code between
 `### START CODE HERE` and `### END CODE HERE`, replacing each `None`. Keep everything your function needs
 inside its cell (the grader runs each graded cell on its own), don't rename the functions, and don't delete
 cells. After each graded cell, run the test cell below it; compare what it prints with the **Expected
@@ -115,7 +120,8 @@ import numpy as np
 import tensorflow as tf
 
 from course import demo, figures
-from course.public_tests import img_to_encoding_test, triplet_loss_test, verify_test, who_is_it_test
+from course.public_tests import (img_to_encoding_test, select_triplets_test, triplet_loss_test, verify_test,
+                                 who_is_it_test)
 from course.solutions import CAMERA_SHOTS, KNOWN_CAMERA_SHOTS, RESIDENTS, happy_house_image
 from course.photos import find_and_align
 from facerec.encoder import default_threshold
@@ -565,7 +571,127 @@ one softmax output per resident would need many photos of each and retraining fo
 recognition instead learns a *similarity function*, $d(\text{img}_1, \text{img}_2)$, here the distance between
 encodings: enrolling a new person takes one photo and one `img_to_encoding` call, and nothing is retrained. That
 is one-shot learning: recognising a person from a single example.
+""")
 
+md("training-text", r"""
+## 7 - Training with your triplet loss
+
+FaceRecoModel came trained. Now you train part of it yourself, with the `triplet_loss` you wrote in Exercise 1.
+Training the whole network takes hours; instead we keep every layer up to the last one fixed and train only the
+last: the dense layer that maps the 736 numbers of the average-pooled `inception_5b` output to the 128 numbers
+of the encoding ($736 \times 128 + 128 = 94{,}336$ parameters), followed by the normalisation to length 1. The
+736 numbers of each face are computed once and cached, so a training step is one small matrix product.
+
+**Which triplets?** A training batch holds 8 people with 4 photos each. Every ordered anchor-positive pair
+$(a, p)$, two different photos of one person ($8 \times 4 \times 3 = 96$ pairs), needs a negative. Chosen at
+random, most negatives are already farther from the anchor than the positive by more than the margin: their
+triplet costs nothing, so it teaches nothing. FaceNet (section 3.2) chooses **semi-hard** negatives instead,
+farther from the anchor than the positive but still within the margin:
+
+$$\lVert f(A) - f(P) \rVert_2^2 < \lVert f(A) - f(N) \rVert_2^2 < \lVert f(A) - f(P) \rVert_2^2 + \alpha .$$
+
+Such a triplet still costs something, so it moves the weights; and it is not the very hardest one (the hardest
+negatives of a large data set are often mislabelled or badly cropped photos, which FaceNet found can make
+training collapse early on). When a pair has no semi-hard negative, take the hardest one: the closest negative.
+
+### Exercise 5 - select_triplets
+
+Implement `select_triplets(encodings, labels, alpha)`. It returns three integer arrays, one entry per triplet:
+the positions in the batch of the anchor, the positive and the negative.
+
+1. Compute the squared distance between every two encodings, a matrix of shape `(m, m)`. Broadcasting
+   `encodings[:, None, :] - encodings[None, :, :]` gives every difference at once, shape `(m, m, 128)`.
+2. Loop over the anchors `a`, then the positives `p`, both over every position of the batch in increasing order.
+3. The candidate negatives are the images of other persons: `np.flatnonzero(labels != labels[a])`.
+4. `(a, p)` makes a triplet when `p` is another image of the anchor's person (`p != a`, same label) and there is
+   at least one candidate (a batch of one person makes no triplet).
+5. Keep the semi-hard candidates, those with $d(a, p) < d(a, n) < d(a, p) + \alpha$.
+6. Take the semi-hard candidate closest to the anchor; when there is none, the closest candidate of all.
+   `np.argmin` returns the first of equal values, so ties go to the lowest index, as the tests expect.
+7. Append `a`, `p` and the negative to the three lists.
+
+The test names the common mistakes when it sees one: the farthest negative (the easiest) instead of the closest,
+the hardest negative even where semi-hard ones exist, distances that are not squared, a pair dropped when none
+of its negatives is semi-hard.
+""")
+
+graded("select_triplets")
+
+md("run-select-triplets-text", r"""
+Try it on five "encodings" that differ only in their first number, so the distances can be worked out on paper:
+photos 0 and 1 are one person, 2 and 3 another, 4 a third person far away. For the pair (0, 1), $d = 0.01$;
+the negatives 2, 3 and 4 are at $0.25$, $0.1225$ and $4$, and only photo 3 is within the margin.
+""")
+
+code("run-select-triplets", r"""
+points = np.zeros((5, 128), np.float32)
+points[:, 0] = [0.0, 0.1, 0.5, 0.35, 2.0]
+anchors, positives, negatives = select_triplets(points, np.array([0, 0, 1, 1, 2]), alpha=0.2)
+for a, p, n in zip(anchors, positives, negatives):
+    print(f"anchor {a}, positive {p}: negative {n}")
+""", expected=True)
+
+code("test-select-triplets", "select_triplets_test(select_triplets)", expected=True)
+
+md("training-run-text", r"""
+Now train. The faces are the 120 BFW people of section 6 (faces the network was trained on, never the Happy
+House or LFW): 96 of them to train on, and 24 (the last three of each of BFW's eight groups) kept out to test
+on. Both runs start from the same **fresh** dense layer (random weights, as Keras initialises a new layer) and
+take 300 steps of Adam (learning rate 0.001) on the same batches; the step's loss is your `triplet_loss` divided
+by the number of triplets. One run takes random negatives, the other the ones your `select_triplets` chooses.
+
+Each run's loss is measured on its own triplets, so the two losses cannot be compared: hard triplets cost more by
+design. The plot's third panel is the same yardstick for both: on the held-out people, for every anchor-positive
+pair, the closest photo of *someone else*; the fraction of pairs where that stranger is within the margin,
+$d(a, n) < d(a, p) + \alpha$. It is zero when every held-out triplet satisfies the margin, and it is what
+recognition needs: the right person closer than everyone else. The run takes about five seconds.
+""")
+
+code("training-run", r"""
+from course import triplet_training as training
+
+features, people, groups = training.bfw_features(FRmodel, identities=120, photos=8)  # (960, 736): section 6's faces
+held_out = training.held_out_split(people, groups, per_group=3)  # 24 people, never trained on
+test_set = (features[held_out], people[held_out])
+fresh = training.fresh_layer(seed=0)
+runs = [training.train_last_layer(features[~held_out], people[~held_out], fresh, triplet_loss, select=select,
+                                  held_out=test_set, steps=300, seed=0)
+        for select in (None, select_triplets)]
+print(f"held-out pairs with a stranger within the margin, fresh layer:  {runs[0].held_out_hard[0]:.2f}")
+for run in runs:
+    print(f"{run.name:>8} triplets: final loss {np.mean(run.losses[-50:]):.4f}, "
+          f"{np.mean(run.violating[-50:]):.2f} of its triplets violating; held-out {run.held_out_hard[-1]:.2f}")
+own, _ = training.hard_pairs(training.encode(test_set[0], training.dense_layer(FRmodel)), test_set[1], alpha=0.2)
+print(f"FaceRecoModel's own last layer (trained on 800 BFW people):     held-out {own:.2f}")
+fig = training.plot_training(runs)
+""", expected=True, tolerance=0.05)
+
+md("training-distances-text", r"""
+The distances of the held-out people, before and after: every pair of two photos of one person (orange) and
+of two people (blue).
+""")
+
+code("training-distances", r"""
+panels = {"fresh layer (before)": training.encode(test_set[0], fresh)}
+panels.update({f"after {run.name} triplets": training.encode(test_set[0], run.weights) for run in runs})
+fig = training.plot_distances(panels, test_set[1], alpha=0.2)
+""")
+
+md("training-why", r"""
+With random negatives the loss is near zero from the start: almost every random stranger is already beyond the
+margin, so almost every triplet costs nothing and the gradient has little to push. The held-out yardstick falls
+at first and then stalls. Your semi-hard triplets keep a loss: each batch offers the pairs that still need work,
+so the held-out yardstick falls faster and further, close to FaceRecoModel's own last layer, which was trained
+on all 800 BFW people. The histograms show what both runs learned: the same-person distances (orange) grow a
+little, the different-person distances (blue) move much further out, and the gap between the two widens.
+
+The fresh layer's distances look well separated already: a random projection of good features keeps much of
+their structure. What it lacks is the margin between a pair and its *closest* stranger, which is what the
+triplet loss and the triplet selection are about. If your `select_triplets` is wrong (say it takes the
+farthest negative), this run shows it too: its curve lies on the random one's, or above.
+""")
+
+md("remember", r"""
 ## What you should remember
 
 * Face verification solves an easier 1:1 matching problem; face recognition addresses a harder 1:K matching
@@ -576,6 +702,8 @@ is one-shot learning: recognising a person from a single example.
   encodings lets you determine whether they are pictures of the same person.
 * The threshold belongs to the weights: read it from their model card.
 * Cropping to the aligned face and enrolling several photos per person make recognition more reliable.
+* The triplet loss learns only from triplets that still violate the margin: random triplets mostly don't, so
+  choose them (semi-hard negatives) and training moves.
 
 ### References
 

@@ -317,6 +317,17 @@ def test_train_and_evaluate_delegate_to_the_lead_modules(run, command):
         assert option in out
 
 
+def test_train_offers_the_consistent_recipe_and_says_what_data_is_missing(run, tmp_path):
+    from facerec.training import distill
+
+    code, out, _ = run("train", "--recipe", "consistent", "--help")
+    assert code == 0 and "--recipe {original,consistent}" in out
+    assert all(option in out for option in option_strings(distill.add_arguments))
+    code, _, err = run("train", "--recipe", "consistent", "--bfw-views", str(tmp_path / "none"),
+                       "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and "run python -m facerec.training.teacher_views" in err
+
+
 def test_evaluate_rejects_an_unknown_benchmark(run):
     code, _, err = run("evaluate", "imagenet")
     assert code == 2 and "invalid choice" in err

@@ -189,6 +189,7 @@ SOLUTION_CELL = '''def f(x, pairs):
     for name, value in pairs.items():
         if value > total:
             print(f"big {name}={value}")
+            found.append((name, value))  # a method call
         elif value == total:
             print("equal")
         else:
@@ -210,6 +211,7 @@ STUDENT_CELL = '''def f(x, pairs):
     for name, value in None:
         if None:
             print(f"big {name}={value}")
+            found.append(None)
         elif None:
             print("equal")
         else:
@@ -303,11 +305,11 @@ def test_grading_the_student_notebook_gives_zero(student_nb, tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(report_path.read_text())
     assert report["score"] == 0 and report["max_score"] == sum(grader.POINTS.values())
-    assert [test["status"] for test in report["tests"]] == ["failed"] * 4
+    assert [test["status"] for test in report["tests"]] == ["failed"] * 5
     for function in report["functions"]:
         assert function["tests"] and not any(test["passed"] for test in function["tests"] if
                                              test["visibility"] == "public"), function
-    assert "total" in done.stdout and "0/10" in done.stdout
+    assert "total" in done.stdout and "0/13" in done.stdout
 
 
 @needs_model

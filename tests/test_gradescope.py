@@ -83,7 +83,7 @@ def test_a_partial_submission_scores_its_functions_only(autograder):
     assert results["score"] == grader.POINTS["triplet_loss"] + grader.POINTS["verify"]
     status = {t["name"]: t["status"] for t in results["tests"] if t["visibility"] == "visible"}
     assert status == {"triplet_loss": "passed", "img_to_encoding": "failed", "verify": "passed",
-                      "who_is_it": "failed"}
+                      "who_is_it": "failed", "select_triplets": "failed"}
 
 
 def test_no_notebook_in_the_submission_scores_zero_with_a_message(autograder):

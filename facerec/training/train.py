@@ -215,6 +215,14 @@ class DevValidator:
                 "dev_threshold": threshold}
 
 
+def append_log(log: list[dict], row: dict, log_path: Path) -> None:
+    """Print an epoch's row, add it to ``log`` and to the run's ``log.jsonl``."""
+    print(json.dumps(row))
+    log.append(row)
+    with log_path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
 def plot_log(log: list[dict], path: Path) -> None:
     """Save the loss curve and the validation accuracy per epoch as a PNG."""
     import matplotlib
@@ -482,10 +490,7 @@ def train(args: argparse.Namespace) -> dict:
             copy_weights_by_name(top, model)
         row = {"epoch": epoch, "phase": phase.name, "loss": loss, "active": active, **validator(model),
                "seconds": round(elapsed_before + time.time() - t0, 1)}
-        print(json.dumps(row))
-        log.append(row)
-        with log_path.open("a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_log(log, row, log_path)
         model.save_weights(ckpt)
         plot_log(log, run_dir / "loss.png")
     aux = _aux_stats(model, bfw.images[:: max(1, len(bfw.images) // 2000)])
