@@ -15,7 +15,8 @@ and minimises, on the student's unit encodings ``e``:
 * ``--distill-weight`` x relational distillation over the whole batch (1 - the correlation of the
   two cosine-similarity matrices);
 * ``--cosface-weight`` x CosFace on the training identities (Wang et al. 2018: softmax of
-  ``s (cos(w_y, e) - m)`` against ``s cos(w_j, e)``; ``--cosface-scale`` s, ``--cosface-margin`` m).
+  ``s (cos(w_y, e) - m)`` against ``s cos(w_j, e)``; ``--cosface-scale`` s, ``--cosface-margin`` m; its
+  class weights start random and learn ``--cosface-lr-scale`` times faster than the network).
 
 Validation each epoch: LFW View 1 (development) and the 200 held-out BFW people (AUC and accuracy at
 their best threshold, within-group pairs); ``pairs.txt`` is never read. Outputs in ``--run-dir``:
@@ -133,7 +134,7 @@ def _make_step(model, optimizer, args, identities: int, projector_init):
     early = _early_variables(model)
     variables = model.trainable_variables + projector.trainable_variables + [cosface]
     scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
-    scales += [1.0] * (len(variables) - len(scales))
+    scales += [1.0] * len(projector.trainable_variables) + [args.cosface_lr_scale]
     n_labeled = args.identities * args.photos
 
     @tf.function
@@ -309,6 +310,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cosface-weight", type=float, default=0.0, help="CosFace weight (0: off)")
     parser.add_argument("--cosface-scale", type=float, default=30.0)
     parser.add_argument("--cosface-margin", type=float, default=0.35)
+    parser.add_argument("--cosface-lr-scale", type=float, default=100.0,
+                        help="learning-rate factor of the CosFace class weights (they start random)")
     parser.add_argument("--init", default=str(WEIGHTS_DIR), help="CSV set to start from (default: weights/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "runs" / "consistent"))
