@@ -153,10 +153,10 @@ def _make_step(model, optimizer, args, identities: int, projector_init):
                 parts["cosface"] = args.cosface_weight * cosface_loss(labeled, y, cosface, args.cosface_scale,
                                                                       args.cosface_margin)
             loss = tf.add_n(list(parts.values()))
-        grads = tape.gradient(loss, variables)
-        grads = [g * s if s != 1.0 else g for g, s in zip(grads, scales)]
+        grads = tape.gradient(loss, variables)  # None for a head whose loss is switched off
         optimizer.learning_rate.assign(lr)
-        optimizer.apply_gradients(zip(grads, variables))
+        optimizer.apply_gradients([(g * s if s != 1.0 else g, v) for g, s, v in zip(grads, scales, variables)
+                                   if g is not None])
         return loss, active, parts
 
     return step, projector, cosface
