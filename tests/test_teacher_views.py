@@ -75,6 +75,9 @@ def test_views_are_written_in_shards_and_a_second_run_continues(tmp_path, monkey
     assert kept.stat().st_mtime_ns == before  # not recomputed
     again = tv.read_views(folder, 1)
     assert np.array_equal(again[1], faces) and np.array_equal(again[2], teacher)  # the same views, recomputed
+    shift = tv.view_shift(folder, 1)
+    plain = tv.read_views(folder, 0)[2]
+    assert shift["photos"] == 3 and shift["max"] == pytest.approx(np.linalg.norm(teacher - plain, axis=1).max())
     with pytest.raises(tv.MissingTrainingData, match="run python -m facerec.training.teacher_views"):
         tv.read_views(folder, 5)
 
