@@ -283,7 +283,7 @@ def plot_training(runs: list[TrainingRun]) -> Figure:
     return fig
 
 
-def pair_distances(encodings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def same_and_different_distances(encodings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(same-person, different-person)`` squared distances of every unordered pair."""
     upper = np.triu_indices(len(labels), k=1)
     dist = squared_distances(encodings)[upper]
@@ -296,7 +296,7 @@ def plot_distances(panels: dict[str, np.ndarray], labels: np.ndarray, alpha: flo
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), sharey=True, squeeze=False)
     bins = np.linspace(0.0, 4.0, 61)
     for ax, (title, encodings) in zip(axes[0], panels.items()):
-        same, different = pair_distances(encodings, labels)
+        same, different = same_and_different_distances(encodings, labels)
         ax.hist(different, bins=bins, density=True, alpha=0.6, color="#4c72b0", label="different people")
         ax.hist(same, bins=bins, density=True, alpha=0.6, color="#dd8452", label="same person")
         ax.set(title=title, xlabel="squared distance between encodings")
