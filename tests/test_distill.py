@@ -43,6 +43,21 @@ def test_cosface_prefers_the_right_identity_by_the_margin():
     assert no_margin < easy < wrong and easy == pytest.approx(np.log(1 + 2 * np.exp(-4 * 0.65)), rel=1e-4)
 
 
+def test_utkface_photos_found_to_be_lfw_copies_are_left_out(tmp_path, monkeypatch):
+    _write_views(tmp_path, np.arange(5), views=1)
+    listings = []
+
+    def photos(source):
+        listings.append(source)
+        return [tmp_path / f"face_{i}.jpg" for i in range(5)]
+
+    monkeypatch.setattr(teacher_views, "source_photos", photos)
+    monkeypatch.setattr("facerec.training.utkface_overlap.excluded_photos", lambda: {"face_1.jpg", "face_4.jpg"})
+    utk = distill.without_lfw_copies(distill.ViewSet(tmp_path, views=1))
+    assert utk.rows.tolist() == [0, 2, 3] and utk.faces.shape[1] == 3 and utk.teacher.shape[1] == 3
+    assert listings == ["utkface"]  # the folder is listed once, not once a photo
+
+
 @pytest.mark.skipif(not (WEIGHTS_DIR / "model.json").is_file(), reason="needs the committed weights")
 def test_a_tiny_run_trains_saves_and_resumes(tmp_path, monkeypatch):
     labels = np.repeat(np.arange(4), 4).astype(np.int32)

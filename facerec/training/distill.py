@@ -181,9 +181,19 @@ class Batches:
         return faces, self.labels[index], teacher
 
 
+def without_lfw_copies(utk: ViewSet) -> ViewSet:
+    """``utk`` without the UTKFace photos that :mod:`facerec.training.utkface_overlap` found to be LFW copies."""
+    from facerec.training.teacher_views import source_photos
+    from facerec.training.utkface_overlap import excluded_photos
+
+    photos, excluded = source_photos("utkface"), excluded_photos()  # once each: 23,708 files to list
+    keep = np.array([photos[row].name not in excluded for row in utk.rows], bool)
+    utk.rows, utk.faces, utk.teacher = utk.rows[keep], utk.faces[:, keep], utk.teacher[:, keep]
+    return utk
+
+
 def _load_data(args) -> tuple[ViewSet, np.ndarray, ViewSet | None, np.ndarray]:
     from facerec.training.teacher_views import MissingTrainingData
-    from facerec.training.utkface_overlap import excluded_photos
 
     train_rows, labels, held_rows = bfw_training_rows()
     bfw = ViewSet(Path(args.bfw_views), args.views, train_rows)
@@ -196,11 +206,7 @@ def _load_data(args) -> tuple[ViewSet, np.ndarray, ViewSet | None, np.ndarray]:
             utk = ViewSet(Path(args.utkface_views), args.views)
         except FileNotFoundError as error:
             raise MissingTrainingData(f"{error}\n(or train without UTKFace: --unlabeled 0)") from error
-        from facerec.training.teacher_views import source_photos
-
-        names = [source_photos("utkface")[row].name for row in utk.rows]
-        keep = np.array([name not in excluded_photos() for name in names])
-        utk.rows, utk.faces, utk.teacher = utk.rows[keep], utk.faces[:, keep], utk.teacher[:, keep]
+        utk = without_lfw_copies(utk)
     print(f"training on {len(train_rows)} BFW photos of {labels.max() + 1} people x {bfw.views} views"
           + (f", {len(utk.rows)} UTKFace photos x {utk.views} views" if utk else ", no UTKFace")
           + f"; {len(held_rows)} photos of the held-out people for validation")
