@@ -74,7 +74,8 @@ def check(views_folder: Path = DATASETS_DIR / "views" / "utkface_s0") -> dict:
     from facerec.training.teacher_views import read_views, source_photos
 
     rows, _, teacher = read_views(views_folder, 0)
-    names = [source_photos("utkface")[row].name for row in rows]
+    photos = source_photos("utkface")  # once: 23,708 files to list
+    names = [photos[row].name for row in rows]
     lfw_paths = [relative for relative, _, _ in list_photos("lfw")]
     lfw = encode_collection("lfw", lfw_paths)
     index, distance = nearest(teacher, lfw)
