@@ -5,7 +5,10 @@ How far apart does dlib's ResNet put two copies of one photo? :func:`same_photo_
 it the way UTKFace made its faces: LFW photos cropped around the face, resized to 200x200 and saved
 as JPEG, against the originals (the report gives the quantiles). Every UTKFace face within
 :data:`DUPLICATE_DISTANCE` of an LFW face is counted as a likely copy of that photo and left out of
-training (:func:`excluded_photos`).
+training (:func:`excluded_photos`), and so is one within :data:`CANDIDATE_DISTANCE` whose aligned face
+matches the LFW face pixel for pixel (:func:`pixel_correlation` at least :data:`COPY_CORRELATION`):
+UTKFace made some of its faces from low-resolution copies, which blur moves further from the original
+in dlib's space than a JPEG copy goes, while the picture itself stays the same.
 
 ``python -m facerec.training.utkface_overlap [--out docs/results/utkface_lfw_overlap.json]`` reads
 UTKFace's plain teacher view (``datasets/views/utkface_s0/k0``, from
@@ -24,6 +27,8 @@ import numpy as np
 from facerec.paths import DATASETS_DIR, REPO_ROOT
 
 DUPLICATE_DISTANCE = 0.25
+CANDIDATE_DISTANCE = 0.4
+COPY_CORRELATION = 0.95
 RESULT = REPO_ROOT / "docs" / "results" / "utkface_lfw_overlap.json"
 
 
@@ -39,6 +44,23 @@ def nearest(queries: np.ndarray, gallery: np.ndarray, chunk: int = 2048) -> tupl
         index.append(best)
         distance.append(np.sqrt(np.maximum(d2[np.arange(len(q)), best], 0.0)))
     return np.concatenate(index), np.concatenate(distance)
+
+
+def pixel_correlation(first: np.ndarray, second: np.ndarray) -> float:
+    """Correlation of two aligned ``(96, 96, 3)`` uint8 faces as 24x24 grayscale pictures (1: the same picture).
+
+    Shrinking first makes a blurred or low-resolution copy of a photo correlate with its original
+    almost perfectly; two different photos of one person correlate much less (expression, light, pose).
+    """
+    import cv2
+
+    def small(face: np.ndarray) -> np.ndarray:
+        gray = cv2.cvtColor(np.ascontiguousarray(face), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gray = cv2.resize(gray, (24, 24), interpolation=cv2.INTER_AREA)
+        gray -= gray.mean()
+        return gray / (np.linalg.norm(gray) + 1e-6)
+
+    return float(np.sum(small(first) * small(second)))
 
 
 def same_photo_distances(count: int = 200, seed: int = 0) -> np.ndarray:
@@ -69,18 +91,24 @@ def same_photo_distances(count: int = 200, seed: int = 0) -> np.ndarray:
 
 def check(views_folder: Path = DATASETS_DIR / "views" / "utkface_s0") -> dict:
     """The overlap report: counts under several distances and every likely copy (UTKFace file, LFW path)."""
-    from facerec.datasets import list_photos
+    from facerec import datasets
     from facerec.encoders.dlib_resnet import encode_collection
     from facerec.training.teacher_views import read_views, source_photos
 
-    rows, _, teacher = read_views(views_folder, 0)
+    rows, faces, teacher = read_views(views_folder, 0)
     photos = source_photos("utkface")  # once: 23,708 files to list
     names = [photos[row].name for row in rows]
-    lfw_paths = [relative for relative, _, _ in list_photos("lfw")]
+    lfw_paths = [relative for relative, _, _ in datasets.list_photos("lfw")]
     lfw = encode_collection("lfw", lfw_paths)
     index, distance = nearest(teacher, lfw)
-    copies = [{"utkface": names[i], "lfw": lfw_paths[index[i]], "distance": round(float(distance[i]), 4)}
-              for i in np.flatnonzero(distance < DUPLICATE_DISTANCE)]
+    candidates = np.flatnonzero(distance < CANDIDATE_DISTANCE)
+    lfw_faces = datasets.load("lfw")
+    lfw_row = lfw_faces.index_of()
+    correlation = {int(i): pixel_correlation(faces[i], lfw_faces.images[lfw_row[lfw_paths[index[i]]]])
+                   for i in candidates}
+    copies = [{"utkface": names[i], "lfw": lfw_paths[index[i]], "distance": round(float(distance[i]), 4),
+               "pixel_correlation": round(correlation[i], 4)}
+              for i in candidates if distance[i] < DUPLICATE_DISTANCE or correlation[i] >= COPY_CORRELATION]
     copies_of_one_photo = same_photo_distances()
     return {"utkface_faces": len(rows), "lfw_faces": len(lfw_paths), "duplicate_distance": DUPLICATE_DISTANCE,
             "same_photo_copy_distance_quantiles": {str(q): round(float(np.quantile(copies_of_one_photo, q)), 4)
@@ -88,6 +116,9 @@ def check(views_folder: Path = DATASETS_DIR / "views" / "utkface_s0") -> dict:
             "nearest_distance_quantiles": {str(q): round(float(np.quantile(distance, q)), 4)
                                            for q in (0.0, 0.001, 0.01, 0.5)},
             "within": {str(t): int(np.sum(distance < t)) for t in (0.1, 0.2, 0.25, 0.3, 0.4)},
+            "copy_correlation": COPY_CORRELATION, "candidate_distance": CANDIDATE_DISTANCE,
+            "candidates_correlating_at_least": {str(c): int(sum(v >= c for v in correlation.values()))
+                                                for c in (0.8, 0.9, 0.95)},
             "likely_copies": sorted(copies, key=lambda c: c["distance"])}
 
 
@@ -106,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"{report['utkface_faces']} UTKFace faces against {report['lfw_faces']} LFW faces: "
-          f"{len(report['likely_copies'])} within {DUPLICATE_DISTANCE} (likely copies, left out of training); "
+          f"{len(report['likely_copies'])} likely copies (within {DUPLICATE_DISTANCE}, or within {CANDIDATE_DISTANCE} "
+          f"and a pixel correlation of at least {COPY_CORRELATION}), left out of training; "
           f"within 0.3: {report['within']['0.3']}, 0.4: {report['within']['0.4']}; wrote {args.out}")
 
 
