@@ -68,6 +68,9 @@ def test_a_tiny_run_trains_saves_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr("facerec.training.train.DevValidator", lambda: lambda model: {"dev_accuracy": 0.5})
     monkeypatch.setattr("facerec.training.utkface_overlap.excluded_photos", lambda: set())
     monkeypatch.setattr(teacher_views, "source_photos", lambda source: [tmp_path / f"{i}.jpg" for i in range(6)])
+    calibrated = []
+    monkeypatch.setattr("facerec.training.calibrate.calibrate", lambda out, log: calibrated.append((out, log)) or
+                        {"threshold": 0.9, "view1_accuracy": 0.5})
     parser = argparse.ArgumentParser()
     distill.add_arguments(parser)
     args = parser.parse_args(["--bfw-views", str(tmp_path / "bfw"), "--utkface-views", str(tmp_path / "utk"),
@@ -79,6 +82,7 @@ def test_a_tiny_run_trains_saves_and_resumes(tmp_path, monkeypatch):
     assert [row["epoch"] for row in log] == [0, 1]
     assert {"loss_triplet", "loss_embed", "loss_relational", "loss_cosface"} <= set(log[1])
     assert len(list((tmp_path / "run" / "weights").glob("*.csv"))) == 226
+    assert calibrated == [(tmp_path / "run" / "weights", tmp_path / "run" / "log.jsonl")]  # model.json beside them
     args.epochs, args.resume, args.cosface_weight = 2, True, 0.0  # a switched-off head has no gradient
     distill.train(args)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]

@@ -22,7 +22,9 @@ Validation each epoch: LFW View 1 (development) and the 200 held-out BFW people 
 their best threshold, within-group pairs); ``pairs.txt`` is never read. Outputs in ``--run-dir``:
 ``log.jsonl``, ``checkpoint.weights.h5`` + ``heads.npz`` (projector and CosFace weights; resume with
 ``--resume``), ``loss.png``, and at the end the 226-file CSV set in ``--out`` (default
-``<run-dir>/weights``, never ``weights/``: new weights are committed by hand, only when better).
+``<run-dir>/weights``, never ``weights/``: new weights are committed by hand, only when better) with
+its ``model.json`` (operating points calibrated on View 1, as for the committed set), so that
+``facerec evaluate lfw --weights <out>`` and every other command take it as it is.
 """
 
 from __future__ import annotations
@@ -293,7 +295,11 @@ def train(args: argparse.Namespace) -> dict:
         plot_log(log, run_dir / "loss.png")
     out = Path(args.out or run_dir / "weights")
     save_csv_weights(model, out, aux_stats=_aux_stats(model, bfw.faces[0, :: max(1, len(bfw.rows) // 2000)]))
-    print(f"wrote {out} after {log[-1]['seconds']:.0f} s of training (compare it with weights/ before committing)")
+    from facerec.training.calibrate import calibrate
+
+    card = calibrate(out, log_path)  # model.json: operating points on View 1, so every command can use the set
+    print(f"wrote {out} after {log[-1]['seconds']:.0f} s of training; all 3,200 View 1 pairs at its balanced "
+          f"threshold {card['threshold']}: {card['view1_accuracy']:.4f} (compare it with weights/ before committing)")
     return log[-1]
 
 
