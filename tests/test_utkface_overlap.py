@@ -69,6 +69,7 @@ def test_the_check_reports_near_copies_and_training_leaves_them_out(tmp_path, mo
     assert listings == ["utkface"]  # listed once, not once a photo
     assert [(c["utkface"], c["lfw"]) for c in report["likely_copies"]] == [("utk_2.jpg", "p/5.jpg"),
                                                                           ("utk_3.jpg", "p/1.jpg")]
+    assert {c["utkface"] for c in report["pairs_to_look_at"]} == {"utk_0.jpg", "utk_2.jpg", "utk_3.jpg"}
     assert report["utkface_faces"] == 4 and report["lfw_faces"] == 6 and report["within"]["0.25"] == 1
     result = tmp_path / "overlap.json"
     result.write_text(json.dumps(report))

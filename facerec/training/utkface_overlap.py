@@ -29,6 +29,7 @@ from facerec.paths import DATASETS_DIR, REPO_ROOT
 DUPLICATE_DISTANCE = 0.25
 CANDIDATE_DISTANCE = 0.4
 COPY_CORRELATION = 0.95
+LOOK_AT = 25  # the report lists the candidates nearest by dlib and those of highest correlation, to check by eye
 RESULT = REPO_ROOT / "docs" / "results" / "utkface_lfw_overlap.json"
 
 
@@ -90,7 +91,8 @@ def same_photo_distances(count: int = 200, seed: int = 0) -> np.ndarray:
 
 
 def check(views_folder: Path = DATASETS_DIR / "views" / "utkface_s0") -> dict:
-    """The overlap report: counts under several distances and every likely copy (UTKFace file, LFW path)."""
+    """The overlap report: counts under several distances, every likely copy (UTKFace file, LFW path) and the
+    pairs worth a look by eye (the :data:`LOOK_AT` nearest and the :data:`LOOK_AT` of highest correlation)."""
     from facerec import datasets
     from facerec.encoders.dlib_resnet import encode_collection
     from facerec.training.teacher_views import read_views, source_photos
@@ -106,9 +108,14 @@ def check(views_folder: Path = DATASETS_DIR / "views" / "utkface_s0") -> dict:
     lfw_row = lfw_faces.index_of()
     correlation = {int(i): pixel_correlation(faces[i], lfw_faces.images[lfw_row[lfw_paths[index[i]]]])
                    for i in candidates}
-    copies = [{"utkface": names[i], "lfw": lfw_paths[index[i]], "distance": round(float(distance[i]), 4),
-               "pixel_correlation": round(correlation[i], 4)}
-              for i in candidates if distance[i] < DUPLICATE_DISTANCE or correlation[i] >= COPY_CORRELATION]
+
+    def pair(i: int) -> dict:
+        return {"utkface": names[i], "lfw": lfw_paths[index[i]], "distance": round(float(distance[i]), 4),
+                "pixel_correlation": round(correlation[i], 4)}
+
+    copies = [pair(i) for i in candidates if distance[i] < DUPLICATE_DISTANCE or correlation[i] >= COPY_CORRELATION]
+    to_look_at = sorted(candidates, key=lambda i: distance[i])[:LOOK_AT]
+    to_look_at += [i for i in sorted(candidates, key=lambda i: -correlation[i])[:LOOK_AT] if i not in to_look_at]
     copies_of_one_photo = same_photo_distances()
     return {"utkface_faces": len(rows), "lfw_faces": len(lfw_paths), "duplicate_distance": DUPLICATE_DISTANCE,
             "same_photo_copy_distance_quantiles": {str(q): round(float(np.quantile(copies_of_one_photo, q)), 4)
@@ -119,7 +126,8 @@ def check(views_folder: Path = DATASETS_DIR / "views" / "utkface_s0") -> dict:
             "copy_correlation": COPY_CORRELATION, "candidate_distance": CANDIDATE_DISTANCE,
             "candidates_correlating_at_least": {str(c): int(sum(v >= c for v in correlation.values()))
                                                 for c in (0.8, 0.9, 0.95)},
-            "likely_copies": sorted(copies, key=lambda c: c["distance"])}
+            "likely_copies": sorted(copies, key=lambda c: c["distance"]),
+            "pairs_to_look_at": [pair(i) for i in to_look_at]}
 
 
 def excluded_photos(result: Path = RESULT) -> set[str]:
