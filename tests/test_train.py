@@ -89,3 +89,41 @@ def test_fit_projector_recovers_an_affine_map():
     assert got_kernel.shape == (128, 128) and got_bias.shape == (128,) and got_kernel.dtype == np.float32
     np.testing.assert_allclose(got_kernel, kernel, atol=1e-3)
     np.testing.assert_allclose(got_bias, bias, atol=1e-3)
+
+
+def _tiny_bfw():
+    from facerec.datasets import AlignedSet
+
+    identities, groups = [], []
+    for group in ("asian_females", "white_males"):
+        for person in range(30):
+            identities.append(f"{group}/p{person:02d}")
+            groups.append(group)
+    labels = np.repeat(np.arange(len(identities)), 2)
+    return AlignedSet(images=np.arange(len(labels))[:, None].astype(np.uint8), labels=labels,
+                      identities=identities, paths=[f"photo{i}.jpg" for i in range(len(labels))],
+                      groups=[groups[label] for label in labels], detected=np.ones(len(labels), bool))
+
+
+def test_exclude_held_out_leaves_out_exactly_the_held_out_people():
+    from facerec.training.bfw_split import held_out_identities
+    from facerec.training.train import held_out_rows, keep_rows
+
+    bfw = _tiny_bfw()
+    held = held_out_rows(bfw)
+    people = held_out_identities(bfw.identities, [bfw.groups[2 * i] for i in range(len(bfw.identities))])
+    assert len(people) == 50 and len(held) == 100  # 25 of each group's 30, two photos each
+    keep = np.ones(len(bfw.labels), bool)
+    keep[held] = False
+    keep_rows(bfw, keep)
+    assert len(bfw.labels) == len(bfw.paths) == len(bfw.groups) == len(bfw.images) == len(bfw.detected) == 20
+    assert not {bfw.identities[label] for label in bfw.labels} & people
+    assert all(bfw.groups[i] == bfw.identities[label].split("/")[0] for i, label in enumerate(bfw.labels))
+    assert [int(v) for v in bfw.images[:, 0]] == [int(p[5:-4]) for p in bfw.paths]  # rows stay aligned
+
+
+def test_validator_pair_merges_both_rows():
+    from facerec.training.train import ValidatorPair
+
+    pair = ValidatorPair(lambda model: {"dev_auc": 0.9}, lambda model: {"bfw_held_out_auc": 0.8})
+    assert pair(None) == {"dev_auc": 0.9, "bfw_held_out_auc": 0.8}

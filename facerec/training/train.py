@@ -416,6 +416,39 @@ def load_teacher(paths: list[str], count: int) -> np.ndarray:
     return (teacher / np.linalg.norm(teacher, axis=1, keepdims=True)).astype(np.float32)
 
 
+def held_out_rows(bfw) -> np.ndarray:
+    """Rows of ``bfw`` (an aligned BFW set) whose person is one of the 200 held-out people (``bfw_split``)."""
+    from facerec.training.bfw_split import held_out_mask
+
+    return np.flatnonzero(held_out_mask([bfw.identities[label] for label in bfw.labels], bfw.groups))
+
+
+def keep_rows(bfw, keep: np.ndarray) -> None:
+    """Keep only the rows of ``bfw`` where ``keep`` (boolean, one per row) is true: images, labels, paths, groups."""
+    if keep.all():
+        return
+    bfw.images, bfw.labels = bfw.images[keep], bfw.labels[keep]
+    bfw.paths = [p for p, k in zip(bfw.paths, keep) if k]
+    bfw.groups = [g for g, k in zip(bfw.groups, keep) if k]
+    bfw.detected = bfw.detected[keep]
+
+
+class ValidatorPair:
+    """Two validators called in turn; their figures merged into one log row."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def __call__(self, model) -> dict[str, float]:
+        return {**self.first(model), **self.second(model)}
+
+
+def _held_out_validator(held: np.ndarray):
+    from facerec.training.distill import HeldOutValidator
+
+    return HeldOutValidator(held)
+
+
 def _fresh_layers(missing: list[str]) -> set[str]:
     """Layers that start untrained: each missing kernel's conv, the batch norm after it, and the dense layer."""
     convs = {stem.removesuffix("_w") for stem in missing}
@@ -443,14 +476,18 @@ def train(args: argparse.Namespace) -> dict:
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     bfw = datasets.load("bfw")
+    keep = np.ones(len(bfw.labels), bool)
     if args.max_identities:
-        keep = bfw.labels < args.max_identities
-        bfw.images, bfw.labels = bfw.images[keep], bfw.labels[keep]
-        bfw.paths = [p for p, k in zip(bfw.paths, keep) if k]
+        keep &= bfw.labels < args.max_identities
+    held = held_out_rows(bfw) if args.exclude_held_out else None
+    if held is not None:
+        keep[held] = False
+        print(f"left out of training: the {len(held)} photos of the 200 held-out BFW people")
+    keep_rows(bfw, keep)
     teacher = load_teacher(bfw.paths, len(bfw.labels)) if args.distill_weight or args.embed_weight else None
     model, missing = build_start_model(args.seed, args.init)
     print(f"started from {args.init or 'OpenFace'}'s CSVs; {len(missing)} tensors start random: {', '.join(missing)}")
-    validator = DevValidator()
+    validator = DevValidator() if held is None else ValidatorPair(DevValidator(), _held_out_validator(held))
     log_path, ckpt = run_dir / "log.jsonl", run_dir / "checkpoint.weights.h5"
     log = _resume(args, model, log_path, ckpt)
     if not log:
@@ -526,6 +563,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "runs" / "train"))
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for the trained 226-file CSV set")
     parser.add_argument("--max-identities", type=int, default=0, help="train on the first N identities only (tests)")
+    parser.add_argument("--exclude-held-out", action="store_true",
+                        help="leave BFW's 200 held-out people out of training and validate on them too "
+                             "(the fair reference for the consistent recipe)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
 
 
