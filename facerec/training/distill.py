@@ -77,10 +77,11 @@ class ViewSet:
 def bfw_training_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(training rows, their labels 0..n_people-1, held-out rows)`` of ``datasets/bfw_aligned.h5``'s order."""
     from facerec import datasets
-    from facerec.training.bfw_split import held_out_mask
+    from facerec.training.train import held_out_rows
 
     bfw = datasets.load("bfw")
-    held = held_out_mask([bfw.identities[label] for label in bfw.labels], bfw.groups)
+    held = np.zeros(len(bfw.labels), bool)
+    held[held_out_rows(bfw)] = True
     train_rows = np.flatnonzero(~held)
     _, labels = np.unique(bfw.labels[train_rows], return_inverse=True)
     return train_rows, labels.astype(np.int32), np.flatnonzero(held)

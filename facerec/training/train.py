@@ -443,12 +443,6 @@ class ValidatorPair:
         return {**self.first(model), **self.second(model)}
 
 
-def _held_out_validator(held: np.ndarray):
-    from facerec.training.distill import HeldOutValidator
-
-    return HeldOutValidator(held)
-
-
 def _fresh_layers(missing: list[str]) -> set[str]:
     """Layers that start untrained: each missing kernel's conv, the batch norm after it, and the dense layer."""
     convs = {stem.removesuffix("_w") for stem in missing}
@@ -487,7 +481,11 @@ def train(args: argparse.Namespace) -> dict:
     teacher = load_teacher(bfw.paths, len(bfw.labels)) if args.distill_weight or args.embed_weight else None
     model, missing = build_start_model(args.seed, args.init)
     print(f"started from {args.init or 'OpenFace'}'s CSVs; {len(missing)} tensors start random: {', '.join(missing)}")
-    validator = DevValidator() if held is None else ValidatorPair(DevValidator(), _held_out_validator(held))
+    validator = DevValidator()
+    if held is not None:
+        from facerec.training.distill import HeldOutValidator
+
+        validator = ValidatorPair(validator, HeldOutValidator(held))
     log_path, ckpt = run_dir / "log.jsonl", run_dir / "checkpoint.weights.h5"
     log = _resume(args, model, log_path, ckpt)
     if not log:
