@@ -18,7 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from facerec.exceptions import FaceNotFound, FaceRecError, ImageNotReadable, ImageTooLarge, InvalidArgument
+from facerec.exceptions import (
+    DatabaseGone,
+    DatabaseNotWritable,
+    FaceNotFound,
+    FaceRecError,
+    ImageNotReadable,
+    ImageTooLarge,
+    InvalidArgument,
+)
+from facerec.names import printable_name
 
 DEFAULT_DB = "faces.sqlite"
 EPILOG = ("exit codes: 0 success; 1 negative answer (verify) or system error; 2 bad usage or input; "
@@ -121,27 +130,25 @@ def _quiet_opencv() -> None:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from facerec.door import remove_database
     from facerec.image import check_image_path
+    from facerec.names import check_name
 
+    args.name = check_name(args.name)  # a bad name fails before any photo is read
     images = _expand_images(args.images)
-    if args.strict:  # a typo fails before the model loads and before a database file is created
+    if args.strict:  # a typo fails before the model loads
         images = [check_image_path(image) for image in images]
-    new = not _db_path(args).exists()
-    try:
-        with _open_db(args, create=True) as db:
-            encoder = _encoder(args, db)
-            result = db.enroll(args.name, images, encoder=encoder, skip_bad=not args.strict, progress=_progress(),
-                               detector=args.detector)
-            total = len(db.encodings(result.name)[0])
-    except BaseException:
-        if new and _db_path(args).exists():
-            remove_database(_db_path(args))  # nothing was enrolled: leave no empty database behind
-        raise
+    # A new database file is created by the enrollment's own transaction: a failure or Ctrl-C before it leaves
+    # no file, and nothing is ever deleted (another process may have written to the file meanwhile).
+    with _open_db(args, create=True) as db:
+        encoder = _encoder(args, db)
+        result = db.enroll(args.name, images, encoder=encoder, skip_bad=not args.strict, progress=_progress(),
+                           detector=args.detector)
+        total = len(db.encodings(result.name)[0])
     lines = [f"{source}: enrolled" for source in result.added]
     lines += [f"{source}: already enrolled, skipped" for source in result.duplicates]
     lines += [f"{source}: skipped, {reason}" for source, reason in result.failed]
-    lines.append(f"enrolled {len(result.added)} of {len(images)} photo(s) of {result.name} into {_db_path(args)} "
+    lines.append(f"enrolled {len(result.added)} of {len(images)} photo(s) of {printable_name(result.name)} into "
+                 f"{_db_path(args)} "
                  f"({total} in all, {encoder.name} encoder)")
     _emit(args, {"name": result.name, "added": result.added, "duplicates": result.duplicates,
                  "failed": [{"image": s, "reason": r} for s, r in result.failed], "photos": total,
@@ -206,16 +213,55 @@ def cmd_people(args: argparse.Namespace) -> int:
     with _open_db(args) as db:
         people = db.people()
     payload = [{"name": p.name, "photos": p.photos, "created": p.created} for p in people]
-    lines = _table(["name", "photos", "enrolled"], [[p.name, str(p.photos), p.created] for p in people])
+    lines = _table(["name", "photos", "enrolled"], [[printable_name(p.name), str(p.photos), p.created]
+                                                     for p in people])
     _emit(args, payload, lines + [f"{len(people)} people, {sum(p.photos for p in people)} photos"])
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from facerec.names import normalise_name
+
+    name = normalise_name(args.name)
     with _open_db(args) as db:
-        removed = db.remove(args.name)
-    _emit(args, {"name": args.name, "removed": removed}, [f"removed {args.name} ({removed} photo(s))"])
+        removed = db.remove(name)
+    _emit(args, {"name": name, "removed": removed},
+          [f"removed {printable_name(name)} ({removed} photo(s)); their picture and door-log rows too"])
     return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    with _open_db(args) as db:
+        removed = db.purge_log(args.keep_log_days)
+    _emit(args, {"removed": removed, "keep_log_days": args.keep_log_days},
+          [f"deleted {removed} door-log row(s) older than {args.keep_log_days:g} day(s)"])
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from facerec.names import normalise_name
+
+    with _open_db(args) as db:
+        record, thumbnail = db.export_person(normalise_name(args.name))
+    out = Path(args.out or f"facerec-export-{_safe_file_name(record['name'])}")
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if thumbnail:
+        (out / "thumbnail.jpg").write_bytes(thumbnail)
+        os.chmod(out / "thumbnail.jpg", 0o600)
+    record["thumbnail"] = "thumbnail.jpg" if thumbnail else None
+    (out / "person.json").write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.chmod(out / "person.json", 0o600)
+    _emit(args, {"name": record["name"], "folder": str(out), "faces": len(record["faces"]),
+                 "door_log": len(record["door_log"])},
+          [f"wrote everything stored about {printable_name(record['name'])} to {out}: person.json "
+           f"({len(record['faces'])} face(s) with their encodings, {len(record['door_log'])} door-log row(s))"
+           + (" and thumbnail.jpg" if thumbnail else "")])
+    return 0
+
+
+def _safe_file_name(name: str) -> str:
+    """``name`` as a file-name part: letters, digits, ``-`` and ``_`` kept, anything else ``_``."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60] or "person"
 
 
 def cmd_door(args: argparse.Namespace) -> int:
@@ -223,8 +269,13 @@ def cmd_door(args: argparse.Namespace) -> int:
 
     with _open_db(args) as db:
         encoder = _encoder(args, db)
+        problem = db.write_problem()
+        if problem:
+            print(f"facerec: warning: the door keeps identifying, but its log is not being written: {problem}",
+                  file=sys.stderr)
         report = run_door(args.source, db, args.out, every=args.every, k=args.k, fps=args.fps, encoder=encoder,
-                          progress=_progress(), detector=args.detector, **_decision(args))
+                          progress=_progress(), detector=args.detector, log=problem is None,
+                          keep_log_days=args.keep_log_days or None, **_decision(args))
     seen = ", ".join(f"{name or 'unknown'} ({count})" for name, count in report.seen().most_common()) or "nobody"
     _emit(args, report.to_json(), [f"door: {report.frames} frame(s), {report.processed} searched, "
                                    f"{len(report.faces)} face(s); seen: {seen}", f"annotated output: {args.out}"])
@@ -234,8 +285,8 @@ def cmd_door(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     with _open_db(args) as db:
         events = db.door_log(args.limit)
-    rows = [[e.time, e.identity or "unknown", f"{e.distance:.3f}", "admitted" if e.admitted else "refused", e.source]
-            for e in events]
+    rows = [[e.time, printable_name(e.identity or "unknown"), f"{e.distance:.3f}",
+             "admitted" if e.admitted else "refused", printable_name(e.source)] for e in events]
     lines = _table(["time (UTC)", "who", "distance", "door", "seen in"], rows)
     _emit(args, [e.to_json() for e in events], lines + [f"{len(events)} event(s), newest first"])
     return 0
@@ -250,7 +301,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not token:
         raise InvalidArgument(f"listening on {args.host} exposes the door to the network: set a token "
                               "(--token or FACEREC_TOKEN) or listen on 127.0.0.1")
-    app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime)
+    app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
+                     keep_log_days=args.keep_log_days or None)
     print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
           f"{app.state.service.encoder.name} encoder{', token required' if token else ''}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -371,6 +423,44 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------
 
 
+def _integer(low: int, high: int):
+    """An argparse type: an integer from ``low`` to ``high`` (a usage error, not a traceback, otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a number from {low:,} to {high:,}, got {text[:40]}")
+        return value
+    return parse
+
+
+def _number(low: float, high: float):
+    """An argparse type: a finite number from ``low`` to ``high``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+        if not low <= value <= high:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got {text[:40]}")
+        return value
+    return parse
+
+
+MAX_COUNT = 1_000_000_000
+DAYS = _number(0, 1_000_000)
+
+
+def _keep_log_days_option(parser: argparse.ArgumentParser) -> None:
+    from facerec.database import DEFAULT_KEEP_LOG_DAYS
+
+    parser.add_argument("--keep-log-days", type=DAYS, default=DEFAULT_KEEP_LOG_DAYS, metavar="DAYS",
+                        help=f"delete door-log rows older than this many days (default {DEFAULT_KEEP_LOG_DAYS}; "
+                             "0 keeps every row for door and serve)")
+
+
 def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Options accepted before or after the subcommand (after wins)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
@@ -395,13 +485,13 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def _threshold_option(parser: argparse.ArgumentParser) -> None:
     """The decision options (at most one): a raw threshold, a named operating point, a pair FAR, a false alarm."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--threshold", type=float, default=None, help="accept when L2 distance <= this")
+    group.add_argument("--threshold", type=_number(0, 1e6), default=None, help="accept when L2 distance <= this")
     group.add_argument("--operating-point", default=None, metavar="NAME",
                        help="a point of the encoder's model card: balanced, far-1e-2, far-1e-3, false-alarm-1e-2 "
                             "(default), false-alarm-1e-3")
-    group.add_argument("--far", type=float, default=None, metavar="RATE",
+    group.add_argument("--far", type=_number(0, 1), default=None, metavar="RATE",
                        help="the threshold at which this fraction of different-person pairs is accepted, e.g. 1e-3")
-    group.add_argument("--false-alarm", type=float, default=None, metavar="RATE",
+    group.add_argument("--false-alarm", type=_number(0, 1), default=None, metavar="RATE",
                        help="the threshold at which a stranger is accepted as anyone enrolled with this probability, "
                             "for this database's number of photos, e.g. 0.01 (the default operating point)")
 
@@ -446,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("identify", cmd_identify, "who is in these photos? (every face)")
     sub.add_argument("images", nargs="+", metavar="IMAGE", help="photos (or folders of photos)")
-    sub.add_argument("-k", type=int, default=1, help="candidates per face (default 1)")
+    sub.add_argument("-k", type=_integer(1, 1000), default=1, help="candidates per face (default 1)")
     sub.add_argument("--backend", default="exact", choices=["exact", "faiss-flat", "faiss-hnsw"],
                      help="search backend (default exact)")
     _threshold_option(sub)
@@ -460,20 +550,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("door", cmd_door, "identify faces frame by frame and write annotated frames")
     sub.add_argument("source", metavar="VIDEO_OR_FOLDER", help="a video file, a folder of images, or one image")
     sub.add_argument("--out", required=True, help="annotated video (.mp4, .avi, ...) or a folder for images")
-    sub.add_argument("--every", type=int, default=1, help="search every n-th frame (default 1)")
-    sub.add_argument("--fps", type=float, default=None, help="output frame rate (default: the source's, 2 for folders)")
-    sub.add_argument("-k", type=int, default=1, help="candidates kept per face (default 1)")
+    sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
+    sub.add_argument("--fps", type=_number(0.01, 1000), default=None,
+                     help="output frame rate (default: the source's, 2 for folders)")
+    sub.add_argument("-k", type=_integer(1, 1000), default=1, help="candidates kept per face (default 1)")
     _threshold_option(sub)
     _detector_option(sub)
+    _keep_log_days_option(sub)
 
     sub = command("log", cmd_log, "list the door log (newest first): who came, when, and whether they got in")
-    sub.add_argument("--limit", type=int, default=50, help="events to list (default 50)")
+    sub.add_argument("--limit", type=_integer(0, MAX_COUNT), default=50, help="events to list (default 50)")
 
     sub = command("serve", cmd_serve, "serve the REST API and the web page (the door as a service)")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    sub.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sub.add_argument("--port", type=_integer(0, 65535), default=8000, help="port (default 8000)")
     sub.add_argument("--token", default=None,
                      help="require 'Authorization: Bearer TOKEN' (default $FACEREC_TOKEN; needed off loopback)")
+
+    _keep_log_days_option(sub)
+
+    sub = command("purge", cmd_purge, "delete old door-log rows now (the door and the server also do it as they "
+                  "log); the rows are overwritten in the file, not only unlinked")
+    _keep_log_days_option(sub)
+
+    sub = command("export", cmd_export, "write everything stored about one person (their photos' encodings, "
+                  "boxes and sources, their picture, their door-log rows) to a folder: person.json + thumbnail.jpg")
+    sub.add_argument("name", help="the person's name")
+    sub.add_argument("--out", default=None, help="folder to write (default ./facerec-export-NAME)")
 
     sub = command("setup", cmd_setup, "copy the Happy House photos from the assets into images/")
     sub.add_argument("--images", default=None, help="destination folder (default: the repository's images/, or "
@@ -494,10 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--form", action="append", choices=["abs", "chi2"], default=None,
                      help="head form (repeatable; default: both), written to <weights>/head_<form>.npz")
     sub.add_argument("--out", default=None, help="folder for head_<form>.npz (default: the weights folder)")
-    sub.add_argument("--seed", type=int, default=0, help="seed of the pairs and their order (default 0)")
-    sub.add_argument("--pairs-per-identity", type=int, default=50,
+    sub.add_argument("--seed", type=_integer(0, 2**32 - 1), default=0,
+                     help="seed of the pairs and their order (default 0)")
+    sub.add_argument("--pairs-per-identity", type=_integer(1, 100_000), default=50,
                      help="same-person pairs per BFW identity, and as many different-person pairs (default 50)")
-    sub.add_argument("--epochs", type=int, default=20, help="passes over the pairs (default 20)")
+    sub.add_argument("--epochs", type=_integer(1, 100_000), default=20, help="passes over the pairs (default 20)")
 
     for name, handler, help_text in (("train", cmd_train, "train nn4.small2 (see `facerec train --help`)"),
                                      ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)")):
@@ -523,6 +627,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except SystemExit as exit_:  # --help or a usage error of a delegated command (train, evaluate)
         return int(exit_.code or 0)
+    except (DatabaseNotWritable, DatabaseGone) as error:  # a system problem (disk, file), not bad input
+        print(f"facerec: error: {error}", file=sys.stderr)
+        return 1
     except FaceRecError as error:
         print(f"facerec: error: {error}", file=sys.stderr)
         return 2
@@ -532,3 +639,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("facerec: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: one line, not a traceback (--verbose shows it)
+        if args.verbose:
+            raise
+        print(f"facerec: internal error: {type(error).__name__}: {error}; run again with --verbose for the "
+              "traceback, and please report it", file=sys.stderr)
+        return 1

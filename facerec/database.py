@@ -24,6 +24,7 @@ the database's own encoder (:meth:`FaceDatabase.load_encoder`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sqlite3
@@ -39,6 +40,8 @@ import numpy as np
 from facerec.align import DEFAULT_DETECTOR
 from facerec.exceptions import (
     DatabaseError,
+    DatabaseGone,
+    DatabaseNotWritable,
     EmptyDatabase,
     FaceNotFound,
     ImageNotReadable,
@@ -47,11 +50,15 @@ from facerec.exceptions import (
     ModelMismatch,
     UnknownIdentity,
 )
+from facerec.names import check_name, normalise_name, printable_name
 from facerec.search import ENCODING_SIZE, PersonSearch, make_search
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x46524543  # "FREC" in the SQLite header marks a facerec database
 BUSY_TIMEOUT_MS = 60_000
+MIN_FREE_BYTES = 1 << 20  # below this much free space the disk counts as full (health, write_problem)
+DEFAULT_KEEP_LOG_DAYS = 30  # door-log rows older than this are deleted when the log is next written
+MAX_LIMIT = 1_000_000_000  # the most rows a listing may ask for
 _ENCODING_DTYPE = np.dtype("<f4")
 
 _SCHEMA = """
@@ -188,30 +195,21 @@ class FaceDatabase:
     """
 
     def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
-                 shared: bool = False):
+                 shared: bool = False, read_only: bool = False):
         self.path = Path(path)
         if self.path.is_dir():
             raise DatabaseError(f"{self.path} is a directory; give the database a file name such as faces.sqlite")
         if not self.path.exists() and not create:
             raise DatabaseError(f"database {self.path} does not exist; enroll someone first to create it")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = None
+        self._connection: sqlite3.Connection | None = None
+        self._shared, self._read_only = shared, read_only
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file this object opened
+        self._ready = False  # the file holds facerec's schema (else: created by the first write)
+        self._pending_encoder: str | None = None
         self._search_cache: tuple[tuple, PersonSearch] | None = None
         self._writes = 0
-        try:
-            self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                               check_same_thread=not shared)
-            self._configure_with_retries()
-        except sqlite3.Error as error:
-            self.close()
-            if "locked" in str(error):
-                raise DatabaseError(f"database {self.path} stayed locked by another process for "
-                                    f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is done") from error
-            raise DatabaseError(f"{self.path} is not a usable facerec database ({error}); "
-                                "check the path, or move the file away to start a new database") from error
-        except BaseException:
-            self.close()
-            raise
+        if self.path.exists():
+            self._open_existing()
         if encoder is not None:
             try:
                 self._bind_encoder(encoder)
@@ -220,87 +218,245 @@ class FaceDatabase:
                 raise
 
     # -- connection and schema -------------------------------------------------
+    #
+    # A new database file is not made when the object is made: the first write creates it (mode 0600, in
+    # folders made 0700) and its schema in the same transaction as that write, so a command that fails
+    # before writing leaves no file behind, and nothing ever has to delete a database file.
 
-    def _configure_with_retries(self) -> None:
-        """:meth:`_configure`, retried while another process creates the same new file.
+    def _open_existing(self) -> None:
+        """Connect to the existing file and check that it is a facerec database (retried while it is created)."""
+        try:
+            self._connect()
+            deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+            delay = 0.02
+            while True:
+                try:
+                    return self._check_schema()
+                except sqlite3.OperationalError as error:  # another process is creating it right now
+                    if "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+        except sqlite3.Error as error:
+            self.close()
+            raise self._sqlite_error(error, "open") from error
+        except BaseException:
+            self.close()
+            raise
 
-        SQLite answers "database is locked" at once, without waiting, when two
-        connections race to set up a fresh database (switching to WAL, or a read
-        lock upgraded to a write lock); retrying until the busy timeout is safe
-        because the schema is created in one transaction.
+    def _connect(self) -> None:
+        """Open the file read-write, or read-only where the file, its folder or its disk cannot be written."""
+        writable = not self._read_only and _can_write(self.path)
+        self._read_only = not writable
+        uri = f"{self.path.resolve().as_uri()}?mode={'rw' if writable else 'ro'}"
+        self._connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                           check_same_thread=not self._shared)
+        stat = os.stat(self.path)
+        self._identity = (stat.st_dev, stat.st_ino)
+        self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._connection.execute("PRAGMA foreign_keys = ON")
+        self._connection.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros
+
+    def _check_schema(self) -> None:
+        """Mark the database ready if it holds facerec's schema; a blank SQLite file stays "to be created".
+
+        Both facts are read in one read transaction, so a file another process is creating right now is seen
+        either before or after its creating transaction, never half-way.
         """
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        delay = 0.02
-        while True:
-            try:
-                return self._configure()
-            except (sqlite3.OperationalError, DatabaseError) as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-
-    def _configure(self) -> None:
-        connection = self._connection
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA foreign_keys = ON")
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if application_id not in (0, APPLICATION_ID) or (tables and application_id != APPLICATION_ID):
+        connection = self._require_open()
+        connection.execute("BEGIN")
+        try:
+            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+            tables = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        finally:
+            connection.execute("COMMIT")
+        if application_id == 0 and tables == 0:
+            return  # blank (e.g. an interrupted creation): the first write creates the schema
+        if application_id != APPLICATION_ID:
             raise DatabaseError(f"{self.path} is an SQLite database but not a facerec one; "
                                 "use another file name for the face database")
-        if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = FULL")
-        if application_id == 0:
-            with self._transaction():
-                for statement in _SCHEMA.strip().split(";\n"):
-                    if statement.strip():
-                        connection.execute(statement)
-                connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                connection.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)", (now_utc(),))
-                connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        version = self._meta("schema_version")
-        if version != str(SCHEMA_VERSION):
-            raise DatabaseError(f"{self.path} has facerec schema version {version}, this facerec reads version "
-                                f"{SCHEMA_VERSION}; re-enroll into a new database")
+        version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version is None or version[0] != str(SCHEMA_VERSION):
+            raise DatabaseError(f"{self.path} has facerec schema version {version and version[0]}, this facerec "
+                                f"reads version {SCHEMA_VERSION}; re-enroll into a new database")
+        self._ready = True
+
+    def _is_ready(self) -> bool:
+        """Whether the file holds facerec's schema now (another process may have created it since)."""
+        if self._ready:
+            return True
+        if self._connection is None:
+            if not self.path.exists():
+                return False
+            self._open_existing()
+        else:
+            try:
+                self._check_schema()
+            except sqlite3.Error as error:
+                raise self._sqlite_error(error, "read") from error
+        return self._ready
+
+    def _create_file(self) -> None:
+        """Make the new database file (0600; missing folders 0700) and connect to it."""
+        _make_private_folders(self.path.parent)
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        except OSError as error:
+            raise self._os_error(error) from error
+        self._open_existing()
+
+    def _create_schema(self, connection: sqlite3.Connection) -> None:
+        """Inside the first write's transaction: facerec's schema, unless another process made it first."""
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            return
+        if connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
+            raise DatabaseError(f"{self.path} is an SQLite database but not a facerec one; "
+                                "use another file name for the face database")
+        for statement in _SCHEMA.strip().split(";\n"):
+            if statement.strip():
+                connection.execute(statement)
+        connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        connection.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)", (now_utc(),))
+        if self._pending_encoder is not None:
+            connection.execute("INSERT OR REPLACE INTO meta VALUES ('encoder', ?)", (self._pending_encoder,))
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    def _check_same_file(self) -> None:
+        """Raise :class:`DatabaseGone` if the open file was removed or replaced since it was opened."""
+        if self._identity is None:
+            return
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            raise DatabaseGone(f"the database file {self.path} was removed while facerec had it open; nothing "
+                               "was written. Restore the file, or restart to start a new database") from None
+        except OSError as error:
+            raise self._os_error(error) from error
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            raise DatabaseGone(f"the database file {self.path} was replaced by another file while facerec had it "
+                               "open; nothing was written. Restart to use the new file")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back.
+
+        The first write to a new database creates the file and its schema inside this same transaction.
+        """
+        self._check_same_file()
+        if self._read_only:
+            raise DatabaseNotWritable(f"cannot write {self.path}: {_read_only_reason(self.path)}; nothing was "
+                                      "changed (reading still works)")
+        if self._connection is None:
+            self._create_file()
         connection = self._require_open()
         try:
+            if not self._ready and connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
             connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise DatabaseError(f"cannot write {self.path}: {error}; another program may hold it "
-                                f"for more than {BUSY_TIMEOUT_MS // 1000} s") from error
+        except sqlite3.Error as error:
+            raise self._sqlite_error(error, "write") from error
+        creating = not self._ready
         try:
+            if creating:
+                self._create_schema(connection)
+                self._ready = True  # inside this transaction; undone below if it rolls back
             yield connection
             connection.execute("COMMIT")
         except BaseException as error:
+            if creating:
+                self._ready = False
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
-                raise DatabaseError(f"cannot write {self.path}: {error}; nothing was changed") from error
+                raise self._sqlite_error(error, "write") from error
             raise
         finally:
             self._writes += 1
+
+    def _sqlite_error(self, error: sqlite3.Error, action: str) -> DatabaseError:
+        """The typed error for an SQLite failure while ``action`` (open, read, write) the database."""
+        text = str(error).lower()
+        if "full" in text:
+            return DatabaseNotWritable(f"cannot write {self.path}: the disk is full; free some space and try "
+                                       "again (nothing was changed)")
+        if "readonly" in text or "read-only" in text:
+            return DatabaseNotWritable(f"cannot write {self.path}: {_read_only_reason(self.path)}; nothing was "
+                                       "changed (reading still works)")
+        if "locked" in text or "busy" in text:
+            return DatabaseError(f"database {self.path} stayed locked by another process for "
+                                 f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is done")
+        if "disk i/o" in text or "unable to open" in text:
+            return DatabaseNotWritable(f"cannot {action} {self.path}: {error} (a disk or permission problem, "
+                                       "not a damaged database); check the disk and the folder's permissions")
+        if action == "write":
+            return DatabaseError(f"cannot write {self.path}: {error}; nothing was changed")
+        return DatabaseError(f"{self.path} is not a usable facerec database ({error}); "
+                             "check the path, or move the file away to start a new database")
+
+    def _os_error(self, error: OSError) -> DatabaseError:
+        if error.errno == errno.ENOSPC:
+            return DatabaseNotWritable(f"cannot write {self.path}: the disk is full; free some space and try again")
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return DatabaseNotWritable(f"cannot write {self.path}: {_read_only_reason(self.path)}")
+        return DatabaseNotWritable(f"cannot write {self.path}: {error.strerror or error}")
+
+    @property
+    def writable(self) -> bool:
+        """Whether writes can succeed now (the file or its folder writable, space on its disk, the same file)."""
+        return self.write_problem() is None
+
+    def write_problem(self) -> str | None:
+        """Why a write would fail now (read-only, disk full, file removed or replaced), or None when it would not."""
+        try:
+            self._check_same_file()
+        except DatabaseError as error:
+            return str(error)
+        target = self.path if self.path.exists() else self.path.parent
+        if self._read_only or not _can_write(self.path):
+            return f"cannot write {self.path}: {_read_only_reason(self.path)}"
+        try:
+            stats = os.statvfs(target if target.exists() else Path.cwd())
+        except OSError:
+            return None
+        if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+            return f"cannot write {self.path}: the disk is full"
+        return None
 
     def _require_open(self) -> sqlite3.Connection:
         if self._connection is None:
             raise DatabaseError(f"database {self.path} is closed")
         return self._connection
 
-    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """Run a read query; SQLite failures (damaged file, disk errors) become :class:`DatabaseError`."""
+    def _query(self, sql: str, params: tuple = (), empty: list | None = None) -> list[tuple]:
+        """Run a read query; SQLite failures (damaged file, disk errors) become :class:`DatabaseError`.
+
+        Args:
+            empty: the answer while the database has no schema yet (nothing was ever written); default ``[]``.
+        """
+        self._check_same_file()
+        if not self._is_ready():
+            return list(empty or [])
         try:
             return self._require_open().execute(sql, params).fetchall()
         except sqlite3.Error as error:
-            raise DatabaseError(f"cannot read {self.path}: {error}") from error
+            raise self._sqlite_error(error, "read") from error
 
     def _meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the main file and truncate it, so removed rows leave no copy in ``-wal``."""
+        if self._connection is None or self._read_only:
+            return
+        try:
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            raise self._sqlite_error(error, "write") from error
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -328,6 +484,8 @@ class FaceDatabase:
     @property
     def encoder_name(self) -> str | None:
         """The database's encoder (``"dlib"``, ``"nn4"``); None for a new database not yet bound to one."""
+        if not self._is_ready():
+            return self._pending_encoder  # recorded by the first write
         name = self._meta("encoder")
         if name is None and self.model_fingerprint is not None:
             return "nn4"  # databases from before encoders were named hold nn4 encodings
@@ -348,6 +506,9 @@ class FaceDatabase:
         from facerec.encoders import check_encoder_name
 
         check_encoder_name(name)
+        if not self._is_ready():  # a new database: recorded with its first write, not before
+            self._pending_encoder = name
+            return
         if self.encoder_name == name:
             return
         if self.count_faces() > 0:
@@ -400,17 +561,23 @@ class FaceDatabase:
 
     def count_faces(self) -> int:
         """Number of stored encodings."""
-        return self._query("SELECT COUNT(*) FROM faces")[0][0]
+        return self._query("SELECT COUNT(*) FROM faces", empty=[(0,)])[0][0]
 
     def person_id(self, name: str) -> int:
-        """Database id of ``name``; raises :class:`UnknownIdentity` (listing the known names) if absent."""
+        """Database id of ``name`` (NFC, trimmed: :func:`facerec.names.normalise_name`).
+
+        Raises:
+            UnknownIdentity: ``name`` is not enrolled. The message names neither the other people nor the
+                database's path (it may reach a client who may not see them); ``facerec people`` lists them.
+        """
+        name = normalise_name(name)
         rows = self._query("SELECT id FROM people WHERE name = ?", (name,))
         if not rows:
-            names = self.names()
-            known = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
-            raise UnknownIdentity(f"{name!r} is not enrolled in {self.path}; "
-                                  + (f"known names: {known}" if names else "the database is empty; enroll people "
-                                     "first (facerec --db PATH enroll NAME PHOTO...)"))
+            if not self._query("SELECT 1 FROM people LIMIT 1"):
+                raise UnknownIdentity(f"{printable_name(name)!r} is not enrolled: the database is empty; enroll "
+                                      "people first (facerec --db PATH enroll NAME PHOTO...)")
+            raise UnknownIdentity(f"{printable_name(name)!r} is not enrolled; check the spelling (facerec --db PATH "
+                                  "people lists who is), or enroll them first")
         return int(rows[0][0])
 
     def encodings(self, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -452,7 +619,7 @@ class FaceDatabase:
         Raises:
             EmptyDatabase: no encodings are stored.
         """
-        version = self._query("PRAGMA data_version")[0][0]
+        version = self._query("PRAGMA data_version", empty=[(0,)])[0][0]
         key = (backend, version, self._writes)
         if self._search_cache is None or self._search_cache[0] != key:
             encodings, ids = self.encodings()
@@ -482,7 +649,7 @@ class FaceDatabase:
             ModelMismatch: the database holds encodings of other weights.
             InvalidArgument: empty name or a malformed encoding.
         """
-        name = _check_name(name)
+        name = check_name(name)
         blobs = [_encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
         with self._transaction() as connection:
@@ -540,7 +707,7 @@ class FaceDatabase:
         """
         from tqdm import tqdm
 
-        name = _check_name(name)
+        name = check_name(name)
         images = list(images)
         if not images:
             raise InvalidArgument(f"no photos given to enroll {name!r}")
@@ -549,58 +716,135 @@ class FaceDatabase:
             raise InvalidArgument(f"{len(labels)} labels for {len(images)} photos")
         encoder = encoder or self.load_encoder()
         self.check_encoder(encoder)
-        records, failed, errors = [], [], []
+        records, failed, errors, early_duplicates = [], [], [], []
+        seen = self.photo_hashes(name)  # a photo this person already has is recognised before it is decoded
         for image, label in tqdm(list(zip(images, labels)), desc=f"enrolling {name}", unit="photo",
                                  disable=not progress):
             try:
-                records.append(_encode_photo(image, encoder, detector, label))
+                sha = _sha_of(image)
+                if sha in seen:
+                    early_duplicates.append(label)
+                    continue
+                seen.add(sha)
+                records.append(_encode_photo(image, encoder, detector, label, sha))
             except (FaceNotFound, ImageNotReadable, ImageTooLarge) as error:
                 if not skip_bad:
                     raise
                 failed.append((label, str(error)))
                 errors.append(error)
-        if not records:
+        if not records and errors:
             raise type(errors[0])(f"none of the {len(images)} photo(s) of {name!r} holds a usable face, nothing "
                                   "was enrolled: " + "; ".join(f"{source}: {reason}" for source, reason in failed))
-        added, duplicates = self.add_faces(name, records, encoder.fingerprint, encoder.name)
-        return EnrollResult(name, added, duplicates, failed)
+        added, duplicates = self.add_faces(name, records, encoder.fingerprint, encoder.name) if records else ([], [])
+        return EnrollResult(name, added, early_duplicates + duplicates, failed)
+
+    def photo_hashes(self, name: str) -> set[str]:
+        """The SHA-256 hex digests of the photos stored for ``name`` (empty for someone not enrolled)."""
+        rows = self._query("SELECT f.sha256 FROM faces f JOIN people p ON p.id = f.person_id WHERE p.name = ?",
+                           (normalise_name(name),))
+        return {row[0] for row in rows}
 
     def remove(self, name: str) -> int:
-        """Delete a person and all their photos; returns the number of photos removed.
+        """Delete a person, all their photos, their picture and their door-log rows; returns the photos removed.
+
+        Nothing of them stays in the file: deleted rows are overwritten (``secure_delete``) and the WAL is
+        checkpointed and truncated afterwards (:meth:`checkpoint`). Their door-log rows are deleted rather
+        than kept without a name: a row "someone was admitted at 10:02" still says when they came.
 
         Raises:
-            UnknownIdentity: ``name`` is not enrolled (the message lists who is).
+            UnknownIdentity: ``name`` is not enrolled.
         """
         with self._transaction() as connection:
             person = self.person_id(name)
+            stored = connection.execute("SELECT name FROM people WHERE id = ?", (person,)).fetchone()[0]
             removed = connection.execute("DELETE FROM faces WHERE person_id = ?", (person,)).rowcount
             connection.execute(_THUMBNAILS)
             connection.execute("DELETE FROM thumbnails WHERE person_id = ?", (person,))
+            connection.execute(_DOOR_LOG)
+            connection.execute("DELETE FROM door_log WHERE identity = ?", (stored,))
             connection.execute("DELETE FROM people WHERE id = ?", (person,))
+        self.checkpoint()
         return removed
 
     # -- the door log and the people's pictures -----------------------------------
 
-    def log_events(self, events: Sequence[DoorEvent]) -> None:
-        """Append door events to the persistent log (one transaction)."""
+    def log_events(self, events: Sequence[DoorEvent], keep_days: float | None = DEFAULT_KEEP_LOG_DAYS) -> None:
+        """Append door events to the persistent log (one transaction), dropping rows older than ``keep_days``.
+
+        Args:
+            events: the events; each ``source`` is stored as a file name only (no folders).
+            keep_days: the log's retention in days (default :data:`DEFAULT_KEEP_LOG_DAYS`); None keeps every row.
+
+        Raises:
+            DatabaseNotWritable: the disk is full or read-only (nothing was logged).
+        """
         if not events:
             return
         with self._transaction() as connection:
             connection.execute(_DOOR_LOG)
             connection.executemany(
                 "INSERT INTO door_log (time, identity, distance, admitted, source) VALUES (?, ?, ?, ?, ?)",
-                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), e.source) for e in events])
+                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), _file_name(e.source))
+                 for e in events])
+            if keep_days is not None:
+                connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),))
 
-    def door_log(self, limit: int = 50) -> list[DoorEvent]:
-        """The last ``limit`` door events, newest first (empty when nothing was logged yet)."""
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise InvalidArgument(f"limit must be a non-negative integer, got {limit!r}")
+    def purge_log(self, keep_days: float = DEFAULT_KEEP_LOG_DAYS) -> int:
+        """Delete door-log rows older than ``keep_days`` days (0: every row); returns how many were deleted.
+
+        The rows are overwritten in the file and the WAL truncated (see :meth:`remove`).
+
+        Raises:
+            InvalidArgument: ``keep_days`` is negative or not a number.
+        """
+        _check_days(keep_days)
+        if not self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'door_log'"):
+            return 0
+        with self._transaction() as connection:
+            if keep_days == 0:
+                removed = connection.execute("DELETE FROM door_log").rowcount
+            else:
+                removed = connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),)).rowcount
+        self.checkpoint()
+        return removed
+
+    def door_log(self, limit: int = 50, identity: str | None = None) -> list[DoorEvent]:
+        """The last ``limit`` door events, newest first (empty when nothing was logged yet).
+
+        Args:
+            limit: at most this many events (0 to 1,000,000,000).
+            identity: only this person's events (default: everyone's and the strangers').
+        """
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT:
+            raise InvalidArgument(f"limit must be an integer from 0 to {MAX_LIMIT:,}, got {limit!r}")
         if not self._has_table("door_log"):
             return []
-        rows = self._query("SELECT time, identity, distance, admitted, source FROM door_log "
-                           "ORDER BY id DESC LIMIT ?", (limit,))
+        where, params = ("WHERE identity = ? ", (normalise_name(identity),)) if identity is not None else ("", ())
+        rows = self._query(f"SELECT time, identity, distance, admitted, source FROM door_log {where}"
+                           "ORDER BY id DESC LIMIT ?", (*params, limit))
         return [DoorEvent(time, identity, distance, bool(admitted), source)
                 for time, identity, distance, admitted, source in rows]
+
+    def export_person(self, name: str) -> tuple[dict, bytes | None]:
+        """Everything stored about one person, for a person who asks what is kept about them.
+
+        Returns:
+            ``(record, thumbnail)``: ``record`` is JSON-ready: ``name``, ``enrolled`` (UTC ISO 8601),
+            ``encoder``, ``faces`` (each ``id, source, sha256, box, added, encoding``: 128 floats), and
+            ``door_log`` (their events, newest first); ``thumbnail`` is their picture's JPEG bytes or None.
+
+        Raises:
+            UnknownIdentity: ``name`` is not enrolled.
+        """
+        person = self.person_id(name)
+        stored, created = self._query("SELECT name, created FROM people WHERE id = ?", (person,))[0]
+        encodings, _ = self.encodings(stored)
+        faces = [{**{k: v for k, v in face.items() if k != "name"}, "encoding": [float(x) for x in vector]}
+                 for face, vector in zip(self.faces(stored), encodings)]
+        record = {"name": stored, "enrolled": created, "encoder": self.encoder_name, "faces": faces,
+                  "door_log": [event.to_json() for event in self.door_log(MAX_LIMIT, identity=stored)],
+                  "exported": now_utc()}
+        return record, self.thumbnail(stored)
 
     def thumbnail(self, name: str) -> bytes | None:
         """The person's picture (a small JPEG of their first enrolled face), or None if there is none.
@@ -618,10 +862,57 @@ class FaceDatabase:
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
 
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidArgument(f"a person's name must be a non-empty string, got {name!r}")
-    return name.strip()
+def _file_name(source: str) -> str:
+    """A door event's source without its folders (the log keeps no paths)."""
+    return Path(source.replace("\\", "/")).name if source else ""
+
+
+def _check_days(days: float) -> None:
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days < 1e6:
+        raise InvalidArgument(f"a retention must be a number of days from 0 to 1,000,000, got {days!r}")
+
+
+def _days_ago(days: float) -> str:
+    """The UTC ISO 8601 time ``days`` days ago (the door log's time format, so strings compare in order)."""
+    from datetime import timedelta
+
+    _check_days(days)
+    return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
+
+
+def _can_write(path: Path) -> bool:
+    """Whether this process may write ``path`` (or create it) and the files beside it (``-wal``, ``-shm``)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if path.exists() and not os.access(path, os.W_OK):
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _read_only_reason(path: Path) -> str:
+    """Say what is read-only: the disk, the file or its folder."""
+    try:
+        if os.statvfs(path if path.exists() else path.parent).f_flag & os.ST_RDONLY:
+            return "its disk is mounted read-only"
+    except OSError:
+        pass
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only for this user"
+    return "its folder is read-only for this user (SQLite also writes -wal and -shm files beside it)"
+
+
+def _make_private_folders(folder: Path) -> None:
+    """Create ``folder`` and its missing parents, each 0700 (existing ones are left as they are)."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
 
 
 def _encoding_blob(encoding: np.ndarray) -> bytes:
@@ -631,13 +922,13 @@ def _encoding_blob(encoding: np.ndarray) -> bytes:
     return vector.astype(_ENCODING_DTYPE).tobytes()
 
 
-def _encode_photo(image, encoder, detector: str, label: str | None = None) -> FaceRecord:
+def _encode_photo(image, encoder, detector: str, label: str | None = None, sha: str | None = None) -> FaceRecord:
     """The :class:`FaceRecord` of a photo's largest face (:class:`FaceNotFound` when it has none)."""
     from facerec.align import find_faces
 
     rgb, faces = find_faces(image, all_faces=False, detector=detector)
-    source, sha = _source_of(image)
-    return FaceRecord(encoder.encode_faces(rgb, faces[:1])[0], label or source, sha, faces[0].box,
+    source = _name_of(image)
+    return FaceRecord(encoder.encode_faces(rgb, faces[:1])[0], label or source, sha or _sha_of(image), faces[0].box,
                       _thumbnail(rgb, faces[0].box))
 
 
@@ -663,12 +954,14 @@ def _name_of(image) -> str:
     return "array" if isinstance(image, np.ndarray) else Path(image).name
 
 
-def _source_of(image) -> tuple[str, str]:
-    """``(file name, sha256)`` of a photo path, or ``("array", sha256 of the bytes)`` for an array."""
+def _sha_of(image) -> str:
+    """SHA-256 of a photo file's bytes (checked first: missing, directory, empty), or of an array's bytes."""
     if isinstance(image, np.ndarray):
-        return "array", hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-    path = Path(image)
+        return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+    from facerec.image import check_image_path
+
+    path = check_image_path(image)
     try:
-        return path.name, file_sha256(path)
+        return file_sha256(path)
     except OSError as error:
         raise ImageNotReadable(f"cannot read {path}: {error.strerror or error}") from error

@@ -9,6 +9,7 @@ with OpenCV and writes an annotated video (``mp4v``) or annotated images.
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, detect_faces, no_face_message
 from facerec.api import DatabaseInput, FaceResult, identify, identify_faces, using_database
-from facerec.database import DoorEvent, now_utc
-from facerec.exceptions import FaceNotFound, ImageNotReadable, InvalidArgument
+from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, now_utc
+from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
 from facerec.image import load_image
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
@@ -206,6 +207,7 @@ class DoorReport:
         out: where the annotated frames went.
         frames: frames read; ``processed``: frames searched for faces.
         faces: ``(frame index, result)`` of every face identified, in frame order.
+        logged: whether the door log was written (False when the database could not be written).
     """
 
     source: str
@@ -213,6 +215,7 @@ class DoorReport:
     frames: int = 0
     processed: int = 0
     faces: list[tuple[int, FaceResult]] = field(default_factory=list)
+    logged: bool = True
 
     def seen(self) -> Counter:
         """Faces per identity (``None`` for unknown) over all processed frames."""
@@ -221,7 +224,7 @@ class DoorReport:
     def to_json(self) -> dict:
         """JSON-ready summary with one object per face (fields of :meth:`FaceResult.to_json` plus ``frame``)."""
         return {"source": self.source, "out": self.out, "frames": self.frames, "processed": self.processed,
-                "faces": [{"frame": index, **result.to_json()} for index, result in self.faces]}
+                "logged": self.logged, "faces": [{"frame": index, **result.to_json()} for index, result in self.faces]}
 
 
 LOG_BATCH = 100  # door events written per transaction
@@ -230,7 +233,8 @@ LOG_BATCH = 100  # door events written per transaction
 def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLike, threshold: float | None = None,
              every: int = 1, k: int = 1, fps: float | None = None, encoder=None, progress: bool = True,
              detector: str = DEFAULT_DETECTOR, operating_point: str | None = None, far: float | None = None,
-             false_alarm: float | None = None, log: bool = True) -> DoorReport:
+             false_alarm: float | None = None, log: bool = True,
+             keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS) -> DoorReport:
     """Identify the faces of every frame and write the annotated frames.
 
     Args:
@@ -249,6 +253,10 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
             nobody (written unannotated; with ``auto`` it costs a CNN pass, so use ``hog`` for long
             videos); a single photo without a face raises :class:`FaceNotFound`, as :func:`identify` does.
         log: write each searched face to the database's door log (default True; ``facerec log`` lists it).
+            When the database cannot be written (read-only, disk full) the door keeps identifying, says
+            once on stderr that its log is not being written, and sets ``report.logged`` to False.
+        keep_log_days: door-log rows older than this many days are deleted as the log is written
+            (default 30; None keeps them all).
 
     Returns:
         A :class:`DoorReport`.
@@ -259,7 +267,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
         raise InvalidArgument(f"--every must be at least 1, got {every}")
     if not Path(source).exists():
         raise ImageNotReadable(f"{source} does not exist; give a video file, a folder of images or an image")
-    report = DoorReport(str(source), str(out))
+    report = DoorReport(str(source), str(out), logged=log)
     stills = _still_images(Path(source)) is not None  # frames named after their image files
     single_image = stills and Path(source).is_file()
     writer = FrameWriter(out, fps or video_fps(source), frame_size(source))
@@ -282,7 +290,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
                             pending += [DoorEvent(now, r.identity, r.distance, r.identity is not None, label)
                                         for r in results]
                             if len(pending) >= LOG_BATCH:
-                                database.log_events(pending)
+                                report.logged = _write_log(database, pending, keep_log_days, report.logged)
                                 pending = []
                         report.processed += 1
                         report.faces.extend((index, result) for result in results)
@@ -290,10 +298,28 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
                     writer.write(stem, draw_results(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), results))
                     report.frames += 1
             finally:
-                database.log_events(pending)
+                if log:
+                    report.logged = _write_log(database, pending, keep_log_days, report.logged)
     finally:
         writer.close()
     return report
+
+
+def _write_log(database, events: list[DoorEvent], keep_days: float | None, logging: bool) -> bool:
+    """Write door events unless the log already failed; on a read-only or full disk say so once, go on.
+
+    Returns:
+        whether the log is still being written.
+    """
+    if not logging or not events:
+        return logging
+    try:
+        database.log_events(events, keep_days)
+        return True
+    except DatabaseNotWritable as error:
+        print(f"facerec: warning: the door keeps identifying, but its log is not being written: {error}",
+              file=sys.stderr)
+        return False
 
 
 @dataclass(frozen=True)

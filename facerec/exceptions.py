@@ -46,3 +46,14 @@ class ModelMismatch(FaceRecError, ValueError):
 
 class InvalidArgument(FaceRecError, ValueError):
     """An argument has the wrong type, shape or value."""
+
+
+class DatabaseNotWritable(DatabaseError):
+    """The database cannot be written: its disk is full, or the file or its folder is read-only.
+
+    Reading still works; the command-line exit code is 1 (a system error, not bad input).
+    """
+
+
+class DatabaseGone(DatabaseError):
+    """The database file was removed or replaced by another file while it was open (nothing was written)."""

@@ -165,9 +165,10 @@ def test_verify_uses_the_closest_photo_of_the_claimed_person(residents, encoder)
     assert same.match and same.distance < 1e-3
 
 
-def test_verify_an_unknown_name_lists_the_known_ones(residents, encoder):
-    with pytest.raises(UnknownIdentity, match="'bob' is not enrolled.*andrew, arnaud, benoit"):
+def test_verify_an_unknown_name_says_how_to_list_the_known_ones_without_naming_them(residents, encoder):
+    with pytest.raises(UnknownIdentity, match="'bob' is not enrolled.*people lists who is") as caught:
         facerec.verify(photo("younes"), "bob", residents, encoder=encoder)
+    assert "andrew" not in str(caught.value) and "arnaud" not in str(caught.value)
 
 
 def test_identify_on_an_empty_database_raises(tmp_path, encoder):

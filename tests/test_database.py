@@ -78,13 +78,15 @@ def test_remove_deletes_the_person_and_their_faces(db_path, rng):
         assert db.names() == ["tian"] and db.count_faces() == 1
 
 
-def test_unknown_name_raises_and_lists_known_names(db_path, rng):
+def test_unknown_name_raises_without_naming_the_others_or_the_path(db_path, rng):
     with FaceDatabase(db_path) as db:
         db.add_faces("kevin", random_records(rng, 1), FINGERPRINT)
         db.add_faces("felix", random_records(rng, 1), FINGERPRINT)
         for call in (lambda: db.remove("benoit"), lambda: db.encodings("benoit")):
-            with pytest.raises(UnknownIdentity, match="'benoit' is not enrolled.*felix, kevin"):
+            with pytest.raises(UnknownIdentity, match="'benoit' is not enrolled.*people lists who is") as caught:
                 call()
+            assert "felix" not in str(caught.value) and "kevin" not in str(caught.value)
+            assert str(db_path) not in str(caught.value) and db_path.name not in str(caught.value)
 
 
 def test_empty_database_has_no_search(db_path):

@@ -39,8 +39,10 @@ from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Upload
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from facerec.database import DoorEvent, FaceDatabase, now_utc
+from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, FaceDatabase, now_utc
 from facerec.exceptions import (
+    DatabaseGone,
+    DatabaseNotWritable,
     EmptyDatabase,
     FaceNotFound,
     FaceRecError,
@@ -56,7 +58,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 MAX_UPLOAD_BYTES = 20 * 2**20  # per request
 MAX_FILES = 20
 STATUS = {ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
-          ModelMismatch: 409, EmptyDatabase: 409}
+          ModelMismatch: 409, EmptyDatabase: 409, DatabaseNotWritable: 503, DatabaseGone: 503}
 
 
 class UploadTooLarge(ImageTooLarge):
@@ -73,8 +75,18 @@ def _status(error: Exception) -> int:
     return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 500)
 
 
-def _error_response(error: Exception) -> JSONResponse:
+def _public_message(error: Exception | str, hide: tuple[str, ...] = ()) -> str:
+    """The error's message on one line, each string of ``hide`` (the database's path) replaced by
+    "the database", so that no client learns where it lives."""
     message = " ".join(str(error).split()) or type(error).__name__
+    for secret in sorted(filter(None, hide), key=len, reverse=True):
+        message = message.replace(secret, "the database")
+    return message
+
+
+def _error_response(error: Exception, hide: tuple[str, ...] = ()) -> JSONResponse:
+    """The error as ``{"error": TYPE, "message": one line}`` with its status code (see ``STATUS``)."""
+    message = _public_message(error, hide)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
     return JSONResponse({"error": type(error).__name__, "message": message}, status_code=_status(error),
                         headers=headers)
@@ -120,8 +132,9 @@ class DoorService:
     """The database, its encoder and the lock that serialises them; one per process."""
 
     def __init__(self, db_path: str | Path, encoder: str | None = None, weights: str | None = None,
-                 runtime: str | None = None, detector: str = "auto"):
-        self.db_path, self.detector = Path(db_path), detector
+                 runtime: str | None = None, detector: str = "auto",
+                 keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS):
+        self.db_path, self.detector, self.keep_log_days = Path(db_path), detector, keep_log_days
         self.lock = threading.Lock()
         self.db = FaceDatabase(self.db_path, create=True, encoder=encoder, shared=True)
         from facerec.encoders import DEFAULT_ENCODER, load_encoder
@@ -130,6 +143,18 @@ class DoorService:
 
     def close(self) -> None:
         self.db.close()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Strings no error message may show a client: the database's path, as given and absolute."""
+        return (str(self.db_path), str(self.db_path.resolve()), self.db_path.name)
+
+    def log(self, events: list[DoorEvent]) -> bool:
+        """Write door events; False (and nothing raised) when the database cannot be written now."""
+        try:
+            self.db.log_events(events, self.keep_log_days)
+            return True
+        except DatabaseNotWritable:
+            return False
 
 
 def _read_upload(upload: UploadFile, folder: Path, number: int):
@@ -164,7 +189,8 @@ def _label(upload: UploadFile, number: int) -> str:
 
 def create_app(db_path: str | Path, token: str | None = None, encoder: str | None = None,
                weights: str | None = None, runtime: str | None = None,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+               max_upload_bytes: int = MAX_UPLOAD_BYTES,
+               keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS) -> FastAPI:
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
@@ -173,8 +199,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         encoder: the encoder of a new database (an existing one keeps its own).
         weights, runtime: nn4's weights folder and runtime (defaults as everywhere).
         max_upload_bytes: the largest request body accepted (413 above it).
+        keep_log_days: door-log rows older than this many days are deleted as the log is written (None: kept).
     """
-    service = DoorService(db_path, encoder, weights, runtime)
+    service = DoorService(db_path, encoder, weights, runtime, keep_log_days=keep_log_days)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -189,7 +216,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
 
     @app.exception_handler(FaceRecError)
     async def facerec_error(request: Request, error: FaceRecError):
-        return _error_response(error)
+        return _error_response(error, service.secrets())
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception):
@@ -212,7 +239,18 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     @app.get("/api/health", response_model=schemas.HealthOut)
     def health():
         with service.lock:
-            return {"status": "ok", "encoder": service.encoder.name, "people": len(service.db.people())}
+            problem = service.db.write_problem()
+            try:
+                people = len(service.db.people())
+            except DatabaseGone:
+                people = None
+        if problem is None:
+            return {"status": "ok", "encoder": service.encoder.name, "people": people, "writable": True,
+                    "log": "written"}
+        body = {"status": "error" if people is None else "read-only", "encoder": service.encoder.name,
+                "people": people, "writable": False, "log": "not written",
+                "message": _public_message(problem, service.secrets())}
+        return JSONResponse(body, status_code=503 if people is None else 200)
 
     @app.get("/api/people", response_model=list[schemas.PersonOut], dependencies=guarded)
     def people():
@@ -252,8 +290,24 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
 
     @app.delete("/api/people/{name}", response_model=schemas.RemovedOut, dependencies=guarded)
     def remove(name: str):
+        """Remove a person: their photos' encodings, their picture and their door-log rows (nothing kept)."""
         with service.lock:
             return {"removed": service.db.remove(name)}
+
+    @app.get("/api/people/{name}/export", response_model=schemas.ExportOut, dependencies=guarded)
+    def export(name: str):
+        """Everything stored about one person (encodings, boxes, sources, door-log rows, picture as base64)."""
+        import base64
+
+        with service.lock:
+            record, thumbnail = service.db.export_person(name)
+        return {**record, "thumbnail_jpeg_base64": base64.b64encode(thumbnail).decode() if thumbnail else None}
+
+    @app.post("/api/log/purge", response_model=schemas.PurgeOut, dependencies=guarded)
+    def purge(keep_days: Annotated[float, Query(ge=0, le=1_000_000)] = DEFAULT_KEEP_LOG_DAYS):
+        """Delete door-log rows older than ``keep_days`` days (0: all), overwritten in the file."""
+        with service.lock:
+            return {"removed": service.db.purge_log(keep_days), "keep_days": keep_days}
 
     @app.post("/api/verify", response_model=schemas.VerifyOut, dependencies=guarded)
     def verify(photo: Annotated[UploadFile, File()], name: Annotated[str, Form()]):
@@ -276,9 +330,10 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
             rgb, faces = find_faces(image, detector=service.detector)
             results = identify_faces(rgb, faces, service.db, k=3, encoder=service.encoder, label=_label(photo, 0))
             now = now_utc()
-            service.db.log_events([DoorEvent(now, r.identity, r.distance, r.identity is not None, r.image)
-                                   for r in results])
-        return {"faces": [r.to_json() for r in results], "width": int(image.shape[1]), "height": int(image.shape[0])}
+            logged = service.log([DoorEvent(now, r.identity, r.distance, r.identity is not None, r.image)
+                                  for r in results])
+        return {"faces": [r.to_json() for r in results], "width": int(image.shape[1]), "height": int(image.shape[0]),
+                "logged": logged}
 
     @app.get("/api/log", response_model=list[schemas.DoorEventOut], dependencies=guarded)
     def log(limit: Annotated[int, Query(ge=0, le=10_000)] = 50):

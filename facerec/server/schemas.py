@@ -47,6 +47,8 @@ class IdentifyOut(BaseModel):
     faces: list[FaceOut]
     width: int = Field(description="the photo's width in pixels, to scale the boxes")
     height: int
+    logged: bool = Field(True, description="whether the faces were written to the door log (false while the "
+                                           "database cannot be written: read-only or full disk)")
 
 
 class DoorEventOut(BaseModel):
@@ -58,9 +60,36 @@ class DoorEventOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str
+    status: str = Field(description="ok; read-only (identifying works, the log is not written); error")
     encoder: str
-    people: int
+    people: int | None = Field(description="people enrolled (null when the database cannot be read)")
+    writable: bool = Field(True, description="whether the database can be written now (disk, permissions)")
+    log: str = Field("written", description="written, or not written")
+    message: str | None = Field(None, description="why the database cannot be written")
+
+
+class PurgeOut(BaseModel):
+    removed: int = Field(description="door-log rows deleted")
+    keep_days: float = Field(description="rows older than this many days were deleted")
+
+
+class ExportFaceOut(BaseModel):
+    id: int
+    source: str
+    sha256: str
+    box: list[int | None]
+    added: str
+    encoding: list[float] = Field(description="the stored 128-d encoding")
+
+
+class ExportOut(BaseModel):
+    name: str
+    enrolled: str = Field(description="first enrollment, UTC ISO 8601")
+    encoder: str | None
+    faces: list[ExportFaceOut]
+    door_log: list[DoorEventOut]
+    exported: str
+    thumbnail_jpeg_base64: str | None = Field(description="the person's picture, a JPEG, base64")
 
 
 class ErrorOut(BaseModel):
