@@ -202,7 +202,7 @@ class FaceDatabase:
         if not self.path.exists() and not create:
             raise DatabaseError(f"database {self.path} does not exist; enroll someone first to create it")
         self._connection: sqlite3.Connection | None = None
-        self._shared, self._read_only = shared, read_only
+        self._shared, self._read_only, self._immutable = shared, read_only, False
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file this object opened
         self._ready = False  # the file holds facerec's schema (else: created by the first write)
         self._pending_encoder: str | None = None
@@ -239,16 +239,35 @@ class FaceDatabase:
                     delay = min(delay * 2, 0.5)
         except sqlite3.Error as error:
             self.close()
+            if self._can_read_immutably(error):  # a full disk: SQLite cannot make its -shm file, so read it as is
+                self._immutable = True
+                return self._open_existing()
             raise self._sqlite_error(error, "open") from error
         except BaseException:
             self.close()
             raise
 
+    def _can_read_immutably(self, error: sqlite3.Error) -> bool:
+        """Whether an open that failed because SQLite could not make its ``-shm`` file (a full or read-only disk
+        or folder) may read the file as it is, read-only.
+
+        That is exact only when no committed transaction waits in the ``-wal`` file, i.e. it is empty or absent.
+        """
+        text = str(error).lower()
+        if self._immutable or not ("disk i/o" in text or "full" in text or "unable to open" in text):
+            return False
+        if "unable to open" in text and not self._read_only:
+            return False
+        wal = Path(f"{self.path}-wal")
+        return not wal.exists() or wal.stat().st_size == 0
+
     def _connect(self) -> None:
         """Open the file read-write, or read-only where the file, its folder or its disk cannot be written."""
-        writable = not self._read_only and _can_write(self.path)
+        writable = not self._read_only and not self._immutable and _can_write(self.path)
         self._read_only = not writable
         uri = f"{self.path.resolve().as_uri()}?mode={'rw' if writable else 'ro'}"
+        if self._immutable:
+            uri += "&immutable=1"
         self._connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                            check_same_thread=not self._shared)
         stat = os.stat(self.path)
@@ -269,7 +288,8 @@ class FaceDatabase:
             application_id = connection.execute("PRAGMA application_id").fetchone()[0]
             tables = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
         finally:
-            connection.execute("COMMIT")
+            if connection.in_transaction:
+                connection.execute("COMMIT")
         if application_id == 0 and tables == 0:
             return  # blank (e.g. an interrupted creation): the first write creates the schema
         if application_id != APPLICATION_ID:
@@ -415,15 +435,8 @@ class FaceDatabase:
             self._check_same_file()
         except DatabaseError as error:
             return str(error)
-        target = self.path if self.path.exists() else self.path.parent
-        if self._read_only or not _can_write(self.path):
+        if _disk_is_full(self.path) or self._read_only or not _can_write(self.path):
             return f"cannot write {self.path}: {_read_only_reason(self.path)}"
-        try:
-            stats = os.statvfs(target if target.exists() else Path.cwd())
-        except OSError:
-            return None
-        if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
-            return f"cannot write {self.path}: the disk is full"
         return None
 
     def _require_open(self) -> sqlite3.Connection:
@@ -890,8 +903,21 @@ def _can_write(path: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
+def _disk_is_full(path: Path) -> bool:
+    """Whether the disk of ``path`` (or of its nearest existing folder) has less than :data:`MIN_FREE_BYTES` free."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES
+
+
 def _read_only_reason(path: Path) -> str:
-    """Say what is read-only: the disk, the file or its folder."""
+    """Say why ``path`` cannot be written: a full disk, a read-only disk, the file or its folder."""
+    if _disk_is_full(path):
+        return "the disk is full; free some space and try again"
     try:
         if os.statvfs(path if path.exists() else path.parent).f_flag & os.ST_RDONLY:
             return "its disk is mounted read-only"

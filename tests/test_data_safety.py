@@ -20,7 +20,7 @@ import pytest
 from helpers_issue4 import FINGERPRINT, random_records, subprocess_env
 
 from facerec.database import DoorEvent, FaceDatabase, FaceRecord, now_utc
-from facerec.exceptions import DatabaseGone, InvalidArgument, UnknownIdentity
+from facerec.exceptions import DatabaseGone, DatabaseNotWritable, InvalidArgument, UnknownIdentity
 
 TESTS = str(Path(__file__).parent)
 
@@ -338,3 +338,83 @@ def test_a_name_with_terminal_escapes_never_reaches_the_terminal(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 2 and "\x1b" not in done.stderr and "control" in done.stderr
     assert not (tmp_path / "f.sqlite").exists()
+
+
+# -- read-only and full disks (a small tmpfs; needs the right to mount, as root in CI) -------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs at ``tmp_path/disk`` (skipped where this process may not mount)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); CI runs as root")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _facerec(db_path: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facerec", "--db", str(db_path), *map(str, args)],
+                          env=subprocess_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_full_disk_is_said_as_such_and_reading_still_works(small_disk):
+    from helpers_issue4 import photo, weights_or_skip
+
+    weights_or_skip()
+    db_path = small_disk / "faces.sqlite"
+    enroll = _facerec(db_path, "enroll", "younes", photo("younes"))
+    assert enroll.returncode == 0, enroll.stderr
+    filler = small_disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    people = _facerec(db_path, "people", "--json")
+    assert people.returncode == 0 and json.loads(people.stdout)[0]["name"] == "younes", people.stderr
+    with FaceDatabase(db_path) as db:
+        assert "disk is full" in db.write_problem()
+        with pytest.raises(DatabaseNotWritable, match="the disk is full"):
+            db.log_events([DoorEvent(now_utc(), None, 0.9, False, "x.jpg")] * 500)
+        assert db.door_log() == []
+    enroll = _facerec(db_path, "enroll", "kian", photo("kian"))
+    assert enroll.returncode == 1 and "the disk is full" in enroll.stderr and "Traceback" not in enroll.stderr
+    filler.unlink()
+    with FaceDatabase(db_path, create=False) as db:
+        assert db.names() == ["younes"] and db._query("PRAGMA integrity_check")[0][0] == "ok"
+
+
+def test_a_read_only_disk_keeps_the_door_identifying_and_says_the_log_is_not_written(small_disk):
+    from fastapi.testclient import TestClient
+    from helpers_issue4 import photo, weights_or_skip
+
+    from facerec.server.app import create_app
+
+    weights_or_skip()
+    db_path = small_disk / "faces.sqlite"
+    enroll = _facerec(db_path, "enroll", "younes", photo("younes"))
+    assert enroll.returncode == 0, enroll.stderr
+    remount = subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], capture_output=True, text=True)
+    assert remount.returncode == 0, remount.stderr
+    people = _facerec(db_path, "people")
+    assert people.returncode == 0 and "younes" in people.stdout, people.stderr
+    enroll = _facerec(db_path, "enroll", "kian", photo("kian"))
+    assert enroll.returncode == 1 and "read-only" in enroll.stderr and "Traceback" not in enroll.stderr
+    door = _facerec(db_path, "door", photo("camera_0"), "--out", small_disk.parent / "out")
+    assert door.returncode == 0 and "log is not being written" in door.stderr, door.stderr
+    with TestClient(create_app(db_path)) as client:
+        health = client.get("/api/health").json()
+        assert health["status"] == "read-only" and health["writable"] is False and health["log"] == "not written"
+        found = client.post("/api/identify", files=[("photo", ("c.jpg", photo("camera_0").read_bytes(), "image/jpeg"))])
+        assert found.status_code == 200 and found.json()["logged"] is False
+        assert found.json()["faces"][0]["identity"] == "younes"
+        refused = client.delete("/api/people/younes")
+        assert refused.status_code == 503 and "read-only" in refused.json()["message"]
+        assert str(small_disk) not in refused.text

@@ -46,7 +46,8 @@ def _enroll(client, name: str, *photos: str):
 
 
 def test_health_people_enroll_thumbnail_remove(client):
-    assert client.get("/api/health").json() == {"status": "ok", "encoder": "dlib", "people": 0}
+    assert client.get("/api/health").json() == {"status": "ok", "encoder": "dlib", "people": 0, "writable": True,
+                                                "log": "written", "message": None}
     bad = ("photos", ("notes.txt", b"not an image", "text/plain"))
     response = client.post("/api/people/younes/faces", files=[_file("younes", "photos"), bad])
     body = response.json()

@@ -34,7 +34,8 @@ function element(tag, attributes = {}, text = "") {
 async function refreshStatus() {
   try {
     const health = await api("/api/health");
-    $("status").textContent = `${health.people} people enrolled, ${health.encoder} encoder`;
+    const warning = health.writable === false ? ` (${health.message}: the door identifies, its log is not written)` : "";
+    $("status").textContent = `${health.people} people enrolled, ${health.encoder} encoder${warning}`;
   } catch (error) {
     $("status").textContent = "server unreachable: " + error.message;
   }
