@@ -418,3 +418,49 @@ def test_a_read_only_disk_keeps_the_door_identifying_and_says_the_log_is_not_wri
         refused = client.delete("/api/people/younes")
         assert refused.status_code == 503 and "read-only" in refused.json()["message"]
         assert str(small_disk) not in refused.text
+
+
+def test_duplicate_photos_are_recognised_before_they_are_decoded(tmp_path, monkeypatch):
+    import facerec.database as database
+    from helpers_issue4 import photo, weights_or_skip
+
+    weights_or_skip()
+    links = tmp_path / "links"
+    links.mkdir()
+    for index in range(1000):
+        (links / f"younes_{index:04d}.jpg").symlink_to(photo("younes"))
+    encoded = []
+    real = database._encode_photo
+    monkeypatch.setattr(database, "_encode_photo", lambda image, *args: encoded.append(image) or real(image, *args))
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:
+        first = db.enroll("younes", sorted(links.iterdir()))
+        again = db.enroll("younes", [photo("younes")])
+    assert len(encoded) == 1 and len(first.added) == 1 and len(first.duplicates) == 999
+    assert again.added == [] and again.duplicates == [photo("younes").name]
+
+
+def test_purge_export_and_removal_through_the_api(tmp_path, rng):
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from facerec.server.app import create_app
+
+    db_path = tmp_path / "faces.sqlite"
+    with FaceDatabase(db_path) as db:
+        records = random_records(rng, 2)
+        records[0] = FaceRecord(records[0].encoding, "a.jpg", records[0].sha256, records[0].box, b"\xff\xd8JPEG")
+        db.add_faces("younes", records, FINGERPRINT, "dlib")
+        db.log_events([DoorEvent("2020-01-01T00:00:00+00:00", "kian", 0.3, True, "f.jpg"),
+                       DoorEvent(now_utc(), "younes", 0.2, True, "g.jpg")], keep_days=None)
+    with TestClient(create_app(db_path)) as client:
+        export = client.get("/api/people/%20younes/export").json()
+        assert export["name"] == "younes" and [f["source"] for f in export["faces"]] == ["a.jpg", "photo_1.jpg"]
+        assert base64.b64decode(export["thumbnail_jpeg_base64"]) == b"\xff\xd8JPEG"
+        assert [e["source"] for e in export["door_log"]] == ["g.jpg"]
+        assert client.post("/api/log/purge?keep_days=30").json() == {"removed": 1, "keep_days": 30}
+        assert client.post("/api/log/purge?keep_days=-1").status_code == 422
+        bad = client.post("/api/people/evil%1B%5B31m/faces", files=[("photos", ("a.jpg", b"x", "image/jpeg"))])
+        assert bad.status_code == 400 and bad.json()["error"] == "InvalidArgument", bad.text
+        assert client.delete("/api/people/younes%20").json() == {"removed": 2}
+        assert client.get("/api/log").json() == []

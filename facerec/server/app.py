@@ -52,6 +52,7 @@ from facerec.exceptions import (
     ModelMismatch,
     UnknownIdentity,
 )
+from facerec.names import check_name
 from facerec.server import schemas
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -267,6 +268,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
 
     @app.post("/api/people/{name}/faces", response_model=schemas.EnrollOut, dependencies=guarded)
     def enroll(name: str, photos: Annotated[list[UploadFile], File()]):
+        name = check_name(name)  # a bad name fails before any photo is decoded
         if len(photos) > MAX_FILES:
             raise InvalidArgument(f"at most {MAX_FILES} photos per request, got {len(photos)}")
         labels = [_label(upload, number) for number, upload in enumerate(photos)]
