@@ -421,8 +421,9 @@ def test_a_read_only_disk_keeps_the_door_identifying_and_says_the_log_is_not_wri
 
 
 def test_duplicate_photos_are_recognised_before_they_are_decoded(tmp_path, monkeypatch):
-    import facerec.database as database
     from helpers_issue4 import photo, weights_or_skip
+
+    import facerec.database as database
 
     weights_or_skip()
     links = tmp_path / "links"
