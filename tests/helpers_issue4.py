@@ -66,3 +66,16 @@ def subprocess_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
+
+
+def empty_database(path: Path, encoder: str = "dlib") -> Path:
+    """A facerec database that exists but holds nobody (its only person enrolled, then removed).
+
+    A new database file is only made by its first write, so "empty" means "everyone was removed".
+    """
+    from facerec.database import FaceDatabase
+
+    with FaceDatabase(path) as db:
+        db.add_faces("someone", random_records(np.random.default_rng(0), 1), FINGERPRINT, encoder)
+        db.remove("someone")
+    return path

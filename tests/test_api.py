@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers_issue4 import FINGERPRINT, RESIDENTS, photo, random_records, trained_weights_or_skip, weights_or_skip
+from helpers_issue4 import (
+    FINGERPRINT,
+    RESIDENTS,
+    empty_database,
+    photo,
+    random_records,
+    trained_weights_or_skip,
+    weights_or_skip,
+)
 from PIL import Image
 
 import facerec
@@ -172,7 +180,7 @@ def test_verify_an_unknown_name_says_how_to_list_the_known_ones_without_naming_t
 
 
 def test_identify_on_an_empty_database_raises(tmp_path, encoder):
-    FaceDatabase(tmp_path / "empty.sqlite").close()
+    empty_database(tmp_path / "empty.sqlite", encoder.name)
     with pytest.raises(EmptyDatabase, match="enroll"):
         facerec.identify(photo("younes"), tmp_path / "empty.sqlite", encoder=encoder)
 

@@ -15,7 +15,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers_issue4 import RESIDENTS, happy_house, photo, subprocess_env, weights_or_skip
+from helpers_issue4 import RESIDENTS, empty_database, happy_house, photo, subprocess_env, weights_or_skip
 
 from facerec.cli import main
 from facerec.database import FaceDatabase
@@ -145,7 +145,7 @@ def test_bad_databases_give_one_error_line(run, tmp_path):
 
 
 def test_identify_on_an_empty_database_is_one_error_line(run, tmp_path, weights):
-    FaceDatabase(tmp_path / "empty.sqlite").close()
+    empty_database(tmp_path / "empty.sqlite")
     code, _, err = run("--db", tmp_path / "empty.sqlite", "identify", photo("younes"))
     assert code == 2
     assert_one_error_line(err, "holds no faces")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_issue4 import FINGERPRINT, photo, random_records, subprocess_env, weights_or_skip
+from helpers_issue4 import FINGERPRINT, empty_database, photo, random_records, subprocess_env, weights_or_skip
 from helpers_robustness import (
     IMAGE_CASES,
     assert_one_error_line,
@@ -579,7 +579,7 @@ def test_a_database_of_other_weights_is_one_error_line_and_unchanged(command, ot
 
 def test_an_empty_database_says_to_enroll_first(ctx, tmp_path, capfd):
     empty = tmp_path / "empty.sqlite"
-    FaceDatabase(empty).close()
+    empty_database(empty, ctx.encoder.name)
     with pytest.raises(UnknownIdentity) as caught:
         facerec.verify(ctx.good, "bob", empty, encoder=ctx.encoder)
     assert_typed(caught.value, UnknownIdentity, "the database is empty; enroll people first")
