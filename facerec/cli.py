@@ -251,9 +251,10 @@ def _serve_token(args: argparse.Namespace) -> str | None:
     if args.token_file is not None:
         return read_token_file(args.token_file)
     if args.token is not None:
+        token = check_token(args.token, "--token")
         print("facerec serve: warning: a --token on the command line is visible to other users of this machine "
               "(ps); prefer FACEREC_TOKEN or --token-file PATH", file=sys.stderr)
-        return check_token(args.token, "--token")
+        return token
     if os.environ.get("FACEREC_TOKEN"):
         return check_token(os.environ["FACEREC_TOKEN"], "FACEREC_TOKEN")
     return None
