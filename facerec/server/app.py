@@ -204,7 +204,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     app.state.service, app.state.access = service, access
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
     app.add_middleware(SameOrigin, allowed_hosts=allowed_hosts)  # outermost: before anything else is read
-    swagger = swagger_ui_dir()  # /docs's Swagger UI, from the swagger-ui-bundle package (no CDN)
+    swagger = swagger_ui_dir()  # /docs's Swagger UI, from the fastapi-offline package (no CDN)
     if swagger is not None:  # mounted before /static, which would answer its paths otherwise
         app.mount("/static/swagger-ui", StaticFiles(directory=swagger), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -227,8 +227,8 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     @app.get("/docs", include_in_schema=False)
     def docs():
         if swagger is None:
-            return JSONResponse({"error": "DocsNotInstalled", "message": "the API docs need the swagger-ui-bundle "
-                                 "package (pip install swagger-ui-bundle); the schema is at /openapi.json"},
+            return JSONResponse({"error": "DocsNotInstalled", "message": "the API docs need the fastapi-offline "
+                                 "package (pip install fastapi-offline); the schema is at /openapi.json"},
                                 status_code=404)
         return FileResponse(STATIC_DIR / "docs.html")
 

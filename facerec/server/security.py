@@ -381,13 +381,19 @@ class SameOrigin:
 
 
 def swagger_ui_dir() -> Path | None:
-    """The folder of Swagger UI's files shipped by the ``swagger-ui-bundle`` package (None if not installed)."""
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:
-        return None
-    folder = Path(str(swagger_ui_path))
-    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+    """The folder of Swagger UI 5's files (``swagger-ui-bundle.js``, ``swagger-ui.css``, ``favicon.png``).
+
+    They ship in the ``fastapi-offline`` package (pinned; its ``static/`` folder, found without importing
+    it); None when it is not installed. Swagger UI 5 reads FastAPI's OpenAPI 3.1 schemas.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("fastapi_offline")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(location) / "static"
+        if (folder / "swagger-ui-bundle.js").is_file() and (folder / "swagger-ui.css").is_file():
+            return folder
+    return None
 
 
 def iso_age(stamp: str | None) -> str:

@@ -1,4 +1,5 @@
-// /docs: Swagger UI (from the swagger-ui-bundle package, served by facerec serve itself; no CDN) on /openapi.json.
+// /docs: Swagger UI 5 (its files ship in the fastapi-offline package; facerec serve serves them, no CDN)
+// on /openapi.json.
 // A separate file rather than an inline script, so the Content-Security-Policy needs no 'unsafe-inline'.
 "use strict";
 
