@@ -293,7 +293,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from facerec.database import FaceDatabase
-    from facerec.server.security import ROLE_HELP, check_key_name, iso_age, new_key
+    from facerec.server.security import ROLE_HELP, check_key_name, format_time, new_key
 
     path = _db_path(args)
     if args.keys_command == "add":
@@ -317,7 +317,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             return 0
         keys = db.access_keys()
     lines = _table(["name", "role", "created", "last used"],
-                   [[k["name"], k["role"], iso_age(k["created"]), iso_age(k["last_used"])] for k in keys])
+                   [[k["name"], k["role"], format_time(k["created"]), format_time(k["last_used"])] for k in keys])
     _emit(args, keys, lines + [f"{len(keys)} key(s)" + ("" if keys else "; the server is open on loopback "
                                                         "unless it has a token")])
     return 0

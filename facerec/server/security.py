@@ -396,7 +396,7 @@ def swagger_ui_dir() -> Path | None:
     return None
 
 
-def iso_age(stamp: str | None) -> str:
+def format_time(stamp: str | None) -> str:
     """A stored UTC timestamp for listings ('-' for none)."""
     if not stamp:
         return "-"
