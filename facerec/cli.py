@@ -292,20 +292,85 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_token(args: argparse.Namespace) -> str | None:
+    """The server's token: ``--token-file``, else ``--token`` (with a warning: ``ps`` shows it), else
+    ``$FACEREC_TOKEN``; each checked by :func:`facerec.server.security.check_token`."""
+    from facerec.server.security import check_token, read_token_file
+
+    if args.token_file is not None and args.token is not None:
+        raise InvalidArgument("give the token once: --token or --token-file, not both")
+    if args.token_file is not None:
+        return read_token_file(args.token_file)
+    if args.token is not None:
+        token = check_token(args.token, "--token")
+        print("facerec serve: warning: a --token on the command line is visible to other users of this machine "
+              "(ps); prefer FACEREC_TOKEN or --token-file PATH", file=sys.stderr)
+        return token
+    if os.environ.get("FACEREC_TOKEN"):
+        return check_token(os.environ["FACEREC_TOKEN"], "FACEREC_TOKEN")
+    return None
+
+
+def _has_keys(path: Path) -> bool:
+    from facerec.database import FaceDatabase
+
+    if not path.is_file():
+        return False
+    with FaceDatabase(path, create=False) as db:
+        return db.has_keys()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from facerec.server.app import create_app
+    from facerec.server.security import LOOPBACK_HOSTS, allowed_host_names
 
-    token = args.token or os.environ.get("FACEREC_TOKEN")
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not token:
-        raise InvalidArgument(f"listening on {args.host} exposes the door to the network: set a token "
-                              "(--token or FACEREC_TOKEN) or listen on 127.0.0.1")
+    token = _serve_token(args)
+    keys = _has_keys(_db_path(args))
+    if args.host not in LOOPBACK_HOSTS and not token and not keys:
+        raise InvalidArgument(f"listening on {args.host} exposes the door to the network: create keys "
+                              "(facerec keys add NAME --role admin) or set a token (FACEREC_TOKEN or --token-file), "
+                              "or listen on 127.0.0.1")
+    hosts = allowed_host_names(args.host, args.allowed_host)
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
-                     keep_log_days=args.keep_log_days or None)
+                     allowed_hosts=hosts, keep_log_days=args.keep_log_days or None)
+    guard = ", keys required" if token or keys else ""
     print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
-          f"{app.state.service.encoder.name} encoder{', token required' if token else ''}", file=sys.stderr)
+          f"{app.state.service.encoder.name} encoder{guard}; answers to {', '.join(sorted(hosts))}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from facerec.database import FaceDatabase
+    from facerec.server.security import ROLE_HELP, check_key_name, format_time, new_key
+
+    path = _db_path(args)
+    if args.keys_command == "add":
+        check_key_name(args.name)
+        with FaceDatabase(path, create=True) as db:
+            key = new_key(db, args.name, args.role)
+        if args.json:
+            print(json.dumps({"name": args.name, "role": args.role, "database": str(path), "key": key}))
+        else:
+            print(f"added key {args.name!r} to {path}, role {args.role}: {ROLE_HELP[args.role]}")
+            print("it is shown this once and stored only as a hash; send it as 'Authorization: Bearer KEY':")
+            print(key)
+        return 0
+    if not path.is_file():
+        raise InvalidArgument(f"database {path} does not exist; create keys with `facerec --db {path} keys add`")
+    with FaceDatabase(path, create=False) as db:
+        if args.keys_command == "revoke":
+            db.revoke_key(args.name)
+            _emit(args, {"name": args.name, "revoked": True}, [f"revoked key {args.name!r}: it no longer opens "
+                                                               f"{path}'s server"])
+            return 0
+        keys = db.access_keys()
+    lines = _table(["name", "role", "created", "last used"],
+                   [[k["name"], k["role"], format_time(k["created"]), format_time(k["last_used"])] for k in keys])
+    _emit(args, keys, lines + [f"{len(keys)} key(s)" + ("" if keys else "; the server is open on loopback "
+                                                        "unless it has a token")])
     return 0
 
 
@@ -565,7 +630,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sub.add_argument("--port", type=_integer(0, 65535), default=8000, help="port (default 8000)")
     sub.add_argument("--token", default=None,
-                     help="require 'Authorization: Bearer TOKEN' (default $FACEREC_TOKEN; needed off loopback)")
+                     help="an admin key every request must send as 'Authorization: Bearer TOKEN' (at least "
+                          "16 characters; visible in ps: prefer $FACEREC_TOKEN or --token-file); keys from "
+                          "`facerec keys add` work with or without it; off loopback a token or a key is needed")
+    sub.add_argument("--token-file", default=None, metavar="PATH", help="read the token from this file's first line")
+    sub.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                     help="also answer to this Host name (repeatable; default: loopback names and --host; other "
+                          "names get 421, against DNS rebinding)")
+
+    keys = command("keys", None, "the server's access keys: add (shown once), list, revoke")
+    keys.set_defaults(handler=cmd_keys)
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    action = actions.add_parser("add", help="create a key and print it (last line)",
+                                description="create a key of a role and print it once (last line); roles: admin "
+                                            "(everything), door (identify, verify), viewer (people, pictures, log)")
+    _add_common(action, suppress=True)
+    action.add_argument("name", help="the key's name (letters, digits, '.', '_', '-'), e.g. front-door")
+    action.add_argument("--role", required=True, choices=["admin", "door", "viewer"],
+                        help="admin: everything; door: identify and verify; viewer: people, pictures and the log")
+    action = actions.add_parser("list", help="list the keys (never the keys themselves)")
+    _add_common(action, suppress=True)
+    action = actions.add_parser("revoke", help="delete a key; it stops working at once")
+    _add_common(action, suppress=True)
+    action.add_argument("name", help="the key's name")
 
     _keep_log_days_option(sub)
 

@@ -12,6 +12,9 @@ Tables:
   box_bottom, added)``: ``encoding`` is 128 little-endian float32 (512 bytes),
   ``source`` the photo's file name, ``sha256`` its content hash, the box is
   ``(left, top, right, bottom)`` pixels of the photo as loaded (EXIF-rotated).
+* ``access_keys(name, role, sha256, created, last_used)``: ``facerec serve``'s keys
+  (``facerec keys``; see :mod:`facerec.server.security`), only the SHA-256 of each key;
+  created when the first key is added, like ``door_log`` and ``thumbnails``.
 
 Guarantees: every write runs in one ``BEGIN IMMEDIATE`` transaction, so an
 enrollment that fails or is killed half-way leaves the database as it was; the
@@ -86,6 +89,8 @@ _DOOR_LOG = """CREATE TABLE IF NOT EXISTS door_log (
     admitted INTEGER NOT NULL, source TEXT NOT NULL DEFAULT '')"""
 _THUMBNAILS = """CREATE TABLE IF NOT EXISTS thumbnails (
     person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE, jpeg BLOB NOT NULL)"""
+_ACCESS_KEYS = """CREATE TABLE IF NOT EXISTS access_keys (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE, created TEXT NOT NULL, last_used TEXT)"""
 
 
 def now_utc() -> str:
@@ -873,6 +878,61 @@ class FaceDatabase:
 
     def _has_table(self, table: str) -> bool:
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
+
+    # -- access keys ----------------------------------------------------------------
+    # The server's keys (see facerec.server.security): a name, a role and the SHA-256 of the key;
+    # the key itself is never stored.
+
+    def add_key(self, name: str, role: str, sha256: str) -> str:
+        """Store a new key's digest under ``name``; returns its creation time (UTC ISO 8601).
+
+        Raises:
+            InvalidArgument: a key of that name exists already.
+        """
+        created = now_utc()
+        with self._transaction() as connection:
+            connection.execute(_ACCESS_KEYS)
+            if connection.execute("SELECT 1 FROM access_keys WHERE name = ?", (name,)).fetchone():
+                raise InvalidArgument(f"a key named {name!r} exists already in {self.path}; revoke it first "
+                                      f"(facerec keys revoke {name}) or choose another name")
+            connection.execute("INSERT INTO access_keys (name, role, sha256, created) VALUES (?, ?, ?, ?)",
+                               (name, role, sha256, created))
+        return created
+
+    def access_keys(self) -> list[dict]:
+        """Every key, by name: ``{"name", "role", "created", "last_used"}`` (never the key or its digest)."""
+        if not self._has_table("access_keys"):
+            return []
+        rows = self._query("SELECT name, role, created, last_used FROM access_keys ORDER BY name")
+        return [{"name": n, "role": r, "created": c, "last_used": u} for n, r, c, u in rows]
+
+    def key_hashes(self) -> list[tuple[str, str, str]]:
+        """``(name, role, sha256)`` of every key (for the server's lookup)."""
+        if not self._has_table("access_keys"):
+            return []
+        return [tuple(row) for row in self._query("SELECT name, role, sha256 FROM access_keys ORDER BY name")]
+
+    def has_keys(self) -> bool:
+        """Whether the database holds any key (then the server asks every request for one)."""
+        return self._has_table("access_keys") and bool(self._query("SELECT 1 FROM access_keys LIMIT 1"))
+
+    def revoke_key(self, name: str) -> None:
+        """Delete the key ``name`` (it stops working at once).
+
+        Raises:
+            InvalidArgument: there is no key of that name.
+        """
+        with self._transaction() as connection:
+            connection.execute(_ACCESS_KEYS)
+            if connection.execute("DELETE FROM access_keys WHERE name = ?", (name,)).rowcount != 1:
+                names = [row[0] for row in connection.execute("SELECT name FROM access_keys ORDER BY name")]
+                raise InvalidArgument(f"no key named {name!r} in {self.path}; "
+                                      + (f"the keys are: {', '.join(names)}" if names else "it holds no keys"))
+
+    def touch_key(self, name: str) -> None:
+        """Record that the key ``name`` was used now."""
+        with self._transaction() as connection:
+            connection.execute("UPDATE access_keys SET last_used = ? WHERE name = ?", (now_utc(), name))
 
 
 def _file_name(source: str) -> str:

@@ -66,6 +66,7 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: CSP violations show there
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--window-size=1280,1100"):
@@ -109,3 +110,66 @@ def test_enroll_by_the_form_then_a_camera_shot_draws_the_right_name(server, brow
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def _other_origin() -> str:
+    """A blank page served from another port of 127.0.0.1 (another origin; the same site), in a daemon thread."""
+    import http.server
+    import threading
+
+    class Blank(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<!doctype html><title>another site</title>")
+
+        def log_message(self, *args):
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Blank)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{site.server_address[1]}"
+
+
+def _csp_violations(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def test_the_docs_render_offline_under_the_csp_and_another_origin_cannot_write(server, browser):
+    """/docs (Swagger UI from the package) renders every route with no CSP violation; the page too; a page of
+    another origin (another port: the same site, but not the same origin) cannot enroll anyone."""
+    import base64
+    import json
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/")
+    _wait_for_text(browser, "#status", "0 people enrolled")
+    assert _csp_violations(browser) == []
+    browser.get(server + "/docs")
+    WebDriverWait(browser, 60).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".opblock")) >= 8)
+    assert "/api/identify" in browser.find_element(By.ID, "swagger-ui").text
+    assert _csp_violations(browser) == []
+    browser.get(_other_origin() + "/")  # a page of another origin (another port), without facerec's CSP
+    script = """
+        const done = arguments[arguments.length - 1];
+        const bytes = Uint8Array.from(atob(arguments[1]), (c) => c.charCodeAt(0));
+        const form = new FormData();
+        form.append("photos", new Blob([bytes], {type: "image/jpeg"}), "younes.jpg");
+        fetch(arguments[0] + "/api/people/mallory/faces", {method: "POST", body: form, mode: "no-cors"})
+            .then((r) => done("sent " + r.type), (e) => done("error " + e));"""
+    jpeg = base64.b64encode(photo("younes").read_bytes()).decode()
+    status = browser.execute_async_script(script, server, jpeg)
+    assert status.startswith(("sent", "error")), status  # the POST leaves; its 403 is unread (CORP: an error)
+    with urllib.request.urlopen(server + "/api/people", timeout=10) as response:
+        assert json.load(response) == []  # refused: nobody enrolled
+    browser.get(server + "/")  # the same request from the server's own page enrolls
+    _wait_for_text(browser, "#status", "people enrolled")
+    browser.execute_async_script(script, server, jpeg)
+    with urllib.request.urlopen(server + "/api/people", timeout=10) as response:
+        assert json.load(response) == [{"name": "mallory", "faces": 1}]
+    with urllib.request.urlopen(server + "/api/health", timeout=10) as response:
+        assert response.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in response.headers[
+            "Content-Security-Policy"]

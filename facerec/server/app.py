@@ -1,24 +1,30 @@
 """The REST API and the web page of ``facerec serve`` (FastAPI).
 
-Routes (JSON unless said; OpenAPI docs at ``/docs``):
+Routes (JSON unless said; OpenAPI docs at ``/docs``, served from the package's files, no CDN), and the
+role of key each needs once the server has a token or its database holds keys (``admin`` keys may do
+everything; see :mod:`facerec.server.security`):
 
 * ``GET /``: the web page (people, enroll form, door view with the camera, log);
 * ``GET /api/health``: ``{"status": "ok", "encoder", "people"}`` (no token needed);
-* ``GET /api/people``: ``[{"name", "faces"}, ...]``;
-* ``GET /api/people/{name}/thumbnail``: the person's picture (JPEG);
-* ``POST /api/people/{name}/faces``: multipart ``photos`` (one or more files) ->
+* ``GET /api/people`` (viewer): ``[{"name", "faces"}, ...]``;
+* ``GET /api/people/{name}/thumbnail`` (viewer): the person's picture (JPEG);
+* ``POST /api/people/{name}/faces`` (admin): multipart ``photos`` (one or more files) ->
   ``{"name", "enrolled": [file, ...], "skipped": [{"file", "reason"}, ...]}``;
-* ``DELETE /api/people/{name}``: ``{"removed": N}`` (faces removed);
-* ``POST /api/verify``: multipart ``photo``, form ``name`` -> ``{"match", "distance", "threshold", "box", ...}``;
-* ``POST /api/identify``: multipart ``photo`` -> ``{"faces": [{"box", "identity", "distance",
+* ``DELETE /api/people/{name}`` (admin): ``{"removed": N}`` (faces removed);
+* ``POST /api/verify`` (door): multipart ``photo``, form ``name`` -> ``{"match", "distance", "threshold", "box",
+  ...}``;
+* ``POST /api/identify`` (door): multipart ``photo`` -> ``{"faces": [{"box", "identity", "distance",
   "candidates", ...}], "width", "height"}``; every face is written to the door log;
-* ``GET /api/log?limit=N``: the last N door events, newest first (``time``, ``identity``, ``distance``,
+* ``GET /api/log?limit=N`` (viewer): the last N door events, newest first (``time``, ``identity``, ``distance``,
   ``admitted``, ``source``).
 
 Errors are ``{"error": TYPE, "message": one line}`` with a status code: 400 an
-unreadable image, no face or a bad argument; 401 a missing or wrong token; 404 an
+unreadable image, no face or a bad argument; 401 a missing or wrong key; 403 a key
+whose role does not allow the route, or a write from a page of another origin; 404 an
 unknown person; 409 a database of another encoder, or an empty one; 413 an upload
-over the size limit or an image over the pixel limit. Safe by default: one lock
+over the size limit or an image over the pixel limit; 421 a ``Host`` this server does
+not answer to (DNS rebinding). Every response carries the security headers of
+:data:`facerec.server.security.SECURITY_HEADERS` (CSP, no framing). Safe by default: one lock
 serialises the model and the database (one model per process, the database's
 encoder); uploads are bounded before they are read in full (``Content-Length``
 and a count of the bytes received) and decoded by :func:`facerec.load_image`
@@ -28,14 +34,14 @@ becomes a path.
 
 from __future__ import annotations
 
-import hmac
 import tempfile
 import threading
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -54,20 +60,26 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name
 from facerec.server import schemas
+from facerec.server.security import (
+    LOOPBACK_HOSTS,
+    SECURITY_HEADERS,
+    Access,
+    Forbidden,
+    SameOrigin,
+    Unauthorized,
+    requires,
+    swagger_ui_dir,
+)
 
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_UPLOAD_BYTES = 20 * 2**20  # per request
 MAX_FILES = 20
 STATUS = {ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
-          ModelMismatch: 409, EmptyDatabase: 409, DatabaseNotWritable: 503, DatabaseGone: 503}
+          ModelMismatch: 409, EmptyDatabase: 409, Forbidden: 403, DatabaseNotWritable: 503, DatabaseGone: 503}
 
 
 class UploadTooLarge(ImageTooLarge):
     """A request body over the server's limit."""
-
-
-class Unauthorized(FaceRecError, PermissionError):
-    """A missing or wrong bearer token."""
 
 
 def _status(error: Exception) -> int:
@@ -190,29 +202,39 @@ def _label(upload: UploadFile, number: int) -> str:
 
 def create_app(db_path: str | Path, token: str | None = None, encoder: str | None = None,
                weights: str | None = None, runtime: str | None = None,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES,
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
                keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS) -> FastAPI:
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
         db_path: the face database file.
-        token: when set, every route but ``/api/health`` and the page needs ``Authorization: Bearer TOKEN``.
+        token: the server's ``admin`` key. With it, or with any key in the database (``facerec keys add``),
+            every route but ``/api/health``, the page, ``/docs`` and static files needs
+            ``Authorization: Bearer KEY`` of a role the route allows.
         encoder: the encoder of a new database (an existing one keeps its own).
         weights, runtime: nn4's weights folder and runtime (defaults as everywhere).
         max_upload_bytes: the largest request body accepted (413 above it).
+        allowed_hosts: the ``Host`` names answered (421 for others); see
+            :func:`facerec.server.security.allowed_host_names`.
         keep_log_days: door-log rows older than this many days are deleted as the log is written (None: kept).
     """
     service = DoorService(db_path, encoder, weights, runtime, keep_log_days=keep_log_days)
+    access = Access(service.db_path, token)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        access.close()
         service.close()
 
-    app = FastAPI(title="facerec", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="facerec", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Face verification and recognition: the Happy House door as a service.")
-    app.state.service = service
+    app.state.service, app.state.access = service, access
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
+    app.add_middleware(SameOrigin, allowed_hosts=allowed_hosts)  # outermost: before anything else is read
+    swagger = swagger_ui_dir()  # /docs's Swagger UI, from the fastapi-offline package (no CDN)
+    if swagger is not None:  # mounted before /static, which would answer its paths otherwise
+        app.mount("/static/swagger-ui", StaticFiles(directory=swagger), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(FaceRecError)
@@ -222,20 +244,21 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception):
         return JSONResponse({"error": type(error).__name__, "message": "internal error; see the server's log"},
-                            status_code=500)
+                            status_code=500, headers=SECURITY_HEADERS)  # answered outside the middleware
 
-    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
-        if token is None:
-            return
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise Unauthorized("this server needs a token: send the header 'Authorization: Bearer TOKEN'")
-
-    guarded = [Depends(authorised)]
+    admin, door, viewer = [requires("admin")], [requires("door")], [requires("viewer")]
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        if swagger is None:
+            return JSONResponse({"error": "DocsNotInstalled", "message": "the API docs need the fastapi-offline "
+                                 "package (pip install fastapi-offline); the schema is at /openapi.json"},
+                                status_code=404)
+        return FileResponse(STATIC_DIR / "docs.html")
 
     @app.get("/api/health", response_model=schemas.HealthOut)
     def health():
@@ -253,12 +276,12 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
                 "message": _public_message(problem, service.secrets())}
         return JSONResponse(body, status_code=503 if people is None else 200)
 
-    @app.get("/api/people", response_model=list[schemas.PersonOut], dependencies=guarded)
+    @app.get("/api/people", response_model=list[schemas.PersonOut], dependencies=viewer)
     def people():
         with service.lock:
             return [{"name": p.name, "faces": p.photos} for p in service.db.people()]
 
-    @app.get("/api/people/{name}/thumbnail", dependencies=guarded, responses={200: {"content": {"image/jpeg": {}}}})
+    @app.get("/api/people/{name}/thumbnail", dependencies=viewer, responses={200: {"content": {"image/jpeg": {}}}})
     def thumbnail(name: str):
         with service.lock:
             picture = service.db.thumbnail(name)
@@ -266,7 +289,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
             return JSONResponse({"error": "NoThumbnail", "message": f"{name} has no picture"}, status_code=404)
         return Response(picture, media_type="image/jpeg")
 
-    @app.post("/api/people/{name}/faces", response_model=schemas.EnrollOut, dependencies=guarded)
+    @app.post("/api/people/{name}/faces", response_model=schemas.EnrollOut, dependencies=admin)
     def enroll(name: str, photos: Annotated[list[UploadFile], File()]):
         name = check_name(name)  # a bad name fails before any photo is decoded
         if len(photos) > MAX_FILES:
@@ -290,13 +313,13 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         skipped += [{"file": file, "reason": "already enrolled (the same photo)"} for file in result.duplicates]
         return {"name": result.name, "enrolled": result.added, "skipped": skipped}
 
-    @app.delete("/api/people/{name}", response_model=schemas.RemovedOut, dependencies=guarded)
+    @app.delete("/api/people/{name}", response_model=schemas.RemovedOut, dependencies=admin)
     def remove(name: str):
         """Remove a person: their photos' encodings, their picture and their door-log rows (nothing kept)."""
         with service.lock:
             return {"removed": service.db.remove(name)}
 
-    @app.get("/api/people/{name}/export", response_model=schemas.ExportOut, dependencies=guarded)
+    @app.get("/api/people/{name}/export", response_model=schemas.ExportOut, dependencies=admin)
     def export(name: str):
         """Everything stored about one person (encodings, boxes, sources, door-log rows, picture as base64)."""
         import base64
@@ -305,13 +328,13 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
             record, thumbnail = service.db.export_person(name)
         return {**record, "thumbnail_jpeg_base64": base64.b64encode(thumbnail).decode() if thumbnail else None}
 
-    @app.post("/api/log/purge", response_model=schemas.PurgeOut, dependencies=guarded)
+    @app.post("/api/log/purge", response_model=schemas.PurgeOut, dependencies=admin)
     def purge(keep_days: Annotated[float, Query(ge=0, le=1_000_000)] = DEFAULT_KEEP_LOG_DAYS):
         """Delete door-log rows older than ``keep_days`` days (0: all), overwritten in the file."""
         with service.lock:
             return {"removed": service.db.purge_log(keep_days), "keep_days": keep_days}
 
-    @app.post("/api/verify", response_model=schemas.VerifyOut, dependencies=guarded)
+    @app.post("/api/verify", response_model=schemas.VerifyOut, dependencies=door)
     def verify(photo: Annotated[UploadFile, File()], name: Annotated[str, Form()]):
         from facerec.api import verify as verify_photo
 
@@ -320,7 +343,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
             result = verify_photo(image, name, service.db, encoder=service.encoder, detector=service.detector)
         return {**result.to_json(), "box": list(result.box)}
 
-    @app.post("/api/identify", response_model=schemas.IdentifyOut, dependencies=guarded)
+    @app.post("/api/identify", response_model=schemas.IdentifyOut, dependencies=door)
     def identify(photo: Annotated[UploadFile, File()]):
         from facerec.align import find_faces
         from facerec.api import identify_faces
@@ -337,7 +360,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         return {"faces": [r.to_json() for r in results], "width": int(image.shape[1]), "height": int(image.shape[0]),
                 "logged": logged}
 
-    @app.get("/api/log", response_model=list[schemas.DoorEventOut], dependencies=guarded)
+    @app.get("/api/log", response_model=list[schemas.DoorEventOut], dependencies=viewer)
     def log(limit: Annotated[int, Query(ge=0, le=10_000)] = 50):
         with service.lock:
             return [event.to_json() for event in service.db.door_log(limit)]
