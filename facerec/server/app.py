@@ -17,17 +17,23 @@ Routes (JSON unless said; OpenAPI docs at ``/docs``):
 
 Errors are ``{"error": TYPE, "message": one line}`` with a status code: 400 an
 unreadable image, no face or a bad argument; 401 a missing or wrong token; 404 an
-unknown person; 409 a database of another encoder, or an empty one; 413 an upload
-over the size limit or an image over the pixel limit. Safe by default: one lock
+unknown person; 408 a body that arrives too slowly; 409 a database of another encoder,
+or an empty one; 413 an upload over the size limit or an image over the pixel limit;
+503 a photo whose detection ran out of its time budget. Safe by default: one lock
 serialises the model and the database (one model per process, the database's
-encoder); uploads are bounded before they are read in full (``Content-Length``
-and a count of the bytes received) and decoded by :func:`facerec.load_image`
-(pixel limit) from a file the server names itself: no client-supplied string
-becomes a path.
+encoder) and is held only around them; the token is checked before the body is read;
+uploads are bounded before they are read in full (``Content-Length`` and a count of
+the bytes received) and in time (:mod:`facerec.server.limits`), and decoded by
+:func:`facerec.load_image` (pixel limit :data:`SERVER_MAX_PIXELS`, on the header)
+from a file the server names itself: no client-supplied string becomes a path. At
+most one decode and detection per core run at once (:func:`facerec.align.work_slots`),
+and each photo's detection is bounded (see :mod:`facerec.align`); docs/ERRORS.md,
+"Bounded work", lists every limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import tempfile
 import threading
@@ -39,8 +45,10 @@ from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Upload
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from facerec.align import work_slots
 from facerec.database import DoorEvent, FaceDatabase, now_utc
 from facerec.exceptions import (
+    DetectionBudgetSpent,
     EmptyDatabase,
     FaceNotFound,
     FaceRecError,
@@ -51,11 +59,15 @@ from facerec.exceptions import (
     UnknownIdentity,
 )
 from facerec.server import schemas
+from facerec.server.limits import BODY_IDLE_S, BODY_TIMEOUT_S, BodyTooSlow, Gate, ReceiveDeadline, closing
 
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_UPLOAD_BYTES = 20 * 2**20  # per request
 MAX_FILES = 20
-STATUS = {ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
+SERVER_MAX_PIXELS = 16_000_000  # decoded per photo (checked on the header); larger JPEGs are decoded at 1/2..1/8
+ENROLL_MAX_SIDE = 1600  # an enrolled photo is kept at most this large until it is encoded (20 photos: <= 115 MB)
+STATUS = {DetectionBudgetSpent: 503, BodyTooSlow: 408,  # before FaceNotFound: the subclass first
+          ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
           ModelMismatch: 409, EmptyDatabase: 409}
 
 
@@ -76,6 +88,8 @@ def _status(error: Exception) -> int:
 def _error_response(error: Exception) -> JSONResponse:
     message = " ".join(str(error).split()) or type(error).__name__
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    if isinstance(error, DetectionBudgetSpent):
+        headers = {"Retry-After": "10"}
     return JSONResponse({"error": type(error).__name__, "message": message}, status_code=_status(error),
                         headers=headers)
 
@@ -94,26 +108,30 @@ class BodyLimit:
                                    "send smaller photos or fewer at a time")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await _error_response(too_large)(scope, receive, send)
-        received, started = 0, False
+        received, started, over = 0, False, False
 
         async def counting_receive():
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
+                over = True
                 raise too_large
             return message
 
         async def tracking_send(message):
             nonlocal started
+            if over:  # the multipart parser turns the error raised in receive into a 400: replaced below
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except UploadTooLarge as error:
-            if not started:
-                await _error_response(error)(scope, receive, send)
+        except UploadTooLarge:
+            pass
+        if over and not started:
+            await closing(_error_response, too_large)(scope, receive, send)
 
 
 class DoorService:
@@ -122,7 +140,8 @@ class DoorService:
     def __init__(self, db_path: str | Path, encoder: str | None = None, weights: str | None = None,
                  runtime: str | None = None, detector: str = "auto"):
         self.db_path, self.detector = Path(db_path), detector
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the model and the database: held around them only
+        self.slots = threading.BoundedSemaphore(work_slots())  # decodes and detections at once: one per core
         self.db = FaceDatabase(self.db_path, create=True, encoder=encoder, shared=True)
         from facerec.encoders import DEFAULT_ENCODER, load_encoder
 
@@ -132,10 +151,14 @@ class DoorService:
         self.db.close()
 
 
-def _read_upload(upload: UploadFile, folder: Path, number: int):
+def _read_upload(upload: UploadFile, folder: Path, number: int, service: DoorService | None = None,
+                 max_side: int | None = None):
     """Decode one uploaded photo from a file the server names (``photo-<n>``), never the client's name.
 
     Errors name the upload by its label (:func:`_label`), not by the server's temporary path.
+    With ``service``, the decode and a first detection (whose boxes :func:`facerec.detect_faces`
+    remembers, so the detection under the model lock is a look-up) run in one of its work slots,
+    outside its lock. ``max_side``: the decoded photo is downscaled to at most this many pixels a side.
     """
     from facerec.image import load_image
 
@@ -143,16 +166,28 @@ def _read_upload(upload: UploadFile, folder: Path, number: int):
     with open(path, "wb") as handle:
         while chunk := upload.file.read(2**20):
             handle.write(chunk)
-    try:
-        return load_image(path)
-    except (ImageNotReadable, ImageTooLarge) as error:
-        raise type(error)(str(error).replace(str(path), _label(upload, number))) from None
+    with service.slots if service is not None else contextlib.nullcontext():
+        try:
+            image = load_image(path, max_pixels=SERVER_MAX_PIXELS)
+        except (ImageNotReadable, ImageTooLarge) as error:
+            raise type(error)(str(error).replace(str(path), _label(upload, number))) from None
+        if max_side is not None and max(image.shape[:2]) > max_side:
+            import cv2
+
+            scale = max_side / max(image.shape[:2])
+            image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                               interpolation=cv2.INTER_AREA)
+        if service is not None:
+            from facerec.align import detect_faces
+
+            detect_faces(image, detector=service.detector)  # bounded; remembered for the call under the lock
+    return image
 
 
-def _read_one(upload: UploadFile):
+def _read_one(upload: UploadFile, service: DoorService | None = None):
     """The single photo of a verify / identify request, decoded (see :func:`_read_upload`)."""
     with tempfile.TemporaryDirectory() as folder:
-        return _read_upload(upload, Path(folder), 0)
+        return _read_upload(upload, Path(folder), 0, service)
 
 
 def _label(upload: UploadFile, number: int) -> str:
@@ -162,9 +197,31 @@ def _label(upload: UploadFile, number: int) -> str:
     return name or f"photo-{number}"
 
 
+def check_bearer(headers, token: str | None) -> None:
+    """Raise :class:`Unauthorized` unless ``headers`` (a mapping, or ASGI ``[(name, value)]`` bytes pairs)
+    carry ``Authorization: Bearer <token>``; nothing to check when ``token`` is None.
+
+    Used twice: by the ASGI gate, before the body is read, and by the routes' dependency.
+    """
+    if token is None:
+        return
+    if isinstance(headers, list):
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+    authorization = headers.get("authorization") or ""
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("this server needs a token: send the header 'Authorization: Bearer TOKEN'")
+
+
+def needs_token(path: str) -> bool:
+    """The paths the token guards: every ``/api/`` route but ``/api/health`` (the page and docs are open)."""
+    return path.startswith("/api/") and path.rstrip("/") != "/api/health"
+
+
 def create_app(db_path: str | Path, token: str | None = None, encoder: str | None = None,
                weights: str | None = None, runtime: str | None = None,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, body_timeout: float = BODY_TIMEOUT_S,
+               body_idle: float = BODY_IDLE_S) -> FastAPI:
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
@@ -173,6 +230,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         encoder: the encoder of a new database (an existing one keeps its own).
         weights, runtime: nn4's weights folder and runtime (defaults as everywhere).
         max_upload_bytes: the largest request body accepted (413 above it).
+        body_timeout, body_idle: seconds for a request's whole body, and between two of its chunks (408 beyond).
     """
     service = DoorService(db_path, encoder, weights, runtime)
 
@@ -184,7 +242,11 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     app = FastAPI(title="facerec", version="0.1.0", lifespan=lifespan,
                   description="Face verification and recognition: the Happy House door as a service.")
     app.state.service = service
+    app.add_middleware(ReceiveDeadline, respond=_error_response, total=body_timeout, idle=body_idle)
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
+    # outermost: the token before anything of the body is read (FastAPI parses a form before dependencies run)
+    app.add_middleware(Gate, check=lambda scope: check_bearer(scope.get("headers") or [], token),
+                       guarded=needs_token, respond=_error_response)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(FaceRecError)
@@ -197,11 +259,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
                             status_code=500)
 
     def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
-        if token is None:
-            return
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise Unauthorized("this server needs a token: send the header 'Authorization: Bearer TOKEN'")
+        check_bearer({"authorization": authorization}, token)
 
     guarded = [Depends(authorised)]
 
@@ -236,8 +294,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         with tempfile.TemporaryDirectory() as folder:
             for number, upload in enumerate(photos):
                 try:
-                    images.append((_read_upload(upload, Path(folder), number), labels[number]))
-                except (ImageNotReadable, ImageTooLarge) as error:
+                    images.append((_read_upload(upload, Path(folder), number, service, ENROLL_MAX_SIDE),
+                                   labels[number]))
+                except (ImageNotReadable, ImageTooLarge, DetectionBudgetSpent) as error:
                     skipped.append({"file": labels[number], "reason": str(error)})
                     errors.append(error)
         if not images:  # the first error's kind (and status code), naming every file
@@ -259,7 +318,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     def verify(photo: Annotated[UploadFile, File()], name: Annotated[str, Form()]):
         from facerec.api import verify as verify_photo
 
-        image = _read_one(photo)
+        with service.lock:
+            service.db.encodings(name)  # UnknownIdentity before any decoding or detection work
+        image = _read_one(photo, service)
         with service.lock:
             result = verify_photo(image, name, service.db, encoder=service.encoder, detector=service.detector)
         return {**result.to_json(), "box": list(result.box)}
@@ -269,10 +330,11 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         from facerec.align import find_faces
         from facerec.api import identify_faces
 
-        image = _read_one(photo)
         with service.lock:
             if service.db.count_faces() == 0:
                 service.db.searcher()  # EmptyDatabase, before any detection work
+        image = _read_one(photo, service)
+        with service.lock:
             rgb, faces = find_faces(image, detector=service.detector)
             results = identify_faces(rgb, faces, service.db, k=3, encoder=service.encoder, label=_label(photo, 0))
             now = now_utc()
