@@ -241,6 +241,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+SERVE_MAX_CONNECTIONS = 64
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -253,7 +256,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime)
     print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
           f"{app.state.service.encoder.name} encoder{', token required' if token else ''}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # timeout_keep_alive: an idle connection is closed after 5 s; limit_concurrency: 503 beyond 64 connections
+    # at once (the body of each must arrive within 60 s: facerec.server.limits)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
+                limit_concurrency=SERVE_MAX_CONNECTIONS)
     return 0
 
 
