@@ -21,7 +21,9 @@ Bounded work per photo: HOG runs on a copy at most 1600 px a side; the CNN sees
 at most :data:`CNN_MAX_PIXELS` pixels (after its upsampling: a larger photo is
 given to it downscaled, boxes scaled back), and ``auto`` skips the CNN, raising
 :class:`~facerec.exceptions.DetectionBudgetSpent` (a ``FaceNotFound``), when HOG
-alone already took the time budget :data:`DETECT_BUDGET_S`. At most
+alone already took the time budget :data:`DETECT_BUDGET_S`. dlib's CNN holds
+Python's GIL while it runs: a server calls :func:`use_cnn_processes` to run it in
+worker processes, so that one photo's CNN does not stop its other threads. At most
 :func:`work_slots` detections run at once (one per core): each takes a detector
 from a pool of that many (dlib's detectors are not safe to share between
 threads), so :func:`detect_faces` may be called from several threads. The boxes
@@ -181,6 +183,52 @@ _remembered: OrderedDict = OrderedDict()
 _remembered_lock = threading.Lock()
 
 
+_cnn_processes = None  # a process pool for the CNN, once use_cnn_processes() is called
+_cnn_processes_lock = threading.Lock()
+
+
+def use_cnn_processes(workers: int | None = None) -> None:
+    """Run the CNN in ``workers`` worker processes (default :func:`work_slots`) from now on, in this process.
+
+    dlib's CNN holds Python's GIL for its whole run (seconds on a large photo), so in a threaded
+    server one photo's CNN would stop every other request, even the ones on another core; in a
+    worker process it does not. ``facerec serve`` calls this; the workers start in the background.
+    """
+    global _cnn_processes
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with _cnn_processes_lock:
+        if _cnn_processes is None:
+            workers = workers or work_slots()
+            _cnn_processes = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_cnn_detector)
+            for _ in range(workers):  # start the workers (and load the model) now, not on the first photo
+                _cnn_processes.submit(int)
+
+
+def _cnn_boxes(small: np.ndarray, upsample: int) -> list[tuple[tuple[float, ...], float]]:
+    """The CNN's ``(box, score)`` list for ``small`` (picklable: runs in a worker process too)."""
+    with _POOLS["cnn"].take() as cnn:
+        found = cnn(small, upsample)
+    return [((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence)) for d in found]
+
+
+def _run_cnn(small: np.ndarray, upsample: int) -> list[tuple[tuple[float, ...], float]]:
+    global _cnn_processes
+    pool = _cnn_processes
+    if pool is not None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return pool.submit(_cnn_boxes, small, upsample).result()
+        except BrokenProcessPool:  # a worker died (e.g. killed for memory): this process runs the CNN itself
+            with _cnn_processes_lock:
+                if _cnn_processes is pool:
+                    _cnn_processes = None
+    return _cnn_boxes(small, upsample)
+
+
 def _load_hog():
     import dlib
 
@@ -244,10 +292,8 @@ def _run_detector(small: np.ndarray, detector: str, upsample: int) -> list[tuple
         upsample, scale = 0, factor
     else:
         scale = 1.0
-    with _POOLS["cnn"].take() as cnn:
-        found = cnn(small, upsample)
-    return [((d.rect.left() / scale, d.rect.top() / scale, d.rect.right() / scale, d.rect.bottom() / scale),
-             float(d.confidence)) for d in found]
+    return [((left / scale, top / scale, right / scale, bottom / scale), score)
+            for (left, top, right, bottom), score in _run_cnn(small, upsample)]
 
 
 def _detect_with(small: np.ndarray, detector: str, upsample: int | None) -> list[tuple[tuple[float, ...], float]]:

@@ -76,10 +76,11 @@ def test_the_cnn_sees_at_most_cnn_max_pixels(monkeypatch):
 
     class Recorder:
         def __call__(self, image, upsample):
-            seen.append((image.shape[0] * image.shape[1] * 4 ** upsample))
+            seen.append(image.shape[0] * image.shape[1] * 4 ** upsample)
             return []
 
     monkeypatch.setattr(align, "_POOLS", {**align._POOLS, "cnn": align._Pool(Recorder, Recorder)})
+    monkeypatch.setattr(align, "_cnn_processes", None)  # in this process, where the recorder is
     blank = np.full((1200, 1600, 3), 200, np.uint8)
     assert align.detect_faces(blank, detector="auto") == []
     assert seen and max(seen) <= align.CNN_MAX_PIXELS * 1.01
@@ -149,7 +150,8 @@ def _asgi(app, path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]
         if len(received) < len(chunks):
             await asyncio.sleep(delay)
             received.append(chunks[len(received)])
-            return {"type": "http.request", "body": received[-1], "more_body": not complete or len(received) < len(chunks)}
+            more = not complete or len(received) < len(chunks)
+            return {"type": "http.request", "body": received[-1], "more_body": more}
         await asyncio.sleep(3600)  # a client that never sends the rest
         return {"type": "http.disconnect"}
 

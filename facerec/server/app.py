@@ -140,6 +140,9 @@ class DoorService:
     def __init__(self, db_path: str | Path, encoder: str | None = None, weights: str | None = None,
                  runtime: str | None = None, detector: str = "auto"):
         self.db_path, self.detector = Path(db_path), detector
+        from facerec.align import use_cnn_processes
+
+        use_cnn_processes()  # dlib's CNN holds the GIL: in this process it would stop every other request
         self.lock = threading.Lock()  # the model and the database: held around them only
         self.slots = threading.BoundedSemaphore(work_slots())  # decodes and detections at once: one per core
         self.db = FaceDatabase(self.db_path, create=True, encoder=encoder, shared=True)
