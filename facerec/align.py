@@ -45,6 +45,7 @@ model is not used: its training data restricts commercial use.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import math
@@ -205,6 +206,15 @@ def use_cnn_processes(workers: int | None = None) -> None:
                                                  initializer=_cnn_detector)
             for _ in range(workers):  # start the workers (and load the model) now, not on the first photo
                 _cnn_processes.submit(int)
+            atexit.register(_stop_cnn_processes)
+
+
+def _stop_cnn_processes() -> None:
+    global _cnn_processes
+    with _cnn_processes_lock:
+        pool, _cnn_processes = _cnn_processes, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cnn_boxes(small: np.ndarray, upsample: int) -> list[tuple[tuple[float, ...], float]]:
