@@ -8,9 +8,17 @@ shots in turn. Reports requests/s over the whole step and the p50 / p99 latency
 of single requests. The server answers one request at a time (one model, one
 lock): more clients raise the latency, not the throughput.
 
+``--attack``: instead, the door check of one resident while an attacker sends crafted
+photos (:func:`crafted_photos`: a blank 1600x1200 JPEG, a JPEG whose header claims
+60000x30000 pixels, a blank 6300x6300 PNG) in a loop on another connection: the
+resident's ``--requests`` identify requests are timed alone (clean) and then under
+attack; the attacker's loop is bounded (``--attack-loops`` rounds at most) and stops
+when the resident is done. Loopback only. Its results go in their own block.
+
 Usage::
 
     python benchmarks/serve.py [--encoders dlib nn4] [--clients 1 4 16] [--requests 20] [--json] [--update FILE]
+    python benchmarks/serve.py --attack --encoders dlib [--requests 30] [--attack-loops 20] [--update FILE]
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import happy_house_photos, machine, update_block  # noqa: E402
 
 BEGIN, END = "<!-- serve:begin -->", "<!-- serve:end -->"
+ATTACK_BEGIN, ATTACK_END = "<!-- serve-attack:begin -->", "<!-- serve-attack:end -->"
 FACEREC = Path(sys.executable).with_name("facerec")
 
 
@@ -96,6 +105,92 @@ def load_step(url: str, clients: int, requests: int, shots: list[bytes]) -> dict
             "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]}
 
 
+def crafted_photos(loops: int = 1) -> list[list[tuple[str, bytes]]]:
+    """The issue's crafted photos, for each of ``loops`` rounds: ``(name, bytes)`` of a blank 1600x1200 JPEG
+    (a grey of its own each round: the server remembers the boxes of a photo it has seen), a JPEG claiming
+    60000x30000 pixels in its header, a blank 6300x6300 PNG."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    def jpeg(width: int, height: int, grey: int = 200) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, height), (grey,) * 3).save(buffer, "JPEG", quality=75)
+        return buffer.getvalue()
+
+    claiming = bytearray(jpeg(64, 64))
+    struct.pack_into(">HH", claiming, claiming.find(b"\xff\xc0") + 5, 30000, 60000)  # SOF0: height, width
+    png = io.BytesIO()
+    Image.new("RGB", (6300, 6300), (255, 255, 255)).save(png, "PNG", optimize=True)
+    return [[("blank-1600x1200.jpg", jpeg(1600, 1200, 230 - round_ % 200)),
+             ("header-60000x30000.jpg", bytes(claiming)), ("blank-6300x6300.png", png.getvalue())]
+            for round_ in range(loops)]
+
+
+def _percentiles(seconds: list[float]) -> dict:
+    ordered = sorted(seconds)
+    return {"p50_ms": 1000 * statistics.median(ordered),
+            "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))],
+            "max_ms": 1000 * ordered[-1]}
+
+
+def attack_step(url: str, requests: int, shots: list[bytes],
+                crafted: list[list[tuple[str, bytes]]] | None) -> dict:
+    """One resident's ``requests`` identify calls, timed; with ``crafted``, an attacker sends them meanwhile."""
+    import httpx
+
+    attacker: dict[str, list] = {}
+    done = threading.Event()
+
+    def attack() -> None:
+        with httpx.Client(base_url=url, timeout=300) as session:
+            for round_ in crafted:
+                for name, data in round_:
+                    if done.is_set():
+                        return
+                    start = time.perf_counter()
+                    response = session.post("/api/identify", files={"photo": (name, data, "application/octet-stream")})
+                    attacker.setdefault(name, []).append((response.status_code, time.perf_counter() - start))
+
+    thread = threading.Thread(target=attack) if crafted else None
+    if thread:
+        thread.start()
+        time.sleep(0.5)  # the attacker's first photo is in
+    latencies, failures = [], 0
+    with httpx.Client(base_url=url, timeout=300) as session:
+        for index in range(requests):
+            start = time.perf_counter()
+            response = session.post("/api/identify", files={"photo": ("door.jpg", shots[index % len(shots)],
+                                                                     "image/jpeg")})
+            latencies.append(time.perf_counter() - start)
+            failures += response.status_code not in (200, 400)
+    done.set()
+    if thread:
+        thread.join()
+    return {"scenario": "under attack" if crafted else "clean", "requests": requests, "failures": failures,
+            **_percentiles(latencies),
+            "attacker": {name: {"answers": len(runs), "statuses": sorted({status for status, _ in runs}),
+                                "p50_ms": 1000 * statistics.median(s for _, s in runs)}
+                         for name, runs in attacker.items()}}
+
+
+def attack_markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"Command: `{report['command']}` ({report['date']}); {m['cpu']}, {m['cores']} cores (other jobs may "
+             f"have shared the machine: load average {report['load_average_end']} at the end); a 12-person "
+             "database; the resident's door check is `POST /api/identify` with the six Happy House door shots "
+             "in turn, one at a time.", "",
+             "| encoder | scenario | resident requests | p50 (ms) | p99 (ms) | max (ms) | failures | attacker's "
+             "photos: answers, status, p50 |", "|---|---|---|---|---|---|---|---|"]
+    for s in report["steps"]:
+        crafted = "; ".join(f"{name}: {a['answers']} x {'/'.join(map(str, a['statuses']))}, {a['p50_ms']:.0f} ms"
+                            for name, a in s["attacker"].items()) or "none"
+        lines.append(f"| {s['encoder']} | {s['scenario']} | {s['requests']} | {s['p50_ms']:.0f} | {s['p99_ms']:.0f} | "
+                     f"{s['max_ms']:.0f} | {s['failures']} | {crafted} |")
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"Command: `{report['command']}` ({report['date']}); {m['cpu']}, {m['cores']} cores; a "
@@ -119,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20, help="identify requests per client (default 20)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--update", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--attack", action="store_true",
+                        help="the resident's door check, clean and while an attacker sends crafted photos")
+    parser.add_argument("--attack-loops", type=int, default=20, help="the attacker's rounds at most (default 20)")
     args = parser.parse_args(argv)
     import httpx
 
@@ -130,16 +228,20 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 assert httpx.get(url + "/api/health").json()["encoder"] == encoder
                 load_step(url, 1, 3, shots)  # warm-up
-                steps += [{"encoder": encoder, **load_step(url, n, args.requests, shots)} for n in args.clients]
+                if args.attack:
+                    steps += [{"encoder": encoder, **attack_step(url, args.requests, shots, crafted)}
+                              for crafted in (None, crafted_photos(args.attack_loops))]
+                else:
+                    steps += [{"encoder": encoder, **load_step(url, n, args.requests, shots)} for n in args.clients]
             finally:
                 process.terminate()
                 process.wait(timeout=30)
     report = {"command": " ".join(["python benchmarks/serve.py", *(argv if argv is not None else sys.argv[1:])]),
               "date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(), "steps": steps,
               "load_average_end": round(os.getloadavg()[0], 2)}
-    text = markdown(report)
+    text = attack_markdown(report) if args.attack else markdown(report)
     if args.update:
-        update_file(args.update, text)
+        update_block(args.update, text, *((ATTACK_BEGIN, ATTACK_END) if args.attack else (BEGIN, END)))
     print(json.dumps(report) if args.json else text)
     return 0
 

@@ -17,6 +17,20 @@ without a detected face raises :class:`~facerec.exceptions.FaceNotFound`
 unless the caller explicitly asks to treat the whole image as the face
 (``fallback_to_whole=True``, which only the course uses, for its 96x96 crops).
 
+Bounded work per photo: HOG runs on a copy at most 1600 px a side; the CNN sees
+at most :data:`CNN_MAX_PIXELS` pixels (after its upsampling: a larger photo is
+given to it downscaled, boxes scaled back), and ``auto`` skips the CNN, raising
+:class:`~facerec.exceptions.DetectionBudgetSpent` (a ``FaceNotFound``), when HOG
+alone already took the time budget :data:`DETECT_BUDGET_S`. dlib's CNN holds
+Python's GIL while it runs: a server calls :func:`use_cnn_processes` to run it in
+worker processes, so that one photo's CNN does not stop its other threads. At most
+:func:`work_slots` detections run at once (one per core): each takes a detector
+from a pool of that many (dlib's detectors are not safe to share between
+threads), so :func:`detect_faces` may be called from several threads. The boxes
+found in the last :data:`_REMEMBERED` images are remembered by their pixels'
+digest, so an image detected once (e.g. by the server, outside its model lock)
+is not detected again.
+
 Template: OpenFace's mean 68-landmark face (``align_dlib.py``, Apache-2.0),
 min-max normalised to [0, 1]; its landmarks 36 (outer corner of the eye on the
 image's left), 45 (outer corner on the image's right) and 33 (base of the nose).
@@ -31,15 +45,23 @@ model is not used: its training data restricts commercial use.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import hashlib
+import math
 import os
+import queue
 import tempfile
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from facerec.exceptions import FaceNotFound, InvalidArgument
+from facerec.exceptions import DetectionBudgetSpent, FaceNotFound, InvalidArgument
 from facerec.image import ImageInput, load_image
 from facerec.paths import cache_dir, dlib_model_file
 
@@ -56,6 +78,9 @@ _DETECT_MAX_SIDE = 1600  # detection runs on a copy at most this large
 _UPSAMPLE_BELOW = 640  # images smaller than this are upsampled once to find small faces
 _SMALL_IMAGE = 200  # images at most this large may be face crops already (the course's 96x96 photos)
 _CNN_MIN_SIDE = 48  # dlib's MMOD CNN refuses images smaller than its filter windows
+CNN_MAX_PIXELS = 500_000  # the CNN's input, after upsampling (about 3 s on one core of a 2-core Xeon)
+DETECT_BUDGET_S = 3.0  # auto skips the CNN when HOG alone took this long on one photo
+_REMEMBERED = 64  # images whose boxes are remembered (by digest)
 DETECTORS = ("hog", "cnn", "auto")
 DEFAULT_DETECTOR = "auto"  # chosen on the measurements of MODEL_CARD.md ("Detectors")
 
@@ -84,6 +109,14 @@ def _hog_cache_path():
     import dlib
 
     return cache_dir() / f"frontal_face_detector-dlib{dlib.__version__}.svm"
+
+
+def work_slots() -> int:
+    """How many decodes and detections may run at once: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @functools.cache
@@ -115,9 +148,102 @@ def _detector():
 
 @functools.cache
 def _cnn_detector():
+    return _load_cnn()
+
+
+def _load_cnn():
     import dlib
 
     return dlib.cnn_face_detection_model_v1(str(dlib_model_file("mmod_human_face_detector.dat")))
+
+
+class _Pool:
+    """At most :func:`work_slots` instances of one detector, each used by one thread at a time."""
+
+    def __init__(self, first, make):
+        self.first, self.make, self.free, self.made, self.lock = first, make, queue.LifoQueue(), 0, threading.Lock()
+
+    @contextmanager
+    def take(self):
+        item = None
+        with self.lock:
+            if self.free.empty() and self.made < work_slots():
+                item = self.first() if self.made == 0 else self.make()
+                self.made += 1
+        if item is None:
+            item = self.free.get()  # waits for a free detector: at most work_slots() detections at once
+        try:
+            yield item
+        finally:
+            self.free.put(item)
+
+
+_POOLS = {"hog": _Pool(lambda: _detector(), lambda: _load_hog()),
+          "cnn": _Pool(lambda: _cnn_detector(), lambda: _load_cnn())}
+_remembered: OrderedDict = OrderedDict()
+_remembered_lock = threading.Lock()
+
+
+_cnn_processes = None  # a process pool for the CNN, once use_cnn_processes() is called
+_cnn_processes_lock = threading.Lock()
+
+
+def use_cnn_processes(workers: int | None = None) -> None:
+    """Run the CNN in ``workers`` worker processes (default :func:`work_slots`) from now on, in this process.
+
+    dlib's CNN holds Python's GIL for its whole run (seconds on a large photo), so in a threaded
+    server one photo's CNN would stop every other request, even the ones on another core; in a
+    worker process it does not. ``facerec serve`` calls this; the workers start in the background.
+    """
+    global _cnn_processes
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with _cnn_processes_lock:
+        if _cnn_processes is None:
+            workers = workers or work_slots()
+            _cnn_processes = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_cnn_detector)
+            for _ in range(workers):  # start the workers (and load the model) now, not on the first photo
+                _cnn_processes.submit(int)
+            atexit.register(_stop_cnn_processes)
+
+
+def _stop_cnn_processes() -> None:
+    global _cnn_processes
+    with _cnn_processes_lock:
+        pool, _cnn_processes = _cnn_processes, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cnn_boxes(small: np.ndarray, upsample: int) -> list[tuple[tuple[float, ...], float]]:
+    """The CNN's ``(box, score)`` list for ``small`` (picklable: runs in a worker process too)."""
+    with _POOLS["cnn"].take() as cnn:
+        found = cnn(small, upsample)
+    return [((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence)) for d in found]
+
+
+def _run_cnn(small: np.ndarray, upsample: int) -> list[tuple[tuple[float, ...], float]]:
+    global _cnn_processes
+    pool = _cnn_processes
+    if pool is not None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return pool.submit(_cnn_boxes, small, upsample).result()
+        except BrokenProcessPool:  # a worker died (e.g. killed for memory): this process runs the CNN itself
+            with _cnn_processes_lock:
+                if _cnn_processes is pool:
+                    _cnn_processes = None
+    return _cnn_boxes(small, upsample)
+
+
+def _load_hog():
+    import dlib
+
+    path = _hog_cache_path()
+    return dlib.fhog_object_detector(str(path)) if path.is_file() else dlib.get_frontal_face_detector()
 
 
 @functools.cache
@@ -155,14 +281,29 @@ def check_detector(detector: str) -> str:
 
 
 def _run_detector(small: np.ndarray, detector: str, upsample: int) -> list[tuple[tuple[float, ...], float]]:
-    """``(box, score)`` of each face found by one dlib detector in ``small`` (its pixels)."""
+    """``(box, score)`` of each face found by one dlib detector in ``small`` (its pixels).
+
+    The CNN is given at most :data:`CNN_MAX_PIXELS` pixels: beyond that, instead of
+    upsampling ``small`` it gets a copy resized to that many pixels (boxes scaled back).
+    """
     if detector == "hog":
-        rects, scores, _ = _detector().run(small, upsample, 0.0)
+        with _POOLS["hog"].take() as hog:
+            rects, scores, _ = hog.run(small, upsample, 0.0)
         return [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
-    if min(small.shape[:2]) * 2 ** upsample < _CNN_MIN_SIDE:  # smaller than the CNN's filters: no face fits
+    height, width = small.shape[:2]
+    factor = 2.0 ** upsample
+    if height * width * factor * factor > CNN_MAX_PIXELS:
+        factor = math.sqrt(CNN_MAX_PIXELS / (height * width))
+    if min(height, width) * factor < _CNN_MIN_SIDE:  # smaller than the CNN's filters: no face fits
         return []
-    found = _cnn_detector()(small, upsample)
-    return [((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence)) for d in found]
+    if factor != 2.0 ** upsample:
+        small = cv2.resize(small, (max(1, round(width * factor)), max(1, round(height * factor))),
+                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        upsample, scale = 0, factor
+    else:
+        scale = 1.0
+    return [((left / scale, top / scale, right / scale, bottom / scale), score)
+            for (left, top, right, bottom), score in _run_cnn(small, upsample)]
 
 
 def _detect_with(small: np.ndarray, detector: str, upsample: int | None) -> list[tuple[tuple[float, ...], float]]:
@@ -176,7 +317,28 @@ def _detect_with(small: np.ndarray, detector: str, upsample: int | None) -> list
     return found
 
 
-def detect_faces(image: np.ndarray, upsample: int | None = None, detector: str = DEFAULT_DETECTOR) -> list[Face]:
+def _digest(small: np.ndarray, *extra) -> tuple:
+    return (hashlib.blake2b(memoryview(np.ascontiguousarray(small)).cast("B"), digest_size=16).digest(),
+            small.shape, *extra)
+
+
+def _recall(key: tuple):
+    with _remembered_lock:
+        found = _remembered.get(key)
+        if found is not None:
+            _remembered.move_to_end(key)
+        return found
+
+
+def _remember(key: tuple, found: list) -> None:
+    with _remembered_lock:
+        _remembered[key] = found
+        while len(_remembered) > _REMEMBERED:
+            _remembered.popitem(last=False)
+
+
+def detect_faces(image: np.ndarray, upsample: int | None = None, detector: str = DEFAULT_DETECTOR,
+                 budget: float | None = None) -> list[Face]:
     """Find every face in an RGB image.
 
     Args:
@@ -186,19 +348,36 @@ def detect_faces(image: np.ndarray, upsample: int | None = None, detector: str =
             more retry for images of at most 200 px (the course's 96x96 crops).
         detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default: HOG, then the CNN
             only if HOG finds nothing); see the module docstring.
+        budget: seconds (default :data:`DETECT_BUDGET_S`): with ``auto``, when HOG alone took
+            longer, the CNN is skipped and :class:`DetectionBudgetSpent` raised.
 
     Returns:
         Faces sorted by box area, largest first; empty if there is none.
+
+    Raises:
+        DetectionBudgetSpent: (a :class:`FaceNotFound`) HOG found nothing and spent the budget.
     """
+    start = time.monotonic()
     image = _check_image(image)
     check_detector(detector)
+    budget = DETECT_BUDGET_S if budget is None else budget
     height, width = image.shape[:2]
     scale = min(1.0, _DETECT_MAX_SIDE / max(height, width))
     small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA) if scale < 1.0 else image
-    found = _detect_with(small, "cnn" if detector == "cnn" else "hog", upsample)
-    if not found and detector == "auto":
-        found = _detect_with(small, "cnn", upsample)
+    key = _digest(small, image.shape, detector, upsample, CNN_MAX_PIXELS)
+    found = _recall(key)
+    if found is None:
+        found = _detect_with(small, "cnn" if detector == "cnn" else "hog", upsample)
+        if not found and detector == "auto":
+            spent = time.monotonic() - start
+            if spent > budget:
+                raise DetectionBudgetSpent(
+                    f"no face found by the fast detector, and the slow one was skipped: this photo took {spent:.1f} s "
+                    f"of its {budget:g} s detection budget (the machine is busy or the photo is large); send a "
+                    "smaller photo cropped around the face (about 1000 px a side), or try again later")
+            found = _detect_with(small, "cnn", upsample)
+        _remember(key, found)
     faces = []
     for (left, top, right, bottom), score in found:
         box = (max(0, left / scale), max(0, top / scale), min(width, right / scale), min(height, bottom / scale))

@@ -292,6 +292,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+SERVE_MAX_CONNECTIONS = 64
+
+
 def _serve_token(args: argparse.Namespace) -> str | None:
     """The server's token: ``--token-file``, else ``--token`` (with a warning: ``ps`` shows it), else
     ``$FACEREC_TOKEN``; each checked by :func:`facerec.server.security.check_token`."""
@@ -338,7 +341,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     guard = ", keys required" if token or keys else ""
     print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
           f"{app.state.service.encoder.name} encoder{guard}; answers to {', '.join(sorted(hosts))}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # timeout_keep_alive: an idle connection is closed after 5 s; limit_concurrency: 503 beyond 64 connections
+    # at once (the body of each must arrive within 60 s: facerec.server.limits)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
+                limit_concurrency=SERVE_MAX_CONNECTIONS)
     return 0
 
 

@@ -24,6 +24,14 @@ class FaceNotFound(FaceRecError, ValueError):
     """No face was detected in an image."""
 
 
+class DetectionBudgetSpent(FaceNotFound):
+    """The fast detector found no face and the slow one was skipped: its time budget per photo was spent.
+
+    A :class:`FaceNotFound` (handlers of "no face" keep working); the server answers 503,
+    since the same photo may pass on a less busy machine, and a smaller photo always costs less.
+    """
+
+
 class WeightsError(FaceRecError, ValueError):
     """A weights folder is incomplete or a CSV file is malformed."""
 

@@ -1,8 +1,11 @@
 """Decode ordinary photos into RGB uint8 arrays, safely.
 
 Handles EXIF orientation, grayscale, palette, RGBA (alpha dropped onto white),
-16-bit and float images, and bounds memory: JPEGs larger than ``max_pixels`` are
-decoded at a reduced scale, any other format that large is refused.
+16-bit and float images, and bounds memory and time before decoding, from the
+header's pixel count: JPEGs larger than ``max_pixels`` are decoded at a reduced
+scale (libjpeg's draft mode: 1/2, 1/4 or 1/8), unless even 1/8 of the header's
+size is over ``max_pixels`` (a 9 KB file claiming 60000x30000 pixels); any other
+format that large (a 40 KB blank PNG of 6300x6300) is refused undecoded.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from facerec.exceptions import ImageNotReadable, ImageTooLarge, InvalidArgument
 
 MAX_PIXELS = 40_000_000  # 40 MP: about 120 MB as RGB uint8
+_JPEG_MAX_REDUCTION = 64  # libjpeg's draft mode decodes at 1/8 a side at most: 1/64 of the pixels
 _HARD_PIXEL_LIMIT = 1_000_000_000  # never even open headers claiming more than this
 # PIL refuses headers over 2 * MAX_IMAGE_PIXELS; set once at import so every Image.open in facerec behaves alike
 Image.MAX_IMAGE_PIXELS = _HARD_PIXEL_LIMIT
@@ -73,6 +77,9 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
                 if image.format not in ("JPEG", "MPO"):  # MPO: a camera's JPEG with extra pictures
                     raise ImageTooLarge(f"image {path} is {width}x{height} pixels, more than {max_pixels:,}; "
                                         "downscale it first (or save it as JPEG, which is decoded at reduced size)")
+                if width * height > _JPEG_MAX_REDUCTION * max_pixels:  # even the 1/8 draft is too large
+                    raise ImageTooLarge(f"image {path} claims {width}x{height} pixels, so large that even its 1/8 "
+                                        f"scale is more than {max_pixels:,} pixels; downscale it first")
                 # draft() keeps at least the size asked for, at 1/2, 1/4 or 1/8 scale: asking for half
                 # the target makes the decoded image at most about max_pixels (memory stays bounded)
                 scale = 2 * (width * height / max_pixels) ** 0.5
@@ -103,11 +110,13 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     Args:
         source: a file path, or an array (``(h, w)`` grayscale, ``(h, w, 3)`` RGB
             or ``(h, w, 4)`` RGBA; uint8, uint16 or float in [0, 1]).
-        max_pixels: larger images are decoded at reduced size (JPEG) or refused.
+        max_pixels: larger images are decoded at reduced size (JPEG) or refused; checked on the
+            header, before decoding (the server passes a lower bound, ``SERVER_MAX_PIXELS``).
 
     Raises:
         ImageNotReadable: missing path, directory, empty, truncated or non-image file.
-        ImageTooLarge: a non-JPEG image over ``max_pixels``, or a header claiming over 2 billion pixels.
+        ImageTooLarge: a non-JPEG image over ``max_pixels``, a JPEG over 64 times ``max_pixels``
+            (its 1/8 draft would still be too large), or a header claiming over 2 billion pixels.
         InvalidArgument: an array of an unsupported shape or dtype.
     """
     if isinstance(source, np.ndarray):

@@ -21,19 +21,26 @@ everything; see :mod:`facerec.server.security`):
 Errors are ``{"error": TYPE, "message": one line}`` with a status code: 400 an
 unreadable image, no face or a bad argument; 401 a missing or wrong key; 403 a key
 whose role does not allow the route, or a write from a page of another origin; 404 an
-unknown person; 409 a database of another encoder, or an empty one; 413 an upload
-over the size limit or an image over the pixel limit; 421 a ``Host`` this server does
-not answer to (DNS rebinding). Every response carries the security headers of
+unknown person; 408 a body that arrives too slowly; 409 a database of another encoder,
+or an empty one; 413 an upload over the size limit or an image over the pixel limit; 421
+a ``Host`` this server does not answer to (DNS rebinding); 503 a photo whose detection ran
+out of its time budget, or a database that cannot be written (full or read-only disk,
+file removed). Every response carries the security headers of
 :data:`facerec.server.security.SECURITY_HEADERS` (CSP, no framing). Safe by default: one lock
 serialises the model and the database (one model per process, the database's
-encoder); uploads are bounded before they are read in full (``Content-Length``
-and a count of the bytes received) and decoded by :func:`facerec.load_image`
-(pixel limit) from a file the server names itself: no client-supplied string
-becomes a path.
+encoder) and is held only around them; the token is checked before the body is read;
+uploads are bounded before they are read in full (``Content-Length`` and a count of
+the bytes received) and in time (:mod:`facerec.server.limits`), and decoded by
+:func:`facerec.load_image` (pixel limit :data:`SERVER_MAX_PIXELS`, on the header)
+from a file the server names itself: no client-supplied string becomes a path. At
+most one decode and detection per core run at once (:func:`facerec.align.work_slots`),
+and each photo's detection is bounded (see :mod:`facerec.align`); docs/ERRORS.md,
+"Bounded work", lists every limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -45,10 +52,12 @@ from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from facerec.align import work_slots
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, FaceDatabase, now_utc
 from facerec.exceptions import (
     DatabaseGone,
     DatabaseNotWritable,
+    DetectionBudgetSpent,
     EmptyDatabase,
     FaceNotFound,
     FaceRecError,
@@ -60,6 +69,7 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name
 from facerec.server import schemas
+from facerec.server.limits import BODY_IDLE_S, BODY_TIMEOUT_S, BodyTooSlow, Gate, ReceiveDeadline, closing
 from facerec.server.security import (
     LOOPBACK_HOSTS,
     SECURITY_HEADERS,
@@ -74,7 +84,10 @@ from facerec.server.security import (
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_UPLOAD_BYTES = 20 * 2**20  # per request
 MAX_FILES = 20
-STATUS = {ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
+SERVER_MAX_PIXELS = 16_000_000  # decoded per photo (checked on the header); larger JPEGs are decoded at 1/2..1/8
+ENROLL_MAX_SIDE = 1600  # an enrolled photo is kept at most this large until it is encoded (20 photos: <= 115 MB)
+STATUS = {DetectionBudgetSpent: 503, BodyTooSlow: 408,  # before FaceNotFound: the subclass first
+          ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
           ModelMismatch: 409, EmptyDatabase: 409, Forbidden: 403, DatabaseNotWritable: 503, DatabaseGone: 503}
 
 
@@ -93,14 +106,16 @@ def _public_message(error: Exception | str, hide: tuple[str, ...] = ()) -> str:
     "the database", so that no client learns where it lives."""
     message = " ".join(str(error).split()) or type(error).__name__
     for secret in sorted(filter(None, hide), key=len, reverse=True):
-        message = message.replace(secret, "the database")
-    return message
+        message = message.replace(f"database {secret}", "the database").replace(secret, "the database")
+    return message.replace("the the database", "the database")
 
 
 def _error_response(error: Exception, hide: tuple[str, ...] = ()) -> JSONResponse:
     """The error as ``{"error": TYPE, "message": one line}`` with its status code (see ``STATUS``)."""
     message = _public_message(error, hide)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    if isinstance(error, DetectionBudgetSpent):
+        headers = {"Retry-After": "10"}
     return JSONResponse({"error": type(error).__name__, "message": message}, status_code=_status(error),
                         headers=headers)
 
@@ -119,26 +134,30 @@ class BodyLimit:
                                    "send smaller photos or fewer at a time")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await _error_response(too_large)(scope, receive, send)
-        received, started = 0, False
+        received, started, over = 0, False, False
 
         async def counting_receive():
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
+                over = True
                 raise too_large
             return message
 
         async def tracking_send(message):
             nonlocal started
+            if over:  # the multipart parser turns the error raised in receive into a 400: replaced below
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except UploadTooLarge as error:
-            if not started:
-                await _error_response(error)(scope, receive, send)
+        except UploadTooLarge:
+            pass
+        if over and not started:
+            await closing(_error_response, too_large)(scope, receive, send)
 
 
 class DoorService:
@@ -148,7 +167,11 @@ class DoorService:
                  runtime: str | None = None, detector: str = "auto",
                  keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS):
         self.db_path, self.detector, self.keep_log_days = Path(db_path), detector, keep_log_days
-        self.lock = threading.Lock()
+        from facerec.align import use_cnn_processes
+
+        use_cnn_processes()  # dlib's CNN holds the GIL: in this process it would stop every other request
+        self.lock = threading.Lock()  # the model and the database: held around them only
+        self.slots = threading.BoundedSemaphore(work_slots())  # decodes and detections at once: one per core
         self.db = FaceDatabase(self.db_path, create=True, encoder=encoder, shared=True)
         from facerec.encoders import DEFAULT_ENCODER, load_encoder
 
@@ -170,10 +193,14 @@ class DoorService:
             return False
 
 
-def _read_upload(upload: UploadFile, folder: Path, number: int):
+def _read_upload(upload: UploadFile, folder: Path, number: int, service: DoorService | None = None,
+                 max_side: int | None = None):
     """Decode one uploaded photo from a file the server names (``photo-<n>``), never the client's name.
 
     Errors name the upload by its label (:func:`_label`), not by the server's temporary path.
+    With ``service``, the decode and a first detection (whose boxes :func:`facerec.detect_faces`
+    remembers, so the detection under the model lock is a look-up) run in one of its work slots,
+    outside its lock. ``max_side``: the decoded photo is downscaled to at most this many pixels a side.
     """
     from facerec.image import load_image
 
@@ -181,16 +208,28 @@ def _read_upload(upload: UploadFile, folder: Path, number: int):
     with open(path, "wb") as handle:
         while chunk := upload.file.read(2**20):
             handle.write(chunk)
-    try:
-        return load_image(path)
-    except (ImageNotReadable, ImageTooLarge) as error:
-        raise type(error)(str(error).replace(str(path), _label(upload, number))) from None
+    with service.slots if service is not None else contextlib.nullcontext():
+        try:
+            image = load_image(path, max_pixels=SERVER_MAX_PIXELS)
+        except (ImageNotReadable, ImageTooLarge) as error:
+            raise type(error)(str(error).replace(str(path), _label(upload, number))) from None
+        if max_side is not None and max(image.shape[:2]) > max_side:
+            import cv2
+
+            scale = max_side / max(image.shape[:2])
+            image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                               interpolation=cv2.INTER_AREA)
+        if service is not None:
+            from facerec.align import detect_faces
+
+            detect_faces(image, detector=service.detector)  # bounded; remembered for the call under the lock
+    return image
 
 
-def _read_one(upload: UploadFile):
+def _read_one(upload: UploadFile, service: DoorService | None = None):
     """The single photo of a verify / identify request, decoded (see :func:`_read_upload`)."""
     with tempfile.TemporaryDirectory() as folder:
-        return _read_upload(upload, Path(folder), 0)
+        return _read_upload(upload, Path(folder), 0, service)
 
 
 def _label(upload: UploadFile, number: int) -> str:
@@ -200,10 +239,16 @@ def _label(upload: UploadFile, number: int) -> str:
     return name or f"photo-{number}"
 
 
+def needs_key(path: str) -> bool:
+    """The paths whose key the gate checks before the body: the API (its open routes pass the check)."""
+    return path.startswith("/api/")
+
+
 def create_app(db_path: str | Path, token: str | None = None, encoder: str | None = None,
                weights: str | None = None, runtime: str | None = None,
                max_upload_bytes: int = MAX_UPLOAD_BYTES, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
-               keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS) -> FastAPI:
+               keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, body_timeout: float = BODY_TIMEOUT_S,
+               body_idle: float = BODY_IDLE_S) -> FastAPI:
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
@@ -217,6 +262,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         allowed_hosts: the ``Host`` names answered (421 for others); see
             :func:`facerec.server.security.allowed_host_names`.
         keep_log_days: door-log rows older than this many days are deleted as the log is written (None: kept).
+        body_timeout, body_idle: seconds for a request's whole body, and between two of its chunks (408 beyond).
     """
     service = DoorService(db_path, encoder, weights, runtime, keep_log_days=keep_log_days)
     access = Access(service.db_path, token)
@@ -230,8 +276,16 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     app = FastAPI(title="facerec", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Face verification and recognition: the Happy House door as a service.")
     app.state.service, app.state.access = service, access
+
+    def respond(error: Exception) -> JSONResponse:  # never the database's path to a client
+        return _error_response(error, service.secrets())
+
+    app.add_middleware(ReceiveDeadline, respond=respond, total=body_timeout, idle=body_idle)
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
-    app.add_middleware(SameOrigin, allowed_hosts=allowed_hosts)  # outermost: before anything else is read
+    # the key and its role before anything of the body is read (FastAPI parses a form before dependencies run)
+    app.add_middleware(Gate, check=lambda scope: access.authorize_scope(app, scope), guarded=needs_key,
+                       respond=respond)
+    app.add_middleware(SameOrigin, allowed_hosts=allowed_hosts)  # outermost: the Host and origin rules first
     swagger = swagger_ui_dir()  # /docs's Swagger UI, from the fastapi-offline package (no CDN)
     if swagger is not None:  # mounted before /static, which would answer its paths otherwise
         app.mount("/static/swagger-ui", StaticFiles(directory=swagger), name="swagger-ui")
@@ -299,8 +353,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         with tempfile.TemporaryDirectory() as folder:
             for number, upload in enumerate(photos):
                 try:
-                    images.append((_read_upload(upload, Path(folder), number), labels[number]))
-                except (ImageNotReadable, ImageTooLarge) as error:
+                    images.append((_read_upload(upload, Path(folder), number, service, ENROLL_MAX_SIDE),
+                                   labels[number]))
+                except (ImageNotReadable, ImageTooLarge, DetectionBudgetSpent) as error:
                     skipped.append({"file": labels[number], "reason": str(error)})
                     errors.append(error)
         if not images:  # the first error's kind (and status code), naming every file
@@ -338,7 +393,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     def verify(photo: Annotated[UploadFile, File()], name: Annotated[str, Form()]):
         from facerec.api import verify as verify_photo
 
-        image = _read_one(photo)
+        with service.lock:
+            service.db.encodings(name)  # UnknownIdentity before any decoding or detection work
+        image = _read_one(photo, service)
         with service.lock:
             result = verify_photo(image, name, service.db, encoder=service.encoder, detector=service.detector)
         return {**result.to_json(), "box": list(result.box)}
@@ -348,10 +405,11 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         from facerec.align import find_faces
         from facerec.api import identify_faces
 
-        image = _read_one(photo)
         with service.lock:
             if service.db.count_faces() == 0:
                 service.db.searcher()  # EmptyDatabase, before any detection work
+        image = _read_one(photo, service)
+        with service.lock:
             rgb, faces = find_faces(image, detector=service.detector)
             results = identify_faces(rgb, faces, service.db, k=3, encoder=service.encoder, label=_label(photo, 0))
             now = now_utc()

@@ -215,6 +215,17 @@ class Access:
         except FaceRecError:  # a read-only database: the key still works
             pass
 
+    def authorize_scope(self, app, scope) -> str | None:
+        """:meth:`authorize` for a raw ASGI request, before its body is read (the gate of ``facerec serve``).
+
+        Open routes (no :func:`requires`) and unknown paths pass; the route's own dependency checks again.
+        """
+        roles = route_roles(app, scope)
+        if roles is None:
+            return None
+        header = next((value for key, value in scope.get("headers") or [] if key == b"authorization"), None)
+        return self.authorize(header, roles)
+
     def authorize(self, authorization: bytes | str | None, allowed: Iterable[str]) -> str | None:
         """Check a request's header against the roles a route allows; returns the role (None when open).
 
@@ -251,7 +262,23 @@ def requires(role: str):
         return request.app.state.access.authorize(header, (role,))
 
     check.__name__ = f"requires_{role}"
+    check.roles = (role,)  # read by Access.authorize_scope, which checks before the body is read
     return Depends(check)
+
+
+def route_roles(app, scope) -> tuple[str, ...] | None:
+    """The roles the route matching ``scope`` allows (from its :func:`requires`), or None for an open route."""
+    from starlette.routing import Match
+
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            for dependency in getattr(route, "dependencies", ()):
+                roles = getattr(dependency.dependency, "roles", None)
+                if roles:
+                    return roles
+            return None
+    return None
 
 
 # -- Host and origin --------------------------------------------------------------------
