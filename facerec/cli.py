@@ -494,30 +494,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------
 
 
-def _integer(low: int, high: int):
-    """An argparse type: an integer from ``low`` to ``high`` (a usage error, not a traceback, otherwise)."""
-    def parse(text: str) -> int:
+def _bounded(kind: type, low: float, high: float):
+    """An argparse type: a ``kind`` (int or float) from ``low`` to ``high``; else a usage error, not a traceback."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected a number from {low:,} to {high:,}, got {text[:40]}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text[:40]!r}") from None
+        if not low <= value <= high:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"expected {what} from {low:,g} to {high:,g}, got {text[:40]}")
         return value
     return parse
+
+
+def _integer(low: int, high: int):
+    """An argparse type: an integer from ``low`` to ``high``."""
+    return _bounded(int, low, high)
 
 
 def _number(low: float, high: float):
     """An argparse type: a finite number from ``low`` to ``high``."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
-        if not low <= value <= high:  # also refuses nan and inf
-            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got {text[:40]}")
-        return value
-    return parse
+    return _bounded(float, low, high)
 
 
 MAX_COUNT = 1_000_000_000

@@ -267,15 +267,21 @@ def test_the_door_log_keeps_no_folders_and_old_rows_are_dropped_and_purged(tmp_p
             db.purge_log(-1)
 
 
+def _younes_with_a_picture(db_path: Path, rng, events: list[DoorEvent]) -> list[FaceRecord]:
+    """younes enrolled with two random faces (the first one "a.jpg" with a picture), and these door events."""
+    records = random_records(rng, 2)
+    records[0] = FaceRecord(records[0].encoding, "a.jpg", records[0].sha256, records[0].box, b"\xff\xd8JPEG")
+    with FaceDatabase(db_path) as db:
+        db.add_faces("younes", records, FINGERPRINT, "dlib")
+        db.log_events(events, keep_days=None)
+    return records
+
+
 def test_purge_and_export_on_the_command_line(tmp_path, rng):
     db_path = tmp_path / "faces.sqlite"
-    with FaceDatabase(db_path) as db:
-        records = random_records(rng, 2)
-        records[0] = FaceRecord(records[0].encoding, "a.jpg", records[0].sha256, records[0].box, b"\xff\xd8JPEG")
-        db.add_faces("younes", records, FINGERPRINT, "dlib")
-        db.log_events([DoorEvent("2020-01-01T00:00:00+00:00", "younes", 0.3, True, "f.jpg"),
-                       DoorEvent(now_utc(), "younes", 0.2, True, "g.jpg"),
-                       DoorEvent(now_utc(), None, 0.9, False, "h.jpg")], keep_days=None)
+    records = _younes_with_a_picture(db_path, rng, [
+        DoorEvent("2020-01-01T00:00:00+00:00", "younes", 0.3, True, "f.jpg"),
+        DoorEvent(now_utc(), "younes", 0.2, True, "g.jpg"), DoorEvent(now_utc(), None, 0.9, False, "h.jpg")])
 
     def run(*args):
         return subprocess.run([sys.executable, "-m", "facerec", "--db", str(db_path), *args], env=subprocess_env(),
@@ -448,12 +454,8 @@ def test_purge_export_and_removal_through_the_api(tmp_path, rng):
     from facerec.server.app import create_app
 
     db_path = tmp_path / "faces.sqlite"
-    with FaceDatabase(db_path) as db:
-        records = random_records(rng, 2)
-        records[0] = FaceRecord(records[0].encoding, "a.jpg", records[0].sha256, records[0].box, b"\xff\xd8JPEG")
-        db.add_faces("younes", records, FINGERPRINT, "dlib")
-        db.log_events([DoorEvent("2020-01-01T00:00:00+00:00", "kian", 0.3, True, "f.jpg"),
-                       DoorEvent(now_utc(), "younes", 0.2, True, "g.jpg")], keep_days=None)
+    _younes_with_a_picture(db_path, rng, [DoorEvent("2020-01-01T00:00:00+00:00", "kian", 0.3, True, "f.jpg"),
+                                          DoorEvent(now_utc(), "younes", 0.2, True, "g.jpg")])
     with TestClient(create_app(db_path)) as client:
         export = client.get("/api/people/%20younes/export").json()
         assert export["name"] == "younes" and [f["source"] for f in export["faces"]] == ["a.jpg", "photo_1.jpg"]
