@@ -698,7 +698,7 @@ class FaceDatabase:
 
     def enroll(self, name: str, images: Iterable, encoder=None, skip_bad: bool = True,
                progress: bool = False, detector: str = DEFAULT_DETECTOR,
-               labels: Sequence[str] | None = None) -> EnrollResult:
+               labels: Sequence[str] | None = None, hashes: Sequence[str] | None = None) -> EnrollResult:
         """Encode photos of one person and store them, all in one transaction.
 
         Each photo contributes its largest face. All photos are encoded before
@@ -715,6 +715,8 @@ class FaceDatabase:
             detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default), see :func:`facerec.detect_faces`.
             labels: a name per image to record as its source (e.g. an uploaded file's name for
                 an array); default: the file's name, or ``"array"``.
+            hashes: a SHA-256 hex digest per image to record (e.g. of an uploaded file's bytes, for its
+                decoded array); default: of the file's bytes, or of the array's.
 
         Raises:
             FaceNotFound / ImageNotReadable / ImageTooLarge: a photo has no face, cannot
@@ -730,16 +732,17 @@ class FaceDatabase:
         if not images:
             raise InvalidArgument(f"no photos given to enroll {name!r}")
         labels = list(labels) if labels is not None else [_name_of(image) for image in images]
-        if len(labels) != len(images):
-            raise InvalidArgument(f"{len(labels)} labels for {len(images)} photos")
+        if len(labels) != len(images) or (hashes is not None and len(hashes) != len(images)):
+            raise InvalidArgument(f"{len(labels)} labels and {len(hashes or images)} hashes for {len(images)} photos")
+        hashes = list(hashes) if hashes is not None else [None] * len(images)
         encoder = encoder or self.load_encoder()
         self.check_encoder(encoder)
         records, failed, errors, early_duplicates = [], [], [], []
         seen = self.photo_hashes(name)  # a photo this person already has is recognised before it is decoded
-        for image, label in tqdm(list(zip(images, labels)), desc=f"enrolling {name}", unit="photo",
-                                 disable=not progress):
+        for image, label, sha in tqdm(list(zip(images, labels, hashes)), desc=f"enrolling {name}", unit="photo",
+                                      disable=not progress):
             try:
-                sha = _sha_of(image)
+                sha = sha or _sha_of(image)
                 if sha in seen:
                     early_duplicates.append(label)
                     continue

@@ -6,6 +6,7 @@ Most tests store random encodings (no model); the command-line ones run real ``f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -467,3 +468,26 @@ def test_purge_export_and_removal_through_the_api(tmp_path, rng):
         assert bad.status_code == 400 and bad.json()["error"] == "InvalidArgument", bad.text
         assert client.delete("/api/people/younes%20").json() == {"removed": 2}
         assert client.get("/api/log").json() == []
+
+
+def test_the_server_recognises_a_duplicate_upload_before_decoding_it(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+    from helpers_issue4 import photo, weights_or_skip
+
+    import facerec.image as image_module
+    from facerec.server.app import create_app
+
+    weights_or_skip()
+    decoded = []
+    real = image_module.load_image
+    monkeypatch.setattr(image_module, "load_image", lambda path, **kw: decoded.append(path) or real(path, **kw))
+    younes = ("photos", ("younes.jpg", photo("younes").read_bytes(), "image/jpeg"))
+    again = ("photos", ("again.jpg", photo("younes").read_bytes(), "image/jpeg"))
+    with TestClient(create_app(tmp_path / "faces.sqlite")) as client:
+        first = client.post("/api/people/younes/faces", files=[younes, again]).json()
+        assert first["enrolled"] == ["younes.jpg"] and first["skipped"][0]["file"] == "again.jpg"
+        second = client.post("/api/people/younes/faces", files=[again]).json()
+        assert second["enrolled"] == [] and "already enrolled" in second["skipped"][0]["reason"]
+    assert len(decoded) == 1
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:  # the file's hash is stored, as the command line does
+        assert db.photo_hashes("younes") == {hashlib.sha256(photo("younes").read_bytes()).hexdigest()}

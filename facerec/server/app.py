@@ -53,7 +53,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from facerec.align import work_slots
-from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, FaceDatabase, now_utc
+from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, FaceDatabase, file_sha256, now_utc
 from facerec.exceptions import (
     DatabaseGone,
     DatabaseNotWritable,
@@ -193,9 +193,18 @@ class DoorService:
             return False
 
 
+def _save_upload(upload: UploadFile, folder: Path, number: int) -> Path:
+    """Write one uploaded file under a name the server chooses (``photo-<n>``), never the client's name."""
+    path = folder / f"photo-{number}"
+    with open(path, "wb") as handle:
+        while chunk := upload.file.read(2**20):
+            handle.write(chunk)
+    return path
+
+
 def _read_upload(upload: UploadFile, folder: Path, number: int, service: DoorService | None = None,
-                 max_side: int | None = None):
-    """Decode one uploaded photo from a file the server names (``photo-<n>``), never the client's name.
+                 max_side: int | None = None, path: Path | None = None):
+    """Decode one uploaded photo (saved by :func:`_save_upload` unless ``path`` says where it already is).
 
     Errors name the upload by its label (:func:`_label`), not by the server's temporary path.
     With ``service``, the decode and a first detection (whose boxes :func:`facerec.detect_faces`
@@ -204,10 +213,7 @@ def _read_upload(upload: UploadFile, folder: Path, number: int, service: DoorSer
     """
     from facerec.image import load_image
 
-    path = folder / f"photo-{number}"
-    with open(path, "wb") as handle:
-        while chunk := upload.file.read(2**20):
-            handle.write(chunk)
+    path = path or _save_upload(upload, folder, number)
     with service.slots if service is not None else contextlib.nullcontext():
         try:
             image = load_image(path, max_pixels=SERVER_MAX_PIXELS)
@@ -349,24 +355,36 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         if len(photos) > MAX_FILES:
             raise InvalidArgument(f"at most {MAX_FILES} photos per request, got {len(photos)}")
         labels = [_label(upload, number) for number, upload in enumerate(photos)]
-        images, skipped, errors = [], [], []
+        with service.lock:
+            seen = service.db.photo_hashes(name)  # a photo they already have is not even decoded
+        images, skipped, errors, duplicates = [], [], [], []
         with tempfile.TemporaryDirectory() as folder:
             for number, upload in enumerate(photos):
+                path = _save_upload(upload, Path(folder), number)
+                sha = file_sha256(path)
+                if sha in seen:
+                    duplicates.append(labels[number])
+                    continue
+                seen.add(sha)
                 try:
-                    images.append((_read_upload(upload, Path(folder), number, service, ENROLL_MAX_SIDE),
-                                   labels[number]))
+                    images.append((_read_upload(upload, Path(folder), number, service, ENROLL_MAX_SIDE, path),
+                                   labels[number], sha))
                 except (ImageNotReadable, ImageTooLarge, DetectionBudgetSpent) as error:
                     skipped.append({"file": labels[number], "reason": str(error)})
                     errors.append(error)
-        if not images:  # the first error's kind (and status code), naming every file
+        if not images and errors:  # the first error's kind (and status code), naming every file
             raise type(errors[0])("none of the uploaded files is a usable image: "
                                   + "; ".join(f"{s['file']}: {s['reason']}" for s in skipped))
-        with service.lock:
-            result = service.db.enroll(name, [image for image, _ in images], encoder=service.encoder,
-                                       detector=service.detector, labels=[label for _, label in images])
-        skipped += [{"file": file, "reason": reason} for file, reason in result.failed]
-        skipped += [{"file": file, "reason": "already enrolled (the same photo)"} for file in result.duplicates]
-        return {"name": result.name, "enrolled": result.added, "skipped": skipped}
+        added = []
+        if images:
+            with service.lock:
+                result = service.db.enroll(name, [image for image, _, _ in images], encoder=service.encoder,
+                                           detector=service.detector, labels=[label for _, label, _ in images],
+                                           hashes=[sha for _, _, sha in images])
+            added, duplicates = result.added, duplicates + result.duplicates
+            skipped += [{"file": file, "reason": reason} for file, reason in result.failed]
+        skipped += [{"file": file, "reason": "already enrolled (the same photo)"} for file in duplicates]
+        return {"name": name, "enrolled": added, "skipped": skipped}
 
     @app.delete("/api/people/{name}", response_model=schemas.RemovedOut, dependencies=admin)
     def remove(name: str):
