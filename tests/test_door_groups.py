@@ -103,3 +103,13 @@ def test_the_rules_are_tuned_on_development_people_and_one_is_chosen(bench, synt
         assert set(row["groups"]) == set(GROUPS) and set(row["dev"]) == set(GROUPS)
         if "alpha" in row["params"]:
             assert row["dev_summary"]["max_strangers_let_in"] <= bench.TUNE_TARGET
+
+
+def test_the_markdown_table_has_a_row_per_operating_point_rule_and_the_bound(bench, synthetic):
+    rows, encodings = synthetic
+    result = bench.evaluate(rows, encodings, args(rules=True), CARD, lambda name, size: 0.6)
+    table = bench.markdown(json.loads(json.dumps(result))).splitlines()
+    assert len(table) == 2 + len(result["operating_points"]) + len(result["rules"]) + 1
+    assert "**door default**" in table[2] and table[-1].startswith("| bound:")
+    for group, oracle in result["group_oracle"].items():
+        assert oracle["strangers_let_in"] <= 0.02 and group in table[0]
