@@ -154,6 +154,16 @@ def score(encodings: np.ndarray, house: Household) -> Scored:
                   gallery, house.enrolled_who, house)
 
 
+def centroid_scored(encodings: np.ndarray, house: Household) -> Scored:
+    """Like :func:`score`, but each resident is one template: the mean of their enrolled encodings."""
+    who = house.enrolled_who
+    centres = np.stack([encodings[house.enrolled[who == r]].mean(axis=0) for r in range(int(who.max()) + 1)])
+    ids = np.arange(len(centres))
+    return Scored(house.group, resident_distances(centres, ids, encodings[house.probes]), house.probes_who,
+                  resident_distances(centres, ids, encodings[house.strangers]),
+                  resident_distances(centres, ids, encodings[house.others]), centres, ids, house)
+
+
 def probe_normalised(scored: Scored, row_scale: np.ndarray) -> Scored:
     """``scored`` with each query's distances divided by ``sqrt(row_scale)`` of its photo (the probe's side of a
     symmetric normalisation ``d / sqrt(scale_resident * scale_probe)``; the resident's side is its threshold)."""
@@ -290,13 +300,15 @@ def quantile_rule(sorted_neighbours: np.ndarray, household: int = HOUSEHOLD, fal
 VARIANTS = {"cohort": (True, False), "cohort+household": (True, True), "household": (False, True)}
 
 
-def rule_table(dev: list[Scored], held: list[Scored], cohort: np.ndarray, row_scale: dict) -> list[dict]:
+def rule_table(dev: list[Scored], held: list[Scored], cohort: np.ndarray, row_scale: dict,
+               templates: tuple[list[Scored], list[Scored]] | None = None) -> list[dict]:
     """Every per-resident rule: tuned on the development split (``dev``), then measured on ``held``.
 
     Rules: the issue's cohort quantile (no tuning), and for each impostor set of :data:`VARIANTS` and each
     ``k`` of :data:`KS`, thresholds ``alpha * mean(k nearest impostor distances)`` with ``alpha`` from
     :func:`tune_alpha`; and the symmetric normalisation (:func:`symmetric_rules`, ``row_scale`` from
-    :func:`row_scales`). The rule with the best lowest-group ``residents_admitted`` on ``dev`` is ``chosen``.
+    :func:`row_scales`), also on residents' templates (``templates``: ``dev`` and ``held`` by
+    :func:`centroid_scored`). The rule with the best lowest-group ``residents_admitted`` on ``dev`` is ``chosen``.
     """
     table = []
     dev_cohort = [neighbours(house, cohort, False) for house in dev]
@@ -315,6 +327,8 @@ def rule_table(dev: list[Scored], held: list[Scored], cohort: np.ndarray, row_sc
                           "dev": figures(dev, [alpha * knn_scale(n, k) for n in dev_n]),
                           "groups": figures(held, [alpha * knn_scale(n, k) for n in held_n])})
     table += symmetric_rules(dev, held, cohort, row_scale)
+    if templates is not None:
+        table += symmetric_rules(*templates, cohort, row_scale, "template-symmetric")
     tuned = [row for row in table if "alpha" in row["params"]]
     best = max(tuned, key=lambda row: min(g["residents_admitted"] for g in row["dev"].values()))
     for row in table:
@@ -322,9 +336,11 @@ def rule_table(dev: list[Scored], held: list[Scored], cohort: np.ndarray, row_sc
     return table
 
 
-def symmetric_rules(dev: list[Scored], held: list[Scored], cohort: np.ndarray, row_scale: dict) -> list[dict]:
+def symmetric_rules(dev: list[Scored], held: list[Scored], cohort: np.ndarray, row_scale: dict,
+                    name: str = "cohort-symmetric") -> list[dict]:
     """Accept when ``d / sqrt(scale_resident * scale_probe) <= alpha`` (both scales: the mean of the ``k``
-    nearest cohort distances, the resident's over their closest enrolled photo), ``alpha`` tuned on ``dev``."""
+    nearest cohort distances, the resident's over their closest enrolled photo, or their template for
+    :func:`centroid_scored` households), ``alpha`` tuned on ``dev``."""
     table = []
     dev_n = [neighbours(house, cohort, False) for house in dev]
     held_n = [neighbours(house, cohort, False) for house in held]
@@ -332,7 +348,7 @@ def symmetric_rules(dev: list[Scored], held: list[Scored], cohort: np.ndarray, r
         dev_k = [probe_normalised(house, row_scale[k]) for house in dev]
         held_k = [probe_normalised(house, row_scale[k]) for house in held]
         alpha = tune_alpha(dev_k, [np.sqrt(knn_scale(n, k)) for n in dev_n])
-        table.append({"rule": "cohort-symmetric", "params": {"k": k, "alpha": round(alpha, 5)},
+        table.append({"rule": name, "params": {"k": k, "alpha": round(alpha, 5)},
                       "dev": figures(dev_k, [alpha * np.sqrt(knn_scale(n, k)) for n in dev_n]),
                       "groups": figures(held_k, [alpha * np.sqrt(knn_scale(n, k)) for n in held_n])})
     return table
@@ -403,7 +419,8 @@ def evaluate(rows: Rows, encodings: np.ndarray, args: argparse.Namespace, card: 
                             "tune_target": TUNE_TARGET}
         queried = np.flatnonzero(rows.held | pool)
         row_scale = row_scales(encodings, queried, encodings[cohort_rows], KS)
-        result["rules"] = rule_table(dev, held, encodings[cohort_rows], row_scale)
+        templates = tuple([centroid_scored(encodings, scored.house) for scored in houses] for houses in (dev, held))
+        result["rules"] = rule_table(dev, held, encodings[cohort_rows], row_scale, templates)
         result["group_oracle"] = group_oracle(held)
         for row in result["rules"]:
             row["summary"], row["dev_summary"] = summary(row["groups"]), summary(row["dev"])

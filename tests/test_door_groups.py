@@ -98,7 +98,8 @@ def test_the_rules_are_tuned_on_development_people_and_one_is_chosen(bench, synt
     result = bench.evaluate(rows, encodings, args(rules=True), CARD, lambda name, size: 0.6)
     rules = result["rules"]
     assert sum(row["chosen"] for row in rules) == 1
-    assert {row["rule"] for row in rules} >= {"cohort-quantile", "cohort-knn", "cohort+household-knn"}
+    assert {row["rule"] for row in rules} >= {"cohort-quantile", "cohort-knn", "cohort+household-knn",
+                                              "cohort-symmetric", "template-symmetric"}
     for row in rules:
         assert set(row["groups"]) == set(GROUPS) and set(row["dev"]) == set(GROUPS)
         if "alpha" in row["params"]:
