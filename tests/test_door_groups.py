@@ -114,3 +114,15 @@ def test_the_markdown_table_has_a_row_per_operating_point_rule_and_the_bound(ben
     assert "**door default**" in table[2] and table[-1].startswith("| bound:")
     for group, oracle in result["group_oracle"].items():
         assert oracle["strangers_let_in"] <= 0.02 and group in table[0]
+
+
+def test_templates_and_probe_normalisation_compute_what_they_say(bench, synthetic):
+    rows, encodings = synthetic
+    house = bench.draw_households(rows, rows.held, "g_b", draws=1, seed=2, household=4, enrolled=2)[0]
+    template = bench.centroid_scored(encodings, house)
+    centre = encodings[house.enrolled[house.enrolled_who == 1]].mean(axis=0)
+    expected = np.linalg.norm(encodings[house.strangers] - centre, axis=1)
+    assert np.allclose(template.strangers[:, 1], expected, atol=1e-5)
+    scale = np.full(len(rows.paths), 4.0)
+    halved = bench.probe_normalised(bench.score(encodings, house), scale)
+    assert np.allclose(halved.others, bench.score(encodings, house).others / 2.0)
