@@ -17,14 +17,15 @@ for 36 encodings by default). A probe is let in when its nearest resident is wit
 the threshold; a resident is *admitted* when let in as themselves.
 
 **Cohort rules** (``--rules``): per-resident thresholds derived without knowing
-anyone's group, measured beside today's global rule (see :func:`cohort_rules`).
+anyone's group, measured beside today's global rule (see :func:`rule_table`).
 Their cohort and their tuning use BFW's 600 development people only (half of each
 group's 75 are the cohort, the other half the tuning households and strangers);
 never the 200 held-out people, never LFW.
 
 Encodings: dlib's descriptors of BFW's photos (HOG face box, the whole tight crop
 when HOG finds none, as :func:`facerec.datasets.choose_face`), cached in
-``datasets/bfw_dlib.h5`` (about 25 min for the 20,000 photos on 2 cores, resumable).
+``datasets/bfw_dlib.h5`` (about 20 min for the 20,000 photos on 2 cores, 5 min for the held-out 5,000
+that a run without ``--rules`` needs; resumable).
 
 Usage: ``python benchmarks/door_groups.py [--rules] [--draws N] [--json]``; a saved ``--json`` result as the
 Markdown table of MODEL_CARD.md: ``python benchmarks/door_groups.py --markdown RESULT_JSON``.
