@@ -18,6 +18,11 @@ name       model                                       LFW 10-fold (MODEL_CARD.m
 for 98.6 % of the queries against nn4's 69.1 %, and only it keeps strangers out
 at a useful true-accept rate (MODEL_CARD.md). ``nn4`` is the course's network and
 the fast choice (27x faster per face in batches, 2026-12-02).
+
+A third encoder, ``facenet`` (:mod:`facerec.encoders.facenet`: FaceNet Inception-ResNet-v1 on
+CASIA-WebFace, 512-d, same ``name``/``fingerprint``/``card()``/``encode_faces`` interface), is measured
+(issue 23) but not in :data:`ENCODERS`: a database stores 128-float encodings, so it cannot record
+FaceNet's 512 until its schema changes.
 """
 
 from __future__ import annotations

@@ -15,7 +15,12 @@ not tuned on it.
   :mod:`facerec.operating_points` derives any other pair rate and the gallery
   points (``false-alarm-1e-2``, ``false-alarm-1e-3``).
 
-Usage: ``python -m facerec.training.calibrate [--encoder nn4|dlib] [--weights DIR] [--log runs/train/log.jsonl]``
+* ``--encoder dlib+facenet``: the score-level fusion of dlib and FaceNet (:func:`fused_card`):
+  each encoder's L2 distance divided by its median View 1 impostor distance (its
+  card's ``p = 0.5`` row), summed; its card is ``facerec/encoders/dlib+facenet.json``.
+
+Usage: ``python -m facerec.training.calibrate [--encoder nn4|dlib|facenet|dlib+facenet] [--weights DIR]
+[--log runs/train/log.jsonl]``
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from facerec.paths import WEIGHTS_DIR, assets_dir
 PAIR_RATES = {"far-1e-2": 1e-2, "far-1e-3": 1e-3}
 GALLERY_RATES = {"false-alarm-1e-2": 1e-2, "false-alarm-1e-3": 1e-3}
 DEFAULT_POINT = "false-alarm-1e-2"  # at most 1 % of strangers let in: the door's promise (MODEL_CARD.md)
-QUANTILE_POINTS = 96  # rows of the impostor quantile table, log-spaced in p
+QUANTILE_POINTS = 96
+FUSION = "dlib+facenet"  # rows of the impostor quantile table, log-spaced in p
 
 
 def view1_photos() -> tuple[list[str], np.ndarray, list]:
@@ -51,6 +57,10 @@ def encode_photos(encoder_name: str, paths: list[str], weights_dir: Path | None,
     """Encodings of LFW photos (relative paths) with the named encoder, on the evaluation's faces."""
     from facerec.evaluate import encode_lfw
 
+    if encoder_name == "facenet":
+        from facerec.encoders.facenet import encode_collection
+
+        return encode_collection("lfw", paths, progress)
     model = "dlib" if encoder_name == "dlib" else "facerec"
     return encode_lfw(model, paths, None if weights_dir is None else str(weights_dir), progress=progress)
 
@@ -104,10 +114,14 @@ def listed_rates(listed: np.ndarray, same: np.ndarray, threshold: float) -> tupl
 
 def operating_points(encodings: np.ndarray, labels: np.ndarray, paths: list[str], pairs: list) -> dict:
     """The card's calibration fields (see the module docstring) from View 1 encodings."""
+    return points_of(*listed_distances(encodings, paths, pairs), *split_distances(encodings, labels), len(paths))
+
+
+def points_of(listed: np.ndarray, same: np.ndarray, genuine: np.ndarray, impostor: np.ndarray, photos: int) -> dict:
+    """The card's calibration fields from View 1 distances: listed pairs (``listed``, ``same``), every
+    same-person pair (``genuine``) and every different-person pair (``impostor``) of ``photos`` photos."""
     from facerec.evaluate import best_threshold
 
-    listed, same = listed_distances(encodings, paths, pairs)
-    genuine, impostor = split_distances(encodings, labels)
     balanced = round(best_threshold(listed, same), 4)
     points = {"balanced": {"threshold": balanced, "view1_listed_accuracy": listed_rates(listed, same, balanced)[0],
                            **rates(genuine, impostor, balanced),
@@ -121,7 +135,7 @@ def operating_points(encodings: np.ndarray, labels: np.ndarray, paths: list[str]
         "operating_points": points,
         "gallery_operating_points": {name: {"false_alarm": rate} for name, rate in GALLERY_RATES.items()},
         "default_operating_point": DEFAULT_POINT,
-        "impostor_distances": {**quantile_table(impostor), "genuine_pairs": int(len(genuine)), "photos": len(paths),
+        "impostor_distances": {**quantile_table(impostor), "genuine_pairs": int(len(genuine)), "photos": photos,
                                "source": "every pair of LFW View 1 photos (pairsDevTrain + pairsDevTest) of two "
                                          "different people"},
     }
@@ -149,11 +163,19 @@ def card_path(encoder_name: str, weights_dir: Path) -> Path:
         from facerec.encoders.dlib_resnet import CARD_PATH
 
         return CARD_PATH
+    if encoder_name in ("facenet", FUSION):
+        from facerec.encoders.facenet import CARD_PATH
+
+        return CARD_PATH if encoder_name == "facenet" else CARD_PATH.with_name(f"{FUSION}.json")
     return Path(weights_dir) / "model.json"
 
 
 def base_card(encoder_name: str, weights_dir: Path, training_log: Path | None) -> dict:
     """The card's fixed fields: what the model is, its fingerprint, its licence, training facts."""
+    if encoder_name == "facenet":
+        from facerec.encoders.facenet import card_header
+
+        return card_header()
     if encoder_name == "dlib":
         from facerec.encoders.dlib_resnet import model_fingerprint
 
@@ -177,6 +199,51 @@ def base_card(encoder_name: str, weights_dir: Path, training_log: Path | None) -
     return {k: v for k, v in card.items() if v is not None}
 
 
+def median_impostor(card: dict) -> float:
+    """An encoder's median View 1 impostor distance: its card's quantile table at ``p = 0.5``."""
+    table = card["impostor_distances"]
+    if abs(table["p"][-1] - 0.5) > 1e-9:
+        raise ValueError("the card's impostor table does not end at p = 0.5; recalibrate the encoder")
+    return float(table["distance"][-1])
+
+
+def fused_card(paths: list[str], labels: np.ndarray, pairs: list, progress: bool = False) -> dict:
+    """The card of ``dlib+facenet``: each encoder's distance over its median impostor distance, summed.
+
+    Both encoders' cards must be calibrated first (their medians come from them); the fused
+    distances of View 1 then give the operating points exactly as for one encoder.
+    """
+    import hashlib
+
+    from facerec.encoders.dlib_resnet import model_card as dlib_card
+    from facerec.encoders.facenet import model_card as facenet_card
+
+    cards = {"dlib": dlib_card(), "facenet": facenet_card()}
+    listed = genuine = impostor = 0.0
+    for name, card in cards.items():
+        encodings = encode_photos(name, paths, None, progress)
+        scale = median_impostor(card)
+        one_listed, same = listed_distances(encodings, paths, pairs)
+        one_genuine, one_impostor = split_distances(encodings, labels)
+        listed, genuine, impostor = listed + one_listed / scale, genuine + one_genuine / scale, \
+            impostor + one_impostor / scale
+    parts = {name: {"fingerprint": card["fingerprint"], "median_impostor": median_impostor(card)}
+             for name, card in cards.items()}
+    both = hashlib.sha256("+".join(part["fingerprint"] for part in parts.values()).encode()).hexdigest()
+    return {"encoder": FUSION, "model": "score fusion of dlib and facenet (see their cards)",
+            "encoding": "a dlib and a facenet encoding; distance: d_dlib / median_dlib + d_facenet / median_facenet",
+            "fingerprint": both, "fingerprint_source": "SHA-256 of the two fingerprints joined by '+'",
+            "parts": parts, "licence": "the stricter of its parts: see facenet.json (CASIA-WebFace terms)",
+            **points_of(listed, same, genuine, impostor, len(paths))}
+
+
+def write_card(card: dict, path: Path) -> None:
+    """Write a card atomically (JSON, indented)."""
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None, encoder_name: str = "nn4",
               progress: bool = False) -> dict:
     """Compute an encoder's operating points on View 1 and write its model card.
@@ -184,7 +251,7 @@ def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None,
     Args:
         weights_dir: nn4's weights folder (ignored for dlib).
         training_log: nn4's ``log.jsonl``, summarised in the card.
-        encoder_name: ``"nn4"`` or ``"dlib"``.
+        encoder_name: ``"nn4"``, ``"dlib"``, ``"facenet"`` or ``"dlib+facenet"`` (:func:`fused_card`).
 
     Returns:
         The written card. For nn4 it keeps the older keys: ``threshold`` (the
@@ -194,6 +261,10 @@ def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None,
     """
     weights_dir = Path(weights_dir)
     paths, labels, pairs = view1_photos()
+    if encoder_name == FUSION:
+        card = fused_card(paths, labels, pairs, progress)
+        write_card(card, card_path(FUSION, weights_dir))
+        return card
     encodings = encode_photos(encoder_name, paths, weights_dir, progress)
     card = {**base_card(encoder_name, weights_dir, training_log), **operating_points(encodings, labels, paths, pairs)}
     if encoder_name == "nn4":
@@ -203,16 +274,14 @@ def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None,
     card = {**card, "threshold": balanced,
             "threshold_source": "best accuracy on LFW View 1 (pairsDevTrain + pairsDevTest, 3200 pairs)",
             "view1_accuracy": accuracy, "view1_far": far, "view1_frr": frr}
-    path = card_path(encoder_name, weights_dir)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_card(card, card_path(encoder_name, weights_dir))
     return card
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m facerec.training.calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", default="nn4", choices=["nn4", "dlib"], help="the encoder to calibrate")
+    parser.add_argument("--encoder", default="nn4", choices=["nn4", "dlib", "facenet", FUSION],
+                        help="the encoder to calibrate")
     parser.add_argument("--weights", default=str(WEIGHTS_DIR), help="nn4's weights folder (default: weights/)")
     parser.add_argument("--log", default=None, help="nn4's training log.jsonl to summarise in model.json")
     args = parser.parse_args(argv)
