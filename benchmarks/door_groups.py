@@ -27,8 +27,16 @@ when HOG finds none, as :func:`facerec.datasets.choose_face`), cached in
 ``datasets/bfw_dlib.h5`` (about 20 min for the 20,000 photos on 2 cores, 5 min for the held-out 5,000
 that a run without ``--rules`` needs; resumable).
 
-Usage: ``python benchmarks/door_groups.py [--rules] [--draws N] [--json]``; a saved ``--json`` result as the
-Markdown table of MODEL_CARD.md: ``python benchmarks/door_groups.py --markdown RESULT_JSON``.
+``--encoder facenet`` uses FaceNet (:mod:`facerec.encoders.facenet`, cached in ``datasets/bfw_facenet.h5``,
+about 25 ms a photo) and ``--encoder dlib+facenet`` the fusion of both (each distance divided by its
+encoder's median View 1 impostor distance, summed; operating points from ``dlib+facenet.json``, calibrated
+on View 1 by ``python -m facerec.training.calibrate --encoder dlib+facenet``). The door's search
+(:class:`facerec.search.ExactSearch`) takes 128-d encodings only, so for these the same nearest-photo
+distance is computed in numpy (:func:`distance_matrix`); the thresholds still come from the door's code.
+
+Usage: ``python benchmarks/door_groups.py [--encoder dlib|facenet|dlib+facenet] [--rules] [--draws N]
+[--json]``; a saved ``--json`` result as the Markdown table of MODEL_CARD.md:
+``python benchmarks/door_groups.py --markdown RESULT_JSON``.
 """
 
 from __future__ import annotations
@@ -121,15 +129,38 @@ def draw_households(rows: Rows, pool: np.ndarray, group: str, draws: int = DRAWS
     return result
 
 
+BLOCKS: list[int] = []  # a fused encoding's parts' widths (each part pre-divided by its scale); [] for one encoder
+
+
+def distance_matrix(gallery: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``(Q, G)`` distances: the door's :class:`facerec.search.ExactSearch` for 128-d encodings; for wider
+    ones (which it refuses) the same L2 in numpy, and for a fusion the sum of its parts' L2 distances."""
+    from facerec.search import ENCODING_SIZE, ExactSearch
+
+    if not BLOCKS and gallery.shape[1] == ENCODING_SIZE:
+        return np.sqrt(ExactSearch(gallery, np.arange(len(gallery))).squared_distances(queries))
+    total = np.zeros((len(queries), len(gallery)))
+    start = 0
+    for width in BLOCKS or [gallery.shape[1]]:
+        g, q = gallery[:, start:start + width].astype(np.float64), queries[:, start:start + width].astype(np.float64)
+        d2 = np.sum(q * q, axis=1)[:, None] - 2 * q @ g.T + np.sum(g * g, axis=1)[None]
+        total += np.sqrt(np.maximum(d2, 0))
+        start += width
+    return total
+
+
 def resident_distances(gallery: np.ndarray, who: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """``(Q, H)``: each query's distance to each resident's closest enrolled photo (the door's search)."""
-    from facerec.search import ExactSearch
+    from facerec.search import ENCODING_SIZE, ExactSearch
 
     people = int(who.max()) + 1
-    distances, ids = ExactSearch(gallery, who).search(queries, people)
-    dense = np.empty((len(queries), people), np.float32)
-    np.put_along_axis(dense, ids, distances, axis=1)
-    return dense
+    if not BLOCKS and gallery.shape[1] == ENCODING_SIZE:
+        distances, ids = ExactSearch(gallery, who).search(queries, people)
+        dense = np.empty((len(queries), people), np.float32)
+        np.put_along_axis(dense, ids, distances, axis=1)
+        return dense
+    full = distance_matrix(gallery, queries)
+    return np.stack([full[:, who == r].min(axis=1) for r in range(people)], axis=1).astype(np.float32)
 
 
 @dataclass
@@ -180,10 +211,8 @@ def probe_normalised(scored: Scored, row_scale: np.ndarray) -> Scored:
 
 def row_scales(encodings: np.ndarray, rows: np.ndarray, cohort: np.ndarray, ks: tuple[int, ...]) -> dict:
     """``{k: (N,)}``: for each of ``rows``, the mean of its ``k`` nearest cohort distances (others zero)."""
-    from facerec.search import ExactSearch
-
-    squared = ExactSearch(cohort, np.arange(len(cohort))).squared_distances(encodings[rows])
-    nearest = np.sort(np.sqrt(squared), axis=1)
+    nearest = np.concatenate([np.sort(distance_matrix(cohort, encodings[rows[i:i + 2048]]), axis=1)
+                              for i in range(0, len(rows), 2048)])
     scales = {}
     for k in ks:
         scales[k] = np.zeros(len(encodings))
@@ -373,14 +402,67 @@ def summary(groups: dict) -> dict:
             "min_residents_admitted": min(g["residents_admitted"] for g in groups.values())}
 
 
-def bfw_encodings(rows: Rows, needed: np.ndarray, progress: bool) -> np.ndarray:
-    """``(N, 128)`` dlib descriptors of the ``needed`` rows (cached in ``datasets/bfw_dlib.h5``; others zero)."""
-    from facerec.encoders.dlib_resnet import encode_collection
+ENCODERS = ("dlib", "facenet", "dlib+facenet")
 
-    encodings = np.zeros((len(rows.paths), 128), np.float32)
+
+def bfw_encodings(rows: Rows, needed: np.ndarray, progress: bool, encoder: str = "dlib") -> np.ndarray:
+    """Encodings of the ``needed`` rows (others zero), cached in ``datasets/bfw_<encoder>.h5``.
+
+    ``dlib``: ``(N, 128)``; ``facenet``: ``(N, 512)``; ``dlib+facenet``: both side by side, each divided by
+    its encoder's median View 1 impostor distance (:func:`fusion_scales`), and :data:`BLOCKS` set so that
+    distances are the sum of the two parts' distances.
+    """
+    from facerec.encoders import dlib_resnet, facenet
+
     chosen = np.flatnonzero(needed)
-    encodings[chosen] = encode_collection("bfw", [rows.paths[i] for i in chosen], progress)
-    return encodings
+    paths = [rows.paths[i] for i in chosen]
+    parts = []
+    for name, module in (("dlib", dlib_resnet), ("facenet", facenet)):
+        if name in encoder.split("+"):
+            part = np.zeros((len(rows.paths), 128 if name == "dlib" else 512), np.float32)
+            part[chosen] = module.encode_collection("bfw", paths, progress)
+            parts.append(part)
+    if len(parts) == 1:
+        return parts[0]
+    scales = fusion_scales()
+    BLOCKS[:] = [part.shape[1] for part in parts]
+    return np.concatenate([part / np.float32(scale) for part, scale in zip(parts, scales, strict=True)], axis=1)
+
+
+def fusion_scales() -> tuple[float, float]:
+    """dlib's and FaceNet's median View 1 impostor distances (from their model cards)."""
+    from facerec.encoders.dlib_resnet import model_card as dlib_card
+    from facerec.encoders.facenet import model_card as facenet_card
+    from facerec.training.calibrate import median_impostor
+
+    return median_impostor(dlib_card()), median_impostor(facenet_card())
+
+
+class CardOnly:
+    """An encoder as far as the door's decision code needs one: its model card (for the fusion)."""
+
+    def __init__(self, card: dict):
+        self._card = card
+
+    def card(self) -> dict:
+        return self._card
+
+
+def encoder_card(encoder: str) -> tuple[dict, Callable[[str, int], float]]:
+    """``(card, threshold_of)``: the encoder's model card and the door's threshold of a named point."""
+    from facerec.api import decision_threshold
+
+    if encoder == "dlib":
+        from facerec.encoders.dlib_resnet import get_dlib_encoder as get
+    elif encoder == "facenet":
+        from facerec.encoders.facenet import get_facenet_encoder as get
+    else:
+        from facerec.encoders.facenet import CARD_PATH
+
+        card = json.loads(CARD_PATH.with_name(f"{encoder}.json").read_text())
+        return card, lambda name, size: decision_threshold(CardOnly(card), size, operating_point=name).value
+    card = get().card()
+    return card, lambda name, size: decision_threshold(get(), size, operating_point=name).value
 
 
 def households_of(rows: Rows, pool: np.ndarray, encodings: np.ndarray, args: argparse.Namespace) -> list[Scored]:
@@ -388,14 +470,6 @@ def households_of(rows: Rows, pool: np.ndarray, encodings: np.ndarray, args: arg
     groups = sorted(set(rows.groups[pool].tolist()))
     return [score(encodings, house) for group in groups
             for house in draw_households(rows, pool, group, args.draws, args.seed, args.household, args.enrolled)]
-
-
-def dlib_threshold(name: str, gallery_size: int) -> float:
-    """The door's threshold of a named operating point of dlib's card, for ``gallery_size`` encodings."""
-    from facerec.api import decision_threshold
-    from facerec.encoders.dlib_resnet import get_dlib_encoder
-
-    return decision_threshold(get_dlib_encoder(), gallery_size, operating_point=name).value
 
 
 def evaluate(rows: Rows, encodings: np.ndarray, args: argparse.Namespace, card: dict,
@@ -457,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--household", type=int, default=HOUSEHOLD, help=f"people per household ({HOUSEHOLD})")
     parser.add_argument("--enrolled", type=int, default=ENROLLED, help=f"photos enrolled per resident ({ENROLLED})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the households and the cohort ({SEED})")
+    parser.add_argument("--encoder", default="dlib", choices=ENCODERS,
+                        help="dlib (default), facenet, or their fusion dlib+facenet (calibrate both first)")
     parser.add_argument("--rules", action="store_true", help="also tune and measure the per-resident rules")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--markdown", default=None, metavar="RESULT_JSON",
@@ -472,11 +548,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.enrolled < 25 or args.household < 2 or args.draws < 1:
         print("door_groups: need 1 <= --enrolled < 25, --household >= 2, --draws >= 1", file=sys.stderr)
         return 2
-    from facerec.encoders.dlib_resnet import model_card
-
     rows = load_rows()
-    encodings = bfw_encodings(rows, np.ones(len(rows.paths), bool) if args.rules else rows.held, not args.json)
-    result = evaluate(rows, encodings, args, model_card(), dlib_threshold)
+    needed = np.ones(len(rows.paths), bool) if args.rules else rows.held
+    encodings = bfw_encodings(rows, needed, not args.json, args.encoder)
+    result = evaluate(rows, encodings, args, *encoder_card(args.encoder))
     print(json.dumps(result) if args.json else markdown(result))
     return 0
 

@@ -126,3 +126,20 @@ def test_templates_and_probe_normalisation_compute_what_they_say(bench, syntheti
     scale = np.full(len(rows.paths), 4.0)
     halved = bench.probe_normalised(bench.score(encodings, house), scale)
     assert np.allclose(halved.others, bench.score(encodings, house).others / 2.0)
+
+
+def test_wide_and_fused_encodings_get_the_nearest_photo_distance_the_door_search_would(bench):
+    rng = np.random.default_rng(1)
+    gallery, queries = rng.normal(size=(6, 128)).astype(np.float32), rng.normal(size=(4, 128)).astype(np.float32)
+    who = np.array([0, 0, 1, 1, 2, 2])
+    brute = np.linalg.norm(queries[:, None] - gallery[None], axis=2)
+    door = bench.resident_distances(gallery, who, queries)  # facerec.search.ExactSearch
+    wide = bench.resident_distances(np.tile(gallery, 4), who, np.tile(queries, 4))  # 512-d: numpy
+    assert np.allclose(door, brute.reshape(4, 3, 2).min(axis=2), atol=1e-4)
+    assert np.allclose(wide, 2 * door, atol=1e-3)  # four copies: twice the distance
+    bench.BLOCKS[:] = [128, 128]
+    try:  # a fusion: the sum of its parts' distances
+        fused = bench.distance_matrix(np.hstack([gallery, 2 * gallery]), np.hstack([queries, 2 * queries]))
+        assert np.allclose(fused, 3 * brute, atol=1e-3)
+    finally:
+        bench.BLOCKS[:] = []
