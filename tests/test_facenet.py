@@ -77,3 +77,16 @@ def test_a_real_encoding_puts_younes_nearer_younes_than_bertrand(happy_house):
     same = np.linalg.norm(found["camera_0"] - found["younes"])
     other = np.linalg.norm(found["camera_0"] - found["bertrand"])
     assert same < other, (same, other)
+
+
+def test_the_fusion_card_was_made_from_the_current_cards_of_both_encoders():
+    import json
+
+    from facerec.encoders.dlib_resnet import model_card as dlib_card
+    from facerec.training.calibrate import FUSION, card_path, median_impostor
+
+    fused = json.loads(card_path(FUSION, facenet.CARD_PATH.parent).read_text())
+    for name, card in (("dlib", dlib_card()), ("facenet", facenet.model_card())):
+        assert fused["parts"][name] == {"fingerprint": card["fingerprint"], "median_impostor": median_impostor(card)}
+    points = fused["operating_points"]
+    assert points["far-1e-3"]["threshold"] < points["far-1e-2"]["threshold"] < 4.0  # a sum of two scaled distances
