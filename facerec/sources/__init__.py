@@ -81,7 +81,7 @@ class FrameSource(ABC):
 def safe_name(url: str) -> str:
     """``scheme://host:port/path`` of a URL without its user name, password or query (for logs)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
