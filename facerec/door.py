@@ -38,7 +38,17 @@ from facerec.sources.files import (  # noqa: F401 - re-exported: the door's hist
     iter_frames,
     video_fps,
 )
-from facerec.visits import VISIT_TIMEOUT, Decision, Sighting, Tracker, Visit, decide, iso_utc, sharpness
+from facerec.visits import (
+    VISIT_TIMEOUT,
+    Decision,
+    Sighting,
+    Tracker,
+    Visit,
+    decide,
+    distances_from,
+    iso_utc,
+    sharpness,
+)
 
 KNOWN_BGR = (60, 180, 60)  # green box: a resident within the threshold
 UNKNOWN_BGR = (40, 40, 220)  # red box: nobody close enough (or refused)
@@ -184,17 +194,7 @@ class _Visits:
         self.database, self.threshold, self.report = database, threshold, report
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.tracker = Tracker(timeout)
-        self.search = database.searcher("exact")
-        self.names = database.names_by_id()
-
-    def distances_to(self, encodings: np.ndarray) -> dict[str, np.ndarray]:
-        """``{name: (n,) distances}`` of the 10 closest people of each encoding (inf where not among them)."""
-        distances, ids = self.search.search(encodings, 10)
-        table: dict[str, np.ndarray] = {}
-        for row, (row_d, row_ids) in enumerate(zip(distances, ids)):
-            for d, i in zip(row_d, row_ids):
-                table.setdefault(self.names[int(i)], np.full(len(encodings), np.inf))[row] = d
-        return table
+        self.distances_to = distances_from(database.searcher("exact"), database.names_by_id())
 
     def frame(self, timestamp: float, sightings: list[Sighting]) -> None:
         self._end(self.tracker.update(timestamp, sightings))

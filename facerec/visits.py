@@ -165,6 +165,23 @@ class Tracker:
 
 
 DistanceFunction = Callable[[np.ndarray], dict[str, np.ndarray]]
+CANDIDATES = 10  # people per frame whose distances a visit's decision compares
+
+
+def distances_from(search, names: dict[int, str], candidates: int = CANDIDATES) -> DistanceFunction:
+    """A :data:`DistanceFunction` over a search (:mod:`facerec.search`) whose ids ``names`` maps to people.
+
+    Each frame is compared with its ``candidates`` closest people; a person not among a frame's
+    candidates is at ``inf`` for that frame (the median then counts it as far).
+    """
+    def distances_to(encodings: np.ndarray) -> dict[str, np.ndarray]:
+        distances, ids = search.search(encodings, candidates)
+        table: dict[str, np.ndarray] = {}
+        for row, (row_d, row_ids) in enumerate(zip(distances, ids)):
+            for d, i in zip(row_d, row_ids):
+                table.setdefault(names[int(i)], np.full(len(encodings), np.inf))[row] = d
+        return table
+    return distances_to
 
 
 def decide(visit: Visit, distances_to: DistanceFunction, threshold: float, best: int = BEST_FRAMES,
