@@ -290,3 +290,19 @@ def test_one_bad_frame_among_five_does_not_change_the_median():
 
     decision = decide(Visit(1, frames), lambda e: distances_to(e), threshold=0.5)
     assert decision.identity == "anna" and decision.frames == 5 and decision.distance < 0.3
+
+
+def test_a_video_file_is_cut_into_visits_on_stream_time(younes_db, tmp_path):
+    video = tmp_path / "door.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (640, 480))
+    empty = np.full((480, 640, 3), 120, np.uint8)
+    for frame in [door_frame("camera_0")] * 6 + [empty] * 5 + [door_frame("benoit")] * 6:
+        writer.write(frame)
+    writer.release()
+    before = len(FaceDatabase(younes_db).door_log(1000))
+    report = run_door(video, younes_db, visit_timeout=0.5, detector="hog", progress=False)
+    assert [(v["identity"], v["seen"]) for v in report.visits] == [("younes", 6), (None, 6)]
+    first = report.visits[0]
+    seconds = (datetime.fromisoformat(first["end"]) - datetime.fromisoformat(first["start"])).total_seconds()
+    assert seconds == pytest.approx(1.0, abs=0.01)  # frames 0-5 at 5 frames a second, not the wall clock
+    assert len(FaceDatabase(younes_db).door_log(1000)) == before + 2 and report.out is None
