@@ -306,3 +306,10 @@ def test_a_video_file_is_cut_into_visits_on_stream_time(younes_db, tmp_path):
     seconds = (datetime.fromisoformat(first["end"]) - datetime.fromisoformat(first["start"])).total_seconds()
     assert seconds == pytest.approx(1.0, abs=0.01)  # frames 0-5 at 5 frames a second, not the wall clock
     assert len(FaceDatabase(younes_db).door_log(1000)) == before + 2 and report.out is None
+
+
+def test_a_folder_named_like_a_camera_index_is_read_as_a_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert source_kind("0") == "camera"
+    (tmp_path / "0").mkdir()
+    assert source_kind("0") == "file" and source_kind("/dev/video0") == "camera"

@@ -87,7 +87,11 @@ def safe_name(url: str) -> str:
 
 
 def source_kind(spec: str | os.PathLike, poll: float | None = None) -> str:
-    """``"snapshot"``, ``"stream"``, ``"camera"`` or ``"file"`` for a source given on the command line."""
+    """``"snapshot"``, ``"stream"``, ``"camera"`` or ``"file"`` for a source given on the command line.
+
+    Raises:
+        InvalidArgument: a URL scheme other than rtsp(s)/http(s), or ``poll`` with anything but an http(s) URL.
+    """
     text = str(spec)
     scheme = urlsplit(text).scheme.lower() if "://" in text else ""
     if scheme:
@@ -99,8 +103,8 @@ def source_kind(spec: str | os.PathLike, poll: float | None = None) -> str:
         return "snapshot" if poll is not None else "stream"
     if poll is not None:
         raise InvalidArgument("--poll takes an http(s) snapshot URL; drop it for files, folders and cameras")
-    if re.fullmatch(r"\d{1,3}", text) or re.fullmatch(r"/dev/video\d{1,3}", text):
-        return "camera"
+    if re.fullmatch(r"/dev/video\d{1,3}", text) or (re.fullmatch(r"\d{1,3}", text) and not os.path.exists(text)):
+        return "camera"  # a bare number is a camera index unless a file or folder has that name
     return "file"
 
 
