@@ -281,8 +281,10 @@ def cmd_door(args: argparse.Namespace) -> int:
                           keep_log_days=args.keep_log_days or None, max_fps=args.max_fps, poll=args.poll,
                           give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
                           on_visit=on_visit, **_decision(args))
-    if live and args.json:
-        return 0  # every visit was printed as a JSON line as it ended
+    if live and args.json:  # every visit was printed as a JSON line as it ended; the counts go to stderr
+        print(f"facerec: door: {report.frames} frame(s) searched or drawn, {report.dropped} dropped, "
+              f"{report.reconnects} reconnection(s), {len(report.visits)} visit(s)", file=sys.stderr)
+        return 0
     seen = ", ".join(f"{name or 'unknown'} ({count})" for name, count in report.seen().most_common()) or "nobody"
     lines = [] if live else [_visit_line(visit) for visit in report.visits]
     _emit(args, report.to_json(), lines + [

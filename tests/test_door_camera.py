@@ -117,10 +117,13 @@ def younes_db(tmp_path_factory):
 
 
 def door(db, source, *options: str, capsys) -> tuple[int, list[dict]]:
-    """``facerec --db db door source --json --detector hog options...``: exit code and the JSON lines."""
+    """``facerec --db db door source --json --detector hog options...``: exit code and the JSON lines
+    (stdout holds nothing else; the counts are one line on stderr)."""
     capsys.readouterr()
     code = main(["--db", str(db), "door", source, "--json", "--detector", "hog", *options])
-    return code, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    out, err = capsys.readouterr()
+    assert "dropped" in err and len(err.strip().splitlines()) == 1, err
+    return code, [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 # -- the door on an MJPEG stream, a dropped stream, a stranger, a snapshot URL ------------------------------
