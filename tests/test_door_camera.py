@@ -316,3 +316,16 @@ def test_a_folder_named_like_a_camera_index_is_read_as_a_folder(tmp_path, monkey
     assert source_kind("0") == "camera"
     (tmp_path / "0").mkdir()
     assert source_kind("0") == "file" and source_kind("/dev/video0") == "camera"
+
+
+def test_door_json_on_a_folder_stays_one_report_with_its_visits(younes_db, tmp_path, capsys):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(frames / f"{index}.jpg"), door_frame("camera_0"))
+    capsys.readouterr()
+    assert main(["--db", str(younes_db), "door", str(frames), "--json", "--detector", "hog"]) == 0
+    report = json.loads(capsys.readouterr().out)  # one object, as before visits
+    assert report["frames"] == 3 and len(report["faces"]) == 3 and report["out"] is None
+    assert len(report["visits"]) == 1 and VISIT_FIELDS <= set(report["visits"][0])
+    assert report["visits"][0]["identity"] == "younes" and report["visits"][0]["seen"] == 3
