@@ -329,3 +329,33 @@ def test_door_json_on_a_folder_stays_one_report_with_its_visits(younes_db, tmp_p
     assert report["frames"] == 3 and len(report["faces"]) == 3 and report["out"] is None
     assert len(report["visits"]) == 1 and VISIT_FIELDS <= set(report["visits"][0])
     assert report["visits"][0]["identity"] == "younes" and report["visits"][0]["seen"] == 3
+
+
+def test_the_reader_backs_off_doubling_and_counts_one_reconnection_per_drop():
+    from facerec.sources.live import LiveSource
+
+    class Flaky(LiveSource):
+        """Refuses twice, gives 3 frames, drops, gives 2 frames, then is gone."""
+
+        name = "flaky"
+
+        def __init__(self):
+            super().__init__(give_up=0.5, backoff=(0.05, 0.1))
+            self.plan, self.opened_at = [None, None, 3, 2], []
+
+        def _open(self):
+            self.opened_at.append(time.monotonic())
+            count = self.plan.pop(0) if self.plan else None
+            return None if count is None else [count]  # frames left on this connection
+
+        def _read(self, handle):
+            if handle[0] == 0:
+                return None  # the stream drops
+            handle[0] -= 1
+            return np.zeros((4, 4, 3), np.uint8)
+
+    source = Flaky()
+    frames = list(source)
+    assert len(frames) + source.stats.dropped == 5 and source.stats.read == 5 and source.stats.reconnects == 1
+    gaps = np.diff(source.opened_at)
+    assert gaps[0] >= 0.095 and gaps[1] >= 0.095 and max(gaps) < 1.0  # the 0.05 s doubled after each refusal
