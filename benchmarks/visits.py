@@ -63,7 +63,7 @@ def simulated_visit(path: Path, views: int, rng: np.random.Generator, visit_id: 
     for view in range(views):
         rgb = augment(photo, rng)
         face, _ = choose_face(rgb, "lfw")
-        visit.sightings.append(Sighting(view * 0.2, tuple(int(v) for v in face.box), encode_face(rgb, face),
+        visit.add(Sighting(view * 0.2, tuple(int(v) for v in face.box), encode_face(rgb, face),
                                         sharpness(rgb, face.box), f"{path.name}#{view}"))
     return visit
 

@@ -182,7 +182,7 @@ def visit_json(visit: Visit, decision: Decision, source: str) -> dict:
     distance = round(decision.distance, 6) if np.isfinite(decision.distance) else None
     return {"visit": visit.visit, "start": iso_utc(visit.start), "end": iso_utc(visit.end),
             "identity": decision.identity, "admitted": decision.identity is not None, "distance": distance,
-            "frames": decision.frames, "flat": None, "closest": decision.closest, "seen": len(visit.sightings),
+            "frames": decision.frames, "flat": None, "closest": decision.closest, "seen": visit.seen,
             "gated": decision.gated, "source": source}
 
 

@@ -28,6 +28,7 @@ REIDENTIFY = 0.45  # a face that jumped (no overlap) continues a track when this
 MIN_FACE = 40  # pixels: smaller faces do not count in the decision
 MIN_SHARPNESS = 15.0  # variance of the Laplacian of the 80x80 face; below: too blurred to count
 BEST_FRAMES = 5  # frames the decision uses
+MAX_SIGHTINGS = 300  # sightings a visit keeps (a face standing at the door for hours stays bounded)
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,18 @@ class Sighting:
 
 @dataclass
 class Visit:
-    """One track: a face from its first frame until ``timeout`` after it was last seen."""
+    """One track: a face from its first frame until ``timeout`` after it was last seen.
+
+    Memory stays bounded: beyond ``MAX_SIGHTINGS`` the worst sighting (unusable first, then lowest
+    quality) is forgotten, never the first or the last 5; ``seen`` counts them all.
+    """
 
     visit: int
     sightings: list[Sighting] = field(default_factory=list)
+    seen: int = 0
+
+    def __post_init__(self) -> None:
+        self.seen = self.seen or len(self.sightings)
 
     @property
     def start(self) -> float:
@@ -68,6 +77,15 @@ class Visit:
     @property
     def end(self) -> float:
         return self.sightings[-1].timestamp
+
+    def add(self, sighting: Sighting) -> None:
+        """Append a sighting (forgetting the worst one past ``MAX_SIGHTINGS``)."""
+        self.sightings.append(sighting)
+        self.seen += 1
+        if len(self.sightings) > MAX_SIGHTINGS:
+            middle = range(1, len(self.sightings) - 5)
+            worst = min(middle, key=lambda i: (self.sightings[i].usable(), self.sightings[i].quality()))
+            del self.sightings[worst]
 
     def best(self, count: int = BEST_FRAMES, min_face: int = MIN_FACE,
              min_sharpness: float = MIN_SHARPNESS) -> list[Sighting]:
@@ -150,7 +168,7 @@ class Tracker:
         used_tracks, used_sightings = set(), set()
         for _, t, s in pairs:
             if t not in used_tracks and s not in used_sightings:
-                self.open[t].sightings.append(sightings[s])
+                self.open[t].add(sightings[s])
                 used_tracks.add(t)
                 used_sightings.add(s)
         for s, sighting in enumerate(sightings):

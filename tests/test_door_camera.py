@@ -359,3 +359,15 @@ def test_the_reader_backs_off_doubling_and_counts_one_reconnection_per_drop():
     assert len(frames) + source.stats.dropped == 5 and source.stats.read == 5 and source.stats.reconnects == 1
     gaps = np.diff(source.opened_at)
     assert gaps[0] >= 0.095 and gaps[1] >= 0.095 and max(gaps) < 1.0  # the 0.05 s doubled after each refusal
+
+
+def test_a_visit_that_lasts_keeps_a_bounded_number_of_sightings_and_its_best_ones():
+    from facerec.visits import MAX_SIGHTINGS
+
+    anna = person(1)
+    visit = Visit(1)
+    for step in range(3 * MAX_SIGHTINGS):
+        visit.add(seen(step / 10, 200, anna, sharp=500.0 if step == 7 else 50.0))
+    assert len(visit.sightings) == MAX_SIGHTINGS and visit.seen == 3 * MAX_SIGHTINGS
+    assert visit.start == 0.0 and visit.end == pytest.approx((3 * MAX_SIGHTINGS - 1) / 10)
+    assert visit.best(1)[0].timestamp == pytest.approx(0.7)  # the sharpest frame was kept
