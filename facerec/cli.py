@@ -281,6 +281,9 @@ def cmd_door(args: argparse.Namespace) -> int:
                           keep_log_days=args.keep_log_days or None, max_fps=args.max_fps, poll=args.poll,
                           give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
                           on_visit=on_visit, **_decision(args))
+    if live and report.frames == 0:
+        print(f"facerec: warning: no frame came from {report.source}; is the address right and the camera on? "
+              "(OPENCV_FFMPEG_LOGLEVEL=24 shows FFmpeg's messages)", file=sys.stderr)
     if live and args.json:  # every visit was printed as a JSON line as it ended; the counts go to stderr
         print(f"facerec: door: {report.frames} frame(s) searched or drawn, {report.dropped} dropped, "
               f"{report.reconnects} reconnection(s), {len(report.visits)} visit(s)", file=sys.stderr)

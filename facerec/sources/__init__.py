@@ -21,7 +21,7 @@ import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -48,7 +48,6 @@ class SourceStats:
     read: int = 0
     dropped: int = 0
     reconnects: int = 0
-    errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """``{"read", "dropped", "reconnects"}``."""

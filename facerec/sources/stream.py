@@ -9,8 +9,11 @@ already a dependency, PyAV would be a new one.
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
+import os
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg quiet (a stream that ends is not an error);
+import cv2  # noqa: E402 - read when OpenCV's FFmpeg backend starts; set the variable yourself to see its logs
+import numpy as np  # noqa: E402
 
 from facerec.sources import safe_name
 from facerec.sources.live import LiveSource
