@@ -26,6 +26,7 @@ from facerec.exceptions import (
     ImageNotReadable,
     ImageTooLarge,
     InvalidArgument,
+    SourceUnavailable,
 )
 from facerec.names import printable_name
 
@@ -282,8 +283,9 @@ def cmd_door(args: argparse.Namespace) -> int:
                           give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
                           on_visit=on_visit, **_decision(args))
     if live and report.frames == 0:
-        print(f"facerec: warning: no frame came from {report.source}; is the address right and the camera on? "
-              "(OPENCV_FFMPEG_LOGLEVEL=24 shows FFmpeg's messages)", file=sys.stderr)
+        raise SourceUnavailable(f"no frame came from {report.source} in {args.give_up:g} s of retrying; check the "
+                                "address, the camera's power and network, or raise --give-up "
+                                "(OPENCV_FFMPEG_LOGLEVEL=24 shows FFmpeg's messages)")
     if live and args.json:  # every visit was printed as a JSON line as it ended; the counts go to stderr
         print(f"facerec: door: {report.frames} frame(s) searched or drawn, {report.dropped} dropped, "
               f"{report.reconnects} reconnection(s), {len(report.visits)} visit(s)", file=sys.stderr)
@@ -764,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except SystemExit as exit_:  # --help or a usage error of a delegated command (train, evaluate)
         return int(exit_.code or 0)
-    except (DatabaseNotWritable, DatabaseGone) as error:  # a system problem (disk, file), not bad input
+    except (DatabaseNotWritable, DatabaseGone, SourceUnavailable) as error:  # a system problem, not bad input
         print(f"facerec: error: {error}", file=sys.stderr)
         return 1
     except FaceRecError as error:

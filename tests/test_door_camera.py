@@ -371,3 +371,13 @@ def test_a_visit_that_lasts_keeps_a_bounded_number_of_sightings_and_its_best_one
     assert len(visit.sightings) == MAX_SIGHTINGS and visit.seen == 3 * MAX_SIGHTINGS
     assert visit.start == 0.0 and visit.end == pytest.approx((3 * MAX_SIGHTINGS - 1) / 10)
     assert visit.best(1)[0].timestamp == pytest.approx(0.7)  # the sharpest frame was kept
+
+
+def test_a_stream_that_never_answers_is_one_error_line_and_exit_code_1(younes_db, capsys):
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    capsys.readouterr()
+    code = main(["--db", str(younes_db), "door", f"http://u:pw@127.0.0.1:{port}/video.mjpg", "--give-up", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("facerec: error: no frame came from http://127.0.0.1:") and "pw" not in err
+    assert len(err.strip().splitlines()) == 1
