@@ -176,10 +176,12 @@ def test_a_snapshot_url_is_polled_at_its_rate(younes_db, capsys):
 
 def test_max_fps_caps_the_frames_searched_and_counts_the_dropped_ones(younes_db):
     server = MjpegServer(door_frame("camera_0"), per_connection=45, fps=30)
+    started = time.monotonic()
     report = run_door(server.url, younes_db, max_fps=2, give_up=1, detector="hog", progress=False, log=False)
+    elapsed = time.monotonic() - started
     assert server.served == 45
-    assert 1 <= report.frames <= 6  # 1.5 s of stream at 2 a second (and the last one)
-    assert report.dropped >= 30 and report.frames + report.dropped <= 45
+    assert 1 <= report.frames <= elapsed * 2 + 1  # about 1.5 s of stream at 2 a second, whatever the load
+    assert report.dropped >= 30 and report.frames + report.dropped == 45
 
 
 def test_a_stream_nobody_serves_is_retried_with_back_off_and_ends_by_itself():
