@@ -280,22 +280,32 @@ def identify_faces(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int
     Returns:
         One :class:`FaceResult` per face, in the order of ``faces``.
     """
+    return identify_faces_encoded(rgb, faces, db, k, threshold, encoder, backend, label, operating_point, far,
+                                  false_alarm)[0]
+
+
+def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,
+                           threshold: float | None = None, encoder=None, backend: str = "exact",
+                           label: str = "array", operating_point: str | None = None, far: float | None = None,
+                           false_alarm: float | None = None) -> tuple[list[FaceResult], np.ndarray]:
+    """:func:`identify_faces` and the faces' encodings ``(len(faces), 128)`` (the door tracks them)."""
     if not faces:
-        return []
+        return [], np.zeros((0, ENCODING_SIZE), np.float32)
     with using_database(db) as database:
         encoder = _encoder(encoder, database)
         database.check_encoder(encoder)
         search = database.searcher(backend)
         names = database.names_by_id()
         decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far, false_alarm)
-    distances, ids = search.search(encoder.encode_faces(rgb, faces), k)
+    encodings = encoder.encode_faces(rgb, faces)
+    distances, ids = search.search(encodings, k)
     results = []
     for face, row_d, row_ids in zip(faces, distances, ids):
         candidates = [Match(names[int(i)], float(d)) for d, i in zip(row_d, row_ids)]
         best = candidates[0]
         results.append(FaceResult(label, face.box, best.name if best.distance <= decision.value else None,
                                   best.distance, decision.value, candidates, decision.operating_point, encoder.name))
-    return results
+    return results, np.asarray(encodings, np.float32).reshape(len(faces), -1)
 
 
 def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float | None = None,

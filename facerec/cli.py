@@ -26,6 +26,7 @@ from facerec.exceptions import (
     ImageNotReadable,
     ImageTooLarge,
     InvalidArgument,
+    SourceUnavailable,
 )
 from facerec.names import printable_name
 
@@ -266,7 +267,10 @@ def _safe_file_name(name: str) -> str:
 
 def cmd_door(args: argparse.Namespace) -> int:
     from facerec.door import run_door
+    from facerec.sources import source_kind
 
+    live = source_kind(args.source, args.poll) != "file"
+    on_visit = _print_visit(args.json) if live else None
     with _open_db(args) as db:
         encoder = _encoder(args, db)
         problem = db.write_problem()
@@ -274,12 +278,41 @@ def cmd_door(args: argparse.Namespace) -> int:
             print(f"facerec: warning: the door keeps identifying, but its log is not being written: {problem}",
                   file=sys.stderr)
         report = run_door(args.source, db, args.out, every=args.every, k=args.k, fps=args.fps, encoder=encoder,
-                          progress=_progress(), detector=args.detector, log=problem is None,
-                          keep_log_days=args.keep_log_days or None, **_decision(args))
+                          progress=_progress() and not live, detector=args.detector, log=problem is None,
+                          keep_log_days=args.keep_log_days or None, max_fps=args.max_fps, poll=args.poll,
+                          give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
+                          on_visit=on_visit, **_decision(args))
+    if live and report.frames == 0:
+        raise SourceUnavailable(f"no frame came from {report.source} in {args.give_up:g} s of retrying; check the "
+                                "address, the camera's power and network, or raise --give-up "
+                                "(OPENCV_FFMPEG_LOGLEVEL=24 shows FFmpeg's messages)")
+    if live and args.json:  # every visit was printed as a JSON line as it ended; the counts go to stderr
+        print(f"facerec: door: {report.frames} frame(s) searched or drawn, {report.dropped} dropped, "
+              f"{report.reconnects} reconnection(s), {len(report.visits)} visit(s)", file=sys.stderr)
+        return 0
     seen = ", ".join(f"{name or 'unknown'} ({count})" for name, count in report.seen().most_common()) or "nobody"
-    _emit(args, report.to_json(), [f"door: {report.frames} frame(s), {report.processed} searched, "
-                                   f"{len(report.faces)} face(s); seen: {seen}", f"annotated output: {args.out}"])
+    lines = [] if live else [_visit_line(visit) for visit in report.visits]
+    _emit(args, report.to_json(), lines + [
+        f"door: {report.frames} frame(s), {report.processed} searched, {len(report.faces)} face(s), "
+        f"{len(report.visits)} visit(s); seen: {seen}"]
+        + ([f"live source: {report.dropped} frame(s) dropped, {report.reconnects} reconnection(s)"] if live else [])
+        + [f"annotated output: {args.out}" if args.out else "no annotated output (give --out for it)"])
     return 0
+
+
+def _visit_line(visit: dict) -> str:
+    """``visit 3: younes admitted, 0.312 over 5 frame(s), 21:30:00.125 to 21:30:04.000``."""
+    who = printable_name(visit["identity"] or "unknown")
+    distance = "no distance" if visit["distance"] is None else f"{visit['distance']:.3f}"
+    return (f"visit {visit['visit']}: {who} {'admitted' if visit['admitted'] else 'refused'}, {distance} over "
+            f"{visit['frames']} frame(s), {visit['start'][11:23]} to {visit['end'][11:23]} UTC")
+
+
+def _print_visit(as_json: bool):
+    """A callback printing each visit as it ends: one JSON object per line, or :func:`_visit_line`."""
+    def show(visit: dict) -> None:
+        print(json.dumps(visit) if as_json else _visit_line(visit), flush=True)
+    return show
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -617,9 +650,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("remove", cmd_remove, "remove a person and all their photos")
     sub.add_argument("name", help="the person's name")
 
-    sub = command("door", cmd_door, "identify faces frame by frame and write annotated frames")
-    sub.add_argument("source", metavar="VIDEO_OR_FOLDER", help="a video file, a folder of images, or one image")
-    sub.add_argument("--out", required=True, help="annotated video (.mp4, .avi, ...) or a folder for images")
+    sub = command("door", cmd_door, "identify faces frame by frame, decide once per visit, log the visits")
+    sub.add_argument("source", metavar="SOURCE",
+                     help="a video file, a folder of images, one image, a camera (/dev/video0 or 0), an rtsp:// or "
+                          "http(s):// MJPEG stream, or with --poll an http(s):// snapshot URL")
+    sub.add_argument("--out", default=None, help="annotated video (.mp4, .avi, ...) or a folder for images "
+                                                 "(default: none written)")
+    sub.add_argument("--max-fps", type=_number(0.01, 1000), default=None,
+                     help="live sources: search at most this many frames a second (the others are dropped)")
+    sub.add_argument("--poll", type=_number(0.01, 86400), default=None,
+                     help="SOURCE is a snapshot URL (one image per request): fetch it every this many seconds")
+    sub.add_argument("--give-up", type=_number(0.1, 86400), default=30.0,
+                     help="live sources: stop after this many seconds without a frame, reconnecting meanwhile "
+                          "(default 30)")
+    sub.add_argument("--duration", type=_number(0.1, 10**7), default=None,
+                     help="live sources: stop after this many seconds (default: only when the stream is gone)")
+    sub.add_argument("--visit-timeout", type=_number(0, 3600), default=None,
+                     help="a visit ends this many seconds (stream time) after its face was last seen (default 2)")
     sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
     sub.add_argument("--fps", type=_number(0.01, 1000), default=None,
                      help="output frame rate (default: the source's, 2 for folders)")
@@ -719,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except SystemExit as exit_:  # --help or a usage error of a delegated command (train, evaluate)
         return int(exit_.code or 0)
-    except (DatabaseNotWritable, DatabaseGone) as error:  # a system problem (disk, file), not bad input
+    except (DatabaseNotWritable, DatabaseGone, SourceUnavailable) as error:  # a system problem, not bad input
         print(f"facerec: error: {error}", file=sys.stderr)
         return 1
     except FaceRecError as error:

@@ -1,7 +1,10 @@
-"""The Happy House door: identify faces frame by frame and draw who is there.
+"""The Happy House door: identify faces frame by frame, decide once per visit, draw who is there.
 
-:func:`run_door` reads a video (any format OpenCV decodes) or a folder of
-images, finds and identifies every face of each frame, draws boxes and names
+:func:`run_door` reads any :mod:`facerec.sources` source (a video, a folder of
+images, a camera, an RTSP/MJPEG stream or a snapshot URL), finds and identifies
+every face of each frame, tracks the faces across frames into visits
+(:mod:`facerec.visits`) and decides each visit's identity from its best frames;
+each visit is one row of the door log. Given ``out``, it draws boxes and names
 with OpenCV and writes an annotated video (``mp4v``) or annotated images.
 :func:`run_demo` is the README's demonstration on the Happy House photos.
 """
@@ -11,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,100 +21,38 @@ import cv2
 import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, detect_faces, no_face_message
-from facerec.api import DatabaseInput, FaceResult, identify, identify_faces, using_database
-from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, now_utc
+from facerec.api import DatabaseInput, FaceResult, decision_threshold, identify, identify_faces_encoded, using_database
+from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent
 from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
 from facerec.image import load_image
+from facerec.sources import FrameSource, open_source
+from facerec.sources.files import (  # noqa: F401 - re-exported: the door's historical names
+    FOLDER_FPS,
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    FileSource,
+    _still_images,
+    count_frames,
+    frame_size,
+    image_files,
+    iter_frames,
+    video_fps,
+)
+from facerec.visits import (
+    VISIT_TIMEOUT,
+    Decision,
+    Sighting,
+    Tracker,
+    Visit,
+    decide,
+    distances_from,
+    iso_utc,
+    sharpness,
+)
 
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 KNOWN_BGR = (60, 180, 60)  # green box: a resident within the threshold
 UNKNOWN_BGR = (40, 40, 220)  # red box: nobody close enough (or refused)
-FOLDER_FPS = 2.0  # frame rate of a video made from a folder of images
-
-
-def image_files(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly inside ``folder`` (by suffix), sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def _still_images(source: Path) -> list[Path] | None:
-    """The images a folder or a single image file stands for (None for anything else, e.g. a video)."""
-    if source.is_dir():
-        return image_files(source)
-    if source.is_file() and source.suffix.lower() in IMAGE_SUFFIXES:
-        return [source]
-    return None
-
-
-def iter_frames(source: str | os.PathLike) -> Iterator[tuple[str, np.ndarray]]:
-    """``(label, rgb)`` of every frame of a video, image of a folder, or of a single image file, in order.
-
-    Labels are the image paths for images, ``"<video>#<frame index>"`` for a video.
-
-    Raises:
-        ImageNotReadable: the source is missing, an empty folder, or a video OpenCV cannot open.
-    """
-    source = Path(source)
-    files = _still_images(source)
-    if files is not None:
-        if not files:
-            raise ImageNotReadable(f"folder {source} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        for path in files:
-            yield str(path), load_image(path)
-        return
-    if not source.is_file():
-        raise ImageNotReadable(f"{source} does not exist; give a video file or a folder of images")
-    capture = cv2.VideoCapture(str(source))
-    try:
-        ok, frame = capture.read()
-        if not ok:
-            raise ImageNotReadable(f"cannot decode {source} as a video; is it a video file OpenCV can read?")
-        index = 0
-        while ok:
-            yield f"{source}#{index}", cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            ok, frame = capture.read()
-            index += 1
-    finally:
-        capture.release()
-
-
-def count_frames(source: str | os.PathLike) -> int | None:
-    """Number of frames (from the container's header for videos; may be None)."""
-    files = _still_images(Path(source))
-    if files is not None:
-        return len(files)
-    capture = cv2.VideoCapture(str(source))
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    capture.release()
-    return count if count > 0 else None
-
-
-def frame_size(source: str | os.PathLike) -> tuple[int, int] | None:
-    """``(width, height)`` fitting every image of a folder or the one image (None for a video: one size)."""
-    files = _still_images(Path(source))
-    if files is None:
-        return None
-    from PIL import Image
-
-    sizes = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                sizes.append(image.size)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            continue  # reported when the frame itself is read
-    return (max(w for w, _ in sizes), max(h for _, h in sizes)) if sizes else None
-
-
-def video_fps(source: str | os.PathLike) -> float:
-    """Frame rate of a video (FOLDER_FPS for images or when the header has none)."""
-    if _still_images(Path(source)) is not None:
-        return FOLDER_FPS
-    capture = cv2.VideoCapture(str(source))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    return float(fps) if fps and np.isfinite(fps) and fps > 0 else FOLDER_FPS
+LIVE_OUT_FPS = 10.0  # frame rate of an annotated video of a live source without --max-fps
 
 
 def caption(result: FaceResult) -> str:
@@ -203,106 +143,181 @@ class DoorReport:
     """What :func:`run_door` saw.
 
     Attributes:
-        source: the video or folder read.
-        out: where the annotated frames went.
-        frames: frames read; ``processed``: frames searched for faces.
+        source: the source read (a URL without its credentials).
+        out: where the annotated frames went (None: not written).
+        frames: frames handed on by the source; ``processed``: frames searched for faces.
         faces: ``(frame index, result)`` of every face identified, in frame order.
+        visits: one :func:`visit_json` object per visit, in the order they ended.
         logged: whether the door log was written (False when the database could not be written).
+        dropped, reconnects: frames of a live source the door never got to, and reconnections after drops.
     """
 
     source: str
-    out: str
+    out: str | None
     frames: int = 0
     processed: int = 0
     faces: list[tuple[int, FaceResult]] = field(default_factory=list)
+    visits: list[dict] = field(default_factory=list)
     logged: bool = True
+    dropped: int = 0
+    reconnects: int = 0
 
     def seen(self) -> Counter:
         """Faces per identity (``None`` for unknown) over all processed frames."""
         return Counter(result.identity for _, result in self.faces)
 
     def to_json(self) -> dict:
-        """JSON-ready summary with one object per face (fields of :meth:`FaceResult.to_json` plus ``frame``)."""
+        """JSON-ready summary with one object per face (fields of :meth:`FaceResult.to_json` plus ``frame``)
+        and one per visit."""
         return {"source": self.source, "out": self.out, "frames": self.frames, "processed": self.processed,
-                "logged": self.logged, "faces": [{"frame": index, **result.to_json()} for index, result in self.faces]}
+                "logged": self.logged, "dropped": self.dropped, "reconnects": self.reconnects,
+                "faces": [{"frame": index, **result.to_json()} for index, result in self.faces],
+                "visits": self.visits}
 
 
-LOG_BATCH = 100  # door events written per transaction
+def visit_json(visit: Visit, decision: Decision, source: str) -> dict:
+    """The JSON line of one visit: ``visit``, ``start``, ``end`` (UTC ISO 8601), ``identity`` (null: unknown),
+    ``admitted``, ``distance`` (median over the frames used), ``frames`` (used), ``flat`` (null: not checked
+    yet), ``closest``, ``seen`` (frames the face was in), ``gated`` and ``source``."""
+    distance = round(decision.distance, 6) if np.isfinite(decision.distance) else None
+    return {"visit": visit.visit, "start": iso_utc(visit.start), "end": iso_utc(visit.end),
+            "identity": decision.identity, "admitted": decision.identity is not None, "distance": distance,
+            "frames": decision.frames, "flat": None, "closest": decision.closest, "seen": visit.seen,
+            "gated": decision.gated, "source": source}
 
 
-def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLike, threshold: float | None = None,
-             every: int = 1, k: int = 1, fps: float | None = None, encoder=None, progress: bool = True,
-             detector: str = DEFAULT_DETECTOR, operating_point: str | None = None, far: float | None = None,
-             false_alarm: float | None = None, log: bool = True,
-             keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS) -> DoorReport:
-    """Identify the faces of every frame and write the annotated frames.
+class _Visits:
+    """The door's visits: tracks sightings, decides each ended visit, logs it and hands it on."""
+
+    def __init__(self, database, threshold: float, report: DoorReport, log: bool, keep_log_days: float | None,
+                 timeout: float, on_visit):
+        self.database, self.threshold, self.report = database, threshold, report
+        self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
+        self.tracker = Tracker(timeout)
+        self.distances_to = distances_from(database.searcher("exact"), database.names_by_id())
+
+    def frame(self, timestamp: float, sightings: list[Sighting]) -> None:
+        self._end(self.tracker.update(timestamp, sightings))
+
+    def finish(self) -> None:
+        self._end(self.tracker.flush())
+
+    def _end(self, visits: list[Visit]) -> None:
+        for visit in visits:
+            decision = decide(visit, self.distances_to, self.threshold)
+            line = visit_json(visit, decision, self.report.source)
+            self.report.visits.append(line)
+            if self.log and self.report.logged:
+                label = f"{visit.sightings[0].label} visit {visit.visit}"
+                event = DoorEvent(line["start"], decision.identity, decision.distance, line["admitted"], label)
+                self.report.logged = _write_log(self.database, [event], self.keep_log_days, True)
+            if self.on_visit is not None:
+                self.on_visit(line)
+
+
+def _writer(out, frames: FrameSource, fps: float | None, max_fps: float | None) -> FrameWriter | None:
+    """The annotated-frame writer (None without ``out``)."""
+    if out is None:
+        return None
+    if isinstance(frames, FileSource):
+        return FrameWriter(out, fps or frames.fps, frame_size(frames.path))
+    return FrameWriter(out, fps or max_fps or LIVE_OUT_FPS)
+
+
+def _stem(frames: FrameSource, label: str, index: int) -> str:
+    if isinstance(frames, FileSource):
+        return Path(label).stem if frames.stills else f"{frames.path.stem}_{index:06d}"
+    return f"frame_{index:06d}"
+
+
+def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLike | None = None,
+             threshold: float | None = None, every: int = 1, k: int = 1, fps: float | None = None, encoder=None,
+             progress: bool = True, detector: str = DEFAULT_DETECTOR, operating_point: str | None = None,
+             far: float | None = None, false_alarm: float | None = None, log: bool = True,
+             keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, max_fps: float | None = None,
+             poll: float | None = None, give_up: float = 30.0, duration: float | None = None,
+             visit_timeout: float | None = None, on_visit=None) -> DoorReport:
+    """Identify the faces of every frame, decide once per visit, log the visits, write annotated frames.
 
     Args:
-        source: a video file, a folder of images (sorted by name), or one image.
+        source: a video file, a folder of images (sorted by name), one image, a camera (``/dev/video0``
+            or ``0``), an RTSP or HTTP(S) MJPEG URL, or (with ``poll``) a snapshot URL; see
+            :func:`facerec.sources.open_source`.
         db: face database or its path.
-        out: a video file (``.mp4`` etc., written with the ``mp4v`` codec) or a folder for annotated JPEGs.
+        out: a video file (``.mp4`` etc., written with the ``mp4v`` codec) or a folder for annotated JPEGs;
+            None writes no frames.
         threshold, operating_point, far, false_alarm: the decision threshold, at most one (default: the
-            encoder card's ``false-alarm-1e-2``: a stranger is let in at most 1 % of the time, whatever
-            the number of people enrolled; see :mod:`facerec.operating_points`).
+            encoder card's ``false-alarm-1e-2``; see :mod:`facerec.operating_points`).
         every: search every n-th frame only (the boxes of the last search are drawn on the others).
         k: candidates kept per face.
-        fps: frame rate of the output video (default: the source's, or 2 for a folder).
+        fps: frame rate of the output video (default: the source's, 2 for a folder, ``max_fps`` or 10 live).
         encoder: an encoder object (default: the database's own).
         progress: show a progress bar on stderr.
-        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default). A video frame without a face is
-            nobody (written unannotated; with ``auto`` it costs a CNN pass, so use ``hog`` for long
-            videos); a single photo without a face raises :class:`FaceNotFound`, as :func:`identify` does.
-        log: write each searched face to the database's door log (default True; ``facerec log`` lists it).
-            When the database cannot be written (read-only, disk full) the door keeps identifying, says
-            once on stderr that its log is not being written, and sets ``report.logged`` to False.
-        keep_log_days: door-log rows older than this many days are deleted as the log is written
-            (default 30; None keeps them all).
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default). A frame without a face is nobody;
+            a single photo without a face raises :class:`FaceNotFound`, as :func:`identify` does.
+        log: write each visit to the database's door log (one row per visit). When the database cannot
+            be written the door goes on, says so once on stderr and sets ``report.logged`` to False.
+        keep_log_days: door-log rows older than this many days are deleted as the log is written.
+        max_fps, poll, give_up, duration: for live sources (see :func:`facerec.sources.open_source`).
+        visit_timeout: seconds of stream time after a face leaves before its visit ends (default 2).
+        on_visit: called with each visit's JSON object as soon as the visit ends.
 
     Returns:
         A :class:`DoorReport`.
     """
-    from tqdm import tqdm
-
     if every < 1:
         raise InvalidArgument(f"--every must be at least 1, got {every}")
-    if not Path(source).exists():
-        raise ImageNotReadable(f"{source} does not exist; give a video file, a folder of images or an image")
-    report = DoorReport(str(source), str(out), logged=log)
-    stills = _still_images(Path(source)) is not None  # frames named after their image files
-    single_image = stills and Path(source).is_file()
-    writer = FrameWriter(out, fps or video_fps(source), frame_size(source))
-    results: list[FaceResult] = []
-    pending: list[DoorEvent] = []
+    visit_timeout = VISIT_TIMEOUT if visit_timeout is None else visit_timeout
+    if not visit_timeout >= 0:
+        raise InvalidArgument(f"--visit-timeout must be 0 seconds or more, got {visit_timeout}")
+    frames = open_source(source, max_fps, poll, give_up, duration)
+    report = DoorReport(frames.name, None if out is None else str(out), logged=log)
+    writer = _writer(out, frames, fps, max_fps)
     try:
         with using_database(db) as database:
-            try:  # the events seen before an interruption are kept
-                frames = iter_frames(source)
-                for index, (label, rgb) in enumerate(tqdm(frames, total=count_frames(source), desc="door", unit="frame",
-                                                          disable=not progress)):
-                    if index % every == 0:
-                        faces = detect_faces(rgb, detector=detector)
-                        if single_image and not faces:  # one photo: as identify would say (a video frame: nobody)
-                            raise FaceNotFound(no_face_message(source))
-                        results = identify_faces(rgb, faces, database, k, threshold, encoder, label=label,
-                                                 operating_point=operating_point, far=far, false_alarm=false_alarm)
-                        if log:  # written in batches: one transaction per frame would fsync on every frame
-                            now = now_utc()
-                            pending += [DoorEvent(now, r.identity, r.distance, r.identity is not None, label)
-                                        for r in results]
-                            if len(pending) >= LOG_BATCH:
-                                report.logged = _write_log(database, pending, keep_log_days, report.logged)
-                                pending = []
-                        report.processed += 1
-                        report.faces.extend((index, result) for result in results)
-                    stem = Path(label).stem if stills else f"{Path(source).stem}_{index:06d}"
-                    writer.write(stem, draw_results(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), results))
-                    report.frames += 1
+            from facerec.api import _encoder
+
+            encoder = _encoder(encoder, database)
+            decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
+                                          false_alarm)
+            visits = _Visits(database, decision.value, report, log, keep_log_days, visit_timeout, on_visit)
+            options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
+                       "far": far, "false_alarm": false_alarm, "detector": detector}
+            try:  # the visits seen before an interruption are kept
+                _read_frames(frames, database, report, visits, writer, every, progress, options)
             finally:
-                if log:
-                    report.logged = _write_log(database, pending, keep_log_days, report.logged)
+                visits.finish()
     finally:
-        writer.close()
+        frames.close()
+        report.dropped, report.reconnects = frames.stats.dropped, frames.stats.reconnects
+        if writer is not None:
+            writer.close()
     return report
+
+
+def _read_frames(frames: FrameSource, database, report: DoorReport, visits: _Visits, writer: FrameWriter | None,
+                 every: int, progress: bool, options: dict) -> None:
+    """The door's loop over the frames (see :func:`run_door`)."""
+    from tqdm import tqdm
+
+    single_image = isinstance(frames, FileSource) and frames.stills and frames.path.is_file()
+    total = count_frames(frames.path) if isinstance(frames, FileSource) else None
+    detector = options.pop("detector")
+    results: list[FaceResult] = []
+    for index, frame in enumerate(tqdm(frames, total=total, desc="door", unit="frame", disable=not progress)):
+        if index % every == 0:
+            faces = detect_faces(frame.rgb, detector=detector)
+            if single_image and not faces:  # one photo: as identify would say (a video frame: nobody)
+                raise FaceNotFound(no_face_message(frames.path))
+            results, encodings = identify_faces_encoded(frame.rgb, faces, database, label=frame.label, **options)
+            visits.frame(frame.timestamp, [Sighting(frame.timestamp, r.box, e, sharpness(frame.rgb, r.box),
+                                                    frame.label) for r, e in zip(results, encodings)])
+            report.processed += 1
+            report.faces.extend((index, result) for result in results)
+        if writer is not None:
+            writer.write(_stem(frames, frame.label, index),
+                         draw_results(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), results))
+        report.frames += 1
 
 
 def _write_log(database, events: list[DoorEvent], keep_days: float | None, logging: bool) -> bool:

@@ -65,3 +65,10 @@ class DatabaseNotWritable(DatabaseError):
 
 class DatabaseGone(DatabaseError):
     """The database file was removed or replaced by another file while it was open (nothing was written)."""
+
+
+class SourceUnavailable(FaceRecError, OSError):
+    """A live source (camera, stream, snapshot URL) gave no frame at all before the door gave up on it.
+
+    A system problem, not bad input: the command-line exit code is 1.
+    """
