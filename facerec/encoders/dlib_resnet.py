@@ -16,8 +16,6 @@ Encodings of a dataset collection are cached in ``datasets/<collection>_dlib.h5`
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -26,9 +24,10 @@ import numpy as np
 from tqdm import tqdm
 
 from facerec.align import Face
+from facerec.encoders.cards import read_card
 from facerec.exceptions import WeightsError
 from facerec.image import load_image
-from facerec.paths import DATASETS_DIR, cache_dir, dlib_model_file
+from facerec.paths import DATASETS_DIR, dlib_model_file, file_fingerprint
 
 CARD_PATH = Path(__file__).with_name("dlib_resnet.json")
 
@@ -47,36 +46,12 @@ def _model():
 
 def model_fingerprint(path: Path | None = None) -> str:
     """SHA-256 of the model file (cached per file size and modification time in the cache folder)."""
-    path = Path(path or model_path())
-    stat = path.stat()
-    key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    memo = cache_dir() / "dlib_fingerprint.json"
-    try:
-        known = json.loads(memo.read_text())
-        if known.get("key") == key:
-            return known["sha256"]
-    except (OSError, ValueError, AttributeError):
-        pass
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    sha = digest.hexdigest()
-    tmp = memo.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"key": key, "sha256": sha}))
-    os.replace(tmp, memo)
-    return sha
+    return file_fingerprint(path or model_path(), "dlib_fingerprint.json")
 
 
 def model_card() -> dict:
     """The dlib encoder's model card (``dlib_resnet.json``): operating points and their provenance."""
-    try:
-        card = json.loads(CARD_PATH.read_text())
-        card["operating_points"]["balanced"]["threshold"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise WeightsError(f"{CARD_PATH} is not a valid model card ({type(error).__name__}: {error}); "
-                           "reinstall facerec or rerun python -m facerec.calibrate --encoder dlib") from error
-    return card
+    return read_card(CARD_PATH, "reinstall facerec or rerun python -m facerec.training.calibrate --encoder dlib")
 
 
 class DlibEncoder:

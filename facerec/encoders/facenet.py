@@ -21,8 +21,6 @@ Encodings of a dataset collection are cached in ``datasets/<collection>_facenet.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -30,8 +28,9 @@ import cv2
 import numpy as np
 
 from facerec.align import Face
+from facerec.encoders.cards import read_card
 from facerec.exceptions import InvalidArgument, WeightsError
-from facerec.paths import DATASETS_DIR, cache_dir
+from facerec.paths import DATASETS_DIR, cache_dir, file_fingerprint
 
 CARD_PATH = Path(__file__).with_name("facenet.json")
 INPUT_SIZE = 160
@@ -61,25 +60,7 @@ def graph_path() -> Path:
 
 def graph_fingerprint(path: Path | None = None) -> str:
     """SHA-256 of the frozen graph (remembered per size and modification time in the cache folder)."""
-    path = Path(path or graph_path())
-    stat = path.stat()
-    key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    memo = cache_dir() / "facenet_fingerprint.json"
-    try:
-        known = json.loads(memo.read_text())
-        if known.get("key") == key:
-            return known["sha256"]
-    except (OSError, ValueError, AttributeError):
-        pass
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    sha = digest.hexdigest()
-    tmp = memo.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"key": key, "sha256": sha}))
-    os.replace(tmp, memo)
-    return sha
+    return file_fingerprint(path or graph_path(), "facenet_fingerprint.json")
 
 
 def converted_model(graph: Path, fingerprint: str) -> Path:
@@ -98,13 +79,7 @@ def converted_model(graph: Path, fingerprint: str) -> Path:
 
 def model_card() -> dict:
     """FaceNet's model card (``facenet.json``): provenance, licences and operating points."""
-    try:
-        card = json.loads(CARD_PATH.read_text())
-        card["operating_points"]["balanced"]["threshold"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise WeightsError(f"{CARD_PATH} is not a valid model card ({type(error).__name__}: {error}); "
-                           "rerun python -m facerec.training.calibrate --encoder facenet") from error
-    return card
+    return read_card(CARD_PATH, "rerun python -m facerec.training.calibrate --encoder facenet")
 
 
 def card_header() -> dict:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import cv2
-import numpy as np
 
-from facerec.sources.live import LiveSource
+from facerec.sources.live import CaptureSource
 
 
-class CameraSource(LiveSource):
+class CameraSource(CaptureSource):
     """A camera on this machine (see :class:`facerec.sources.live.LiveSource` for the options).
 
     Args:
@@ -20,16 +19,5 @@ class CameraSource(LiveSource):
         self.index = int(device.removeprefix("/dev/video"))
         self.name = f"camera{self.index}"
 
-    def _open(self) -> cv2.VideoCapture | None:
-        capture = cv2.VideoCapture(self.index)
-        if capture.isOpened():
-            return capture
-        capture.release()
-        return None
-
-    def _read(self, handle: cv2.VideoCapture) -> np.ndarray | None:
-        ok, bgr = handle.read()
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None else None
-
-    def _release(self, handle: cv2.VideoCapture) -> None:
-        handle.release()
+    def _capture(self) -> cv2.VideoCapture:
+        return cv2.VideoCapture(self.index)

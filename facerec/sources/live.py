@@ -132,3 +132,27 @@ class LiveSource(FrameSource):
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
+
+
+class CaptureSource(LiveSource):
+    """A :class:`LiveSource` read through an OpenCV ``VideoCapture`` (a camera, a stream)."""
+
+    @abstractmethod
+    def _capture(self):
+        """A new ``cv2.VideoCapture`` on the source (maybe not opened)."""
+
+    def _open(self):
+        capture = self._capture()
+        if capture.isOpened():
+            return capture
+        capture.release()
+        return None
+
+    def _read(self, handle) -> np.ndarray | None:
+        import cv2
+
+        ok, bgr = handle.read()
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None else None
+
+    def _release(self, handle) -> None:
+        handle.release()

@@ -13,16 +13,15 @@ import os
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg quiet (a stream that ends is not an error);
 import cv2  # noqa: E402 - read when OpenCV's FFmpeg backend starts; set the variable yourself to see its logs
-import numpy as np  # noqa: E402
 
 from facerec.sources import safe_name
-from facerec.sources.live import LiveSource
+from facerec.sources.live import CaptureSource
 
 OPEN_TIMEOUT_MS = 5000  # a stream that does not answer within this is retried with back-off
 READ_TIMEOUT_MS = 5000  # a stream that stalls this long counts as dropped
 
 
-class StreamSource(LiveSource):
+class StreamSource(CaptureSource):
     """An RTSP or HTTP(S) MJPEG stream (see :class:`facerec.sources.live.LiveSource` for the options).
 
     Args:
@@ -34,17 +33,6 @@ class StreamSource(LiveSource):
         self.url = url
         self.name = safe_name(url)
 
-    def _open(self) -> cv2.VideoCapture | None:
+    def _capture(self) -> cv2.VideoCapture:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-        capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
-        if capture.isOpened():
-            return capture
-        capture.release()
-        return None
-
-    def _read(self, handle: cv2.VideoCapture) -> np.ndarray | None:
-        ok, bgr = handle.read()
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None else None
-
-    def _release(self, handle: cv2.VideoCapture) -> None:
-        handle.release()
+        return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
