@@ -208,7 +208,7 @@ class _Visits:
             line = visit_json(visit, decision, self.report.source)
             self.report.visits.append(line)
             if self.log and self.report.logged:
-                label = f"{visit.sightings[0].label} visit {visit.visit}"
+                label = visit.sightings[0].label  # where the visit began: a file name, or a stream's frame
                 event = DoorEvent(line["start"], decision.identity, decision.distance, line["admitted"], label)
                 self.report.logged = _write_log(self.database, [event], self.keep_log_days, True)
             if self.on_visit is not None:
@@ -278,6 +278,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
             from facerec.api import _encoder
 
             encoder = _encoder(encoder, database)
+            database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
             decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
                                           false_alarm)
             visits = _Visits(database, decision.value, report, log, keep_log_days, visit_timeout, on_visit)
