@@ -266,11 +266,48 @@ def _safe_file_name(name: str) -> str:
 
 
 def cmd_door(args: argparse.Namespace) -> int:
-    from facerec.door import run_door
+    from facerec.events import visit_event
     from facerec.sources import source_kind
 
     live = source_kind(args.source, args.poll) != "file"
-    on_visit = _print_visit(args.json) if live else None
+    show = _print_visit(args.json) if live else None
+    webhook = _webhook(args)
+
+    def on_visit(visit: dict) -> None:
+        if show is not None:
+            show(visit)
+        if webhook is not None:
+            webhook.publish(visit_event(visit))
+
+    try:
+        report = _run_door(args, live, on_visit)
+    finally:
+        if webhook is not None:
+            stats = webhook.close()
+            print(f"facerec: door: {stats.delivered} event(s) sent to the webhook, {stats.failed} not delivered",
+                  file=sys.stderr)
+    return _door_summary(args, live, report)
+
+
+def _webhook(args: argparse.Namespace):
+    """The door's webhook publisher (None without ``--webhook``); its key from ``--webhook-key-file`` or
+    ``$FACEREC_WEBHOOK_KEY`` (never the command line, which ``ps`` shows)."""
+    if args.webhook is None:
+        return None
+    from facerec.events import WebhookPublisher
+
+    key = os.environ.get("FACEREC_WEBHOOK_KEY")
+    if args.webhook_key_file is not None:
+        try:
+            key = Path(args.webhook_key_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidArgument(f"cannot read the webhook key file {args.webhook_key_file}: {error}") from None
+    return WebhookPublisher(args.webhook, key.encode() if key else None)
+
+
+def _run_door(args: argparse.Namespace, live: bool, on_visit):
+    from facerec.door import run_door
+
     with _open_db(args) as db:
         encoder = _encoder(args, db)
         problem = db.write_problem()
@@ -282,6 +319,10 @@ def cmd_door(args: argparse.Namespace) -> int:
                           keep_log_days=args.keep_log_days or None, max_fps=args.max_fps, poll=args.poll,
                           give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
                           on_visit=on_visit, **_decision(args))
+    return report
+
+
+def _door_summary(args: argparse.Namespace, live: bool, report) -> int:
     if live and report.frames == 0:
         raise SourceUnavailable(f"no frame came from {report.source} in {args.give_up:g} s of retrying; check the "
                                 "address, the camera's power and network, or raise --give-up "
@@ -667,6 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="live sources: stop after this many seconds (default: only when the stream is gone)")
     sub.add_argument("--visit-timeout", type=_number(0, 3600), default=None,
                      help="a visit ends this many seconds (stream time) after its face was last seen (default 2)")
+    sub.add_argument("--webhook", default=None, metavar="URL",
+                     help="POST each visit as JSON to this http(s) address (signed with HMAC-SHA256 when a key is "
+                          "set, retried with back-off; see facerec.events)")
+    sub.add_argument("--webhook-key-file", default=None, metavar="PATH",
+                     help="the webhook's shared HMAC key, the file's first line (default $FACEREC_WEBHOOK_KEY)")
     sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
     sub.add_argument("--fps", type=_number(0.01, 1000), default=None,
                      help="output frame rate (default: the source's, 2 for folders)")
