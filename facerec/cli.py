@@ -271,13 +271,15 @@ def cmd_door(args: argparse.Namespace) -> int:
 
     live = source_kind(args.source, args.poll) != "file"
     show = _print_visit(args.json) if live else None
-    webhook = _webhook(args)
+    webhook, mqtt = _webhook(args), _mqtt(args)
 
     def on_visit(visit: dict) -> None:
         if show is not None:
             show(visit)
-        if webhook is not None:
-            webhook.publish(visit_event(visit))
+        event = visit_event(visit)
+        for publisher in (webhook, mqtt):
+            if publisher is not None:
+                publisher.publish(event)
 
     try:
         report = _run_door(args, live, on_visit)
@@ -286,7 +288,21 @@ def cmd_door(args: argparse.Namespace) -> int:
             stats = webhook.close()
             print(f"facerec: door: {stats.delivered} event(s) sent to the webhook, {stats.failed} not delivered",
                   file=sys.stderr)
+        if mqtt is not None:
+            mqtt.close()
     return _door_summary(args, live, report)
+
+
+def _mqtt(args: argparse.Namespace):
+    """The door's MQTT publisher (None without ``--mqtt``), announcing every enrolled resident to Home Assistant;
+    the broker's password from ``$FACEREC_MQTT_PASSWORD``."""
+    if args.mqtt is None:
+        return None
+    from facerec.events.mqtt import MqttPublisher
+
+    with _open_db(args) as db:
+        residents = db.names()
+    return MqttPublisher(args.mqtt, args.door_name, residents, os.environ.get("FACEREC_MQTT_PASSWORD"))
 
 
 def _webhook(args: argparse.Namespace):
@@ -713,6 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "set, retried with back-off; see facerec.events)")
     sub.add_argument("--webhook-key-file", default=None, metavar="PATH",
                      help="the webhook's shared HMAC key, the file's first line (default $FACEREC_WEBHOOK_KEY)")
+    sub.add_argument("--mqtt", default=None, metavar="URL",
+                     help="publish each visit to this broker, mqtt://[user@]host[:port] (password: "
+                          "$FACEREC_MQTT_PASSWORD), with Home Assistant discovery: a presence sensor per resident, "
+                          "a visitor event, the door's availability (see facerec.events.mqtt)")
+    sub.add_argument("--door-name", default="door", metavar="NAME",
+                     help="this door's name in MQTT topics and Home Assistant (default door)")
     sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
     sub.add_argument("--fps", type=_number(0.01, 1000), default=None,
                      help="output frame rate (default: the source's, 2 for folders)")

@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from helpers_issue4 import photo, weights_or_skip
@@ -116,3 +117,82 @@ def test_the_door_sends_a_visit_and_an_unknown_visitor_to_the_webhook(tmp_path, 
     assert [(e["event"], e["identity"], e["admitted"]) for e in events] == [
         ("visit", "younes", True), ("unknown_visitor", None, False)]
     assert {"visit", "start", "end", "distance", "frames", "flat"} <= set(events[0])
+
+
+# -- MQTT, with a real broker (Debian's mosquitto, installed by .ci/run) on 127.0.0.1 -------------------------
+
+@pytest.fixture
+def broker(tmp_path):
+    """A mosquitto broker on a free loopback port (skipped where mosquitto is not installed)."""
+    import shutil
+    import subprocess
+    import time
+
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if binary is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto; .ci/run does)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.05)
+    yield port
+    process.terminate()
+    process.wait(10)
+
+
+def _subscribe(port: int):
+    """A client subscribed to every topic; returns ``(client, messages)``, messages as ``{topic: [payloads]}``."""
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    messages: dict[str, list] = {}
+    ready = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-listener")
+    client.on_message = lambda c, u, m: messages.setdefault(m.topic, []).append((m.payload.decode(), m.retain))
+    client.on_subscribe = lambda *args: ready.set()
+    client.on_connect = lambda c, *args: c.subscribe("#", qos=1)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert ready.wait(10)
+    time.sleep(0.1)
+    return client, messages
+
+
+def test_the_door_publishes_visits_and_home_assistant_discovery_to_a_real_broker(tmp_path, broker, capsys):
+    import time
+
+    from facerec.cli import main
+
+    weights_or_skip()
+    listener, messages = _subscribe(broker)
+    db = str(tmp_path / "faces.sqlite")
+    assert main(["--db", db, "enroll", "younes", str(photo("younes"))]) == 0
+    for shot in ("camera_0", "camera_3"):
+        assert main(["--db", db, "door", str(photo(shot)), "--mqtt", f"mqtt://127.0.0.1:{broker}",
+                     "--door-name", "Front Door"]) == 0
+    deadline = time.monotonic() + 10
+    while len(messages.get("facerec/front_door/event", [])) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    listener.loop_stop()
+    listener.disconnect()
+    sensor = json.loads(messages["homeassistant/binary_sensor/facerec_front_door_younes/config"][0][0])
+    assert sensor["device_class"] == "presence" and sensor["state_topic"] == "facerec/front_door/presence/younes"
+    visitor = json.loads(messages["homeassistant/event/facerec_front_door_visitor/config"][0][0])
+    assert visitor["event_types"] == ["visit", "unknown_visitor"]
+    events = [json.loads(payload) for payload, _ in messages["facerec/front_door/event"]]
+    assert [(e["event_type"], e["identity"]) for e in events] == [("visit", "younes"), ("unknown_visitor", None)]
+    assert messages["facerec/front_door/presence/younes"] == [("ON", False)]
+    seen = json.loads(messages["facerec/front_door/presence/younes/attributes"][0][0])
+    assert seen["last_seen"] == events[0]["end"]
+    assert [payload for payload, _ in messages["facerec/front_door/availability"]][-1] == "offline"

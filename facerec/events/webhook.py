@@ -1,7 +1,6 @@
-"""Tell the house who came: each door visit POSTed as signed JSON to a webhook, retried with back-off.
+"""Door events to a webhook: each event POSTed as signed JSON, retried with back-off.
 
-Every visit becomes one event, ``{"event": "visit" | "unknown_visitor", "delivery": ID, ...the visit's
-JSON (see :func:`facerec.door.visit_json`)}``, sent as ``POST`` with ``Content-Type: application/json`` and:
+Each event (:func:`facerec.events.visit_event`) is sent as ``POST`` with ``Content-Type: application/json`` and:
 
 * ``X-Facerec-Event``: ``visit`` (someone enrolled was recognised) or ``unknown_visitor``;
 * ``X-Facerec-Delivery``: a random id, the same on every retry of one event (receivers drop repeats);
@@ -19,7 +18,6 @@ import hashlib
 import hmac
 import json
 import queue
-import secrets
 import sys
 import threading
 import time
@@ -39,12 +37,6 @@ RETRY_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 def signature(key: bytes, body: bytes) -> str:
     """The ``X-Facerec-Signature`` value of ``body``: ``sha256=`` and the hex HMAC-SHA256 under ``key``."""
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-def visit_event(visit: dict) -> dict:
-    """The event of one visit: its kind (``visit`` or ``unknown_visitor``), a delivery id, the visit's fields."""
-    kind = "visit" if visit.get("identity") is not None else "unknown_visitor"
-    return {"event": kind, "delivery": secrets.token_hex(16), **visit}
 
 
 @dataclass
