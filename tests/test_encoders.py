@@ -105,3 +105,18 @@ def test_siamese_heads_are_nn4_only(tmp_path, encoders):
         db.enroll("younes", [photo("younes")])
         with pytest.raises(InvalidArgument, match="trained on nn4 encodings"):
             facerec.verify(photo("camera_0"), "younes", db, method="head-abs")
+
+
+def test_an_encodings_cache_round_trips_and_ignores_a_file_made_another_way(tmp_path):
+    import numpy as np
+
+    from facerec.encoders.cache import read_encodings, write_encodings
+
+    cache = tmp_path / "datasets" / "x_facenet.h5"
+    assert read_encodings(cache) == {}
+    known = {"b/2.jpg": np.arange(4, dtype=np.float32), "a/1.jpg": np.ones(4, np.float32)}
+    write_encodings(cache, known, {"crop": "chip-0.4"})
+    again = read_encodings(cache, {"crop": "chip-0.4"})
+    assert sorted(again) == ["a/1.jpg", "b/2.jpg"] and all(np.array_equal(again[k], known[k]) for k in known)
+    assert read_encodings(cache, {"crop": "box-0.2"}) == {}  # made with another crop: encoded again
+    assert list(cache.parent.iterdir()) == [cache]  # no temporary file left

@@ -19,11 +19,11 @@ import functools
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
 from facerec.align import Face
+from facerec.encoders.cache import read_encodings, write_encodings
 from facerec.encoders.cards import read_card
 from facerec.exceptions import WeightsError
 from facerec.image import load_image
@@ -118,23 +118,6 @@ def encode_photo(path: Path, collection: str) -> np.ndarray:
     return encode_face(image, choose_face(image, collection)[0])
 
 
-def _read_cache(cache: Path) -> dict[str, np.ndarray]:
-    if not cache.exists():
-        return {}
-    with h5py.File(cache, "r") as h5:
-        return dict(zip((p.decode() for p in h5["paths"][:]), h5["encodings"][:]))
-
-
-def _write_cache(cache: Path, known: dict[str, np.ndarray]) -> None:
-    tmp = cache.with_suffix(f".tmp{os.getpid()}")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    paths = sorted(known)
-    with h5py.File(tmp, "w") as h5:
-        h5.create_dataset("encodings", data=np.stack([known[p] for p in paths]))
-        h5.create_dataset("paths", data=np.array(paths, dtype=h5py.string_dtype()))
-    os.replace(tmp, cache)
-
-
 def _encode_job(job: tuple[str, str]) -> np.ndarray:
     from facerec.datasets import collection_root
 
@@ -154,7 +137,7 @@ def encode_collection(collection: str, paths: list[str], progress: bool = True,
     import multiprocessing
 
     cache = Path(datasets_dir) / f"{collection}_dlib.h5"
-    known = _read_cache(cache)
+    known = read_encodings(cache)
     todo = [p for p in dict.fromkeys(paths) if p not in known]
     workers = workers or os.cpu_count() or 1
     if todo:
@@ -165,6 +148,6 @@ def encode_collection(collection: str, paths: list[str], progress: bool = True,
             for done, (path, encoding) in enumerate(bar, start=1):
                 known[path] = encoding
                 if done % 2000 == 0:
-                    _write_cache(cache, known)
-        _write_cache(cache, known)
+                    write_encodings(cache, known)
+        write_encodings(cache, known)
     return np.stack([known[p] for p in paths]) if paths else np.zeros((0, 128), np.float32)

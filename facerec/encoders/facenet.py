@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from facerec.align import Face
+from facerec.encoders.cache import read_encodings, write_encodings
 from facerec.encoders.cards import read_card
 from facerec.exceptions import InvalidArgument, WeightsError
 from facerec.paths import DATASETS_DIR, cache_dir, file_fingerprint
@@ -237,30 +238,6 @@ def collection_crops(collection: str, paths: list[str], crops: tuple[str, ...], 
     return {crop: np.stack([r[i] for r in results]) for i, crop in enumerate(crops)}
 
 
-def _read_cache(cache: Path) -> dict[str, np.ndarray]:
-    import h5py
-
-    if not cache.exists():
-        return {}
-    with h5py.File(cache, "r") as h5:
-        if h5.attrs.get("crop") != DEFAULT_CROP:
-            return {}  # made with another crop: encoded again
-        return dict(zip((p.decode() for p in h5["paths"][:]), h5["encodings"][:]))
-
-
-def _write_cache(cache: Path, known: dict[str, np.ndarray], fingerprint: str) -> None:
-    import h5py
-
-    tmp = cache.with_suffix(f".tmp{os.getpid()}")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    paths = sorted(known)
-    with h5py.File(tmp, "w") as h5:
-        h5.create_dataset("encodings", data=np.stack([known[p] for p in paths]))
-        h5.create_dataset("paths", data=np.array(paths, dtype=h5py.string_dtype()))
-        h5.attrs["crop"], h5.attrs["fingerprint"] = DEFAULT_CROP, fingerprint
-    os.replace(tmp, cache)
-
-
 def encode_collection(collection: str, paths: list[str], progress: bool = True,
                       datasets_dir: Path = DATASETS_DIR, workers: int = 2) -> np.ndarray:
     """FaceNet encodings ``(len(paths), 512)`` of photos given relative to the collection (default crop).
@@ -269,12 +246,12 @@ def encode_collection(collection: str, paths: list[str], progress: bool = True,
     interrupted run resumes); detection runs in ``workers`` processes, the network in this one.
     """
     cache = Path(datasets_dir) / f"{collection}_facenet.h5"
-    known = _read_cache(cache)
+    known = read_encodings(cache, {"crop": DEFAULT_CROP})
     todo = [p for p in dict.fromkeys(paths) if p not in known]
     encoder = get_facenet_encoder() if todo else None
     for start in range(0, len(todo), 1000):
         chunk = todo[start:start + 1000]
         crops = collection_crops(collection, chunk, (DEFAULT_CROP,), workers, progress)[DEFAULT_CROP]
         known.update(zip(chunk, encoder.encode_crops(crops)))
-        _write_cache(cache, known, encoder.fingerprint)
+        write_encodings(cache, known, {"crop": DEFAULT_CROP, "fingerprint": encoder.fingerprint})
     return np.stack([known[p] for p in paths]) if paths else np.zeros((0, EMBEDDING_SIZE), np.float32)
