@@ -377,13 +377,7 @@ class FaceDatabase:
         if self._connection is None:
             self._create_file()
         connection = self._require_open()
-        try:
-            if not self._ready and connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise self._sqlite_error(error, "write") from error
+        self._begin(connection)
         creating = not self._ready
         try:
             if creating:
@@ -401,6 +395,31 @@ class FaceDatabase:
             raise
         finally:
             self._writes += 1
+
+    def _begin(self, connection: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE`` (a new file switched to WAL first), retried until the busy timeout.
+
+        SQLite answers "database is locked" at once, without waiting for its busy timeout, when two
+        connections race to set up a fresh file (switching it to WAL, or upgrading a read lock to a
+        write lock); retrying is safe because nothing has been done yet.
+        """
+        deadline, delay = time.monotonic() + BUSY_TIMEOUT_MS / 1000, 0.02
+        while True:
+            try:
+                if not self._ready and connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = FULL")
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise self._sqlite_error(error, "write") from error
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except sqlite3.Error as error:
+                raise self._sqlite_error(error, "write") from error
 
     def _sqlite_error(self, error: sqlite3.Error, action: str) -> DatabaseError:
         """The typed error for an SQLite failure while ``action`` (open, read, write) the database."""
