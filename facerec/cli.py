@@ -382,6 +382,38 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_visits(args: argparse.Namespace) -> int:
+    with _open_db(args) as db:
+        visits = db.visits(args.limit)
+    if args.json:  # one object per line, as door --json prints them
+        for visit in visits:
+            print(json.dumps(visit))
+        return 0
+    for visit in visits:
+        review = visit.get("review")
+        said = "" if review is None else (" (reviewed: not anyone we know)" if review["stranger"] else
+                                          f" (reviewed: {printable_name(review['name'])})")
+        print(f"{_visit_line(visit)} {visit['start'][:10]}{said}")
+    print(f"{len(visits)} visit(s), newest first; facerec assign VISIT NAME enrolls a visit's face")
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    if (args.name is None) == (not args.stranger):
+        raise InvalidArgument("give a NAME (this is NAME) or --stranger (not anyone we know), one of them")
+    with _open_db(args) as db:
+        if args.stranger:
+            stranger = db.mark_stranger(args.visit)
+            _emit(args, {"visit": args.visit, "stranger": stranger},
+                  [f"visit {args.visit} kept as known stranger {stranger} (its encoding only)"])
+            return 0
+        result = db.assign_visit(args.visit, args.name)
+    _emit(args, {"visit": args.visit, "name": result.name, "enrolled": result.added, "duplicates": result.duplicates},
+          [f"visit {args.visit}: enrolled its face to {printable_name(result.name)}" if result.added else
+           f"visit {args.visit}: {printable_name(result.name)} already has this face"])
+    return 0
+
+
 SERVE_MAX_CONNECTIONS = 64
 
 
@@ -745,6 +777,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("log", cmd_log, "list the door log (newest first): who came, when, and whether they got in")
     sub.add_argument("--limit", type=_integer(0, MAX_COUNT), default=50, help="events to list (default 50)")
+
+    sub = command("visits", cmd_visits, "list the door's visits (newest first): the decision, distance, promise "
+                  "and review of each; --json prints door --json's objects, one a line")
+    sub.add_argument("--limit", type=_integer(0, MAX_COUNT), default=50, help="visits to list (default 50)")
+
+    sub = command("assign", cmd_assign, "say who a visit was: enroll its face to NAME, or keep it as a known "
+                  "stranger (--stranger)")
+    sub.add_argument("visit", type=_integer(1, 2**63 - 1), metavar="VISIT", help="the visit's id (facerec visits)")
+    sub.add_argument("name", nargs="?", default=None, metavar="NAME", help="this is NAME: enroll the visit's face")
+    sub.add_argument("--stranger", action="store_true",
+                     help="not anyone we know: keep the visit's encoding as a known stranger")
 
     sub = command("serve", cmd_serve, "serve the REST API and the web page (the door as a service)")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")

@@ -52,9 +52,13 @@ from facerec.exceptions import (
     InvalidArgument,
     ModelMismatch,
     UnknownIdentity,
+    UnknownVisit,
 )
 from facerec.names import check_name, normalise_name, printable_name
 from facerec.search import ENCODING_SIZE, PersonSearch, make_search
+from facerec.stores import sqlite_visits
+from facerec.stores.sqlite_visits import VisitRecord
+from facerec.visits import VISIT_CROP_SIDE
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x46524543  # "FREC" in the SQLite header marks a facerec database
@@ -669,7 +673,7 @@ class FaceDatabase:
     # -- writing -----------------------------------------------------------------
 
     def add_faces(self, name: str, records: Sequence[FaceRecord], fingerprint: str,
-                  encoder: str | None = None) -> tuple[list[str], list[str]]:
+                  encoder: str | None = None, then=None) -> tuple[list[str], list[str]]:
         """Store encodings of one person in one transaction (all or nothing).
 
         Args:
@@ -677,6 +681,8 @@ class FaceDatabase:
             records: the faces to add.
             fingerprint: the ``fingerprint`` of the encoder's weights that made the encodings.
             encoder: that encoder's name (default: the database's, else ``"nn4"``).
+            then: called with the connection inside the same transaction, after the faces are stored
+                (a visit's review is recorded with its enrollment: :meth:`assign_visit`).
 
         Returns:
             ``(added, duplicates)``: sources stored, and sources skipped because this
@@ -705,6 +711,8 @@ class FaceDatabase:
             if picture:
                 connection.execute(_THUMBNAILS)
                 connection.execute("INSERT OR IGNORE INTO thumbnails VALUES (?, ?)", (person, picture))
+            if then is not None:
+                then(connection)
         return added, duplicates
 
     @staticmethod
@@ -785,7 +793,8 @@ class FaceDatabase:
         return {row[0] for row in rows}
 
     def remove(self, name: str) -> int:
-        """Delete a person, all their photos, their picture and their door-log rows; returns the photos removed.
+        """Delete a person, all their photos, their picture, their door-log rows and visits (with their crops);
+        returns the photos removed.
 
         Nothing of them stays in the file: deleted rows are overwritten (``secure_delete``) and the WAL is
         checkpointed and truncated afterwards (:meth:`checkpoint`). Their door-log rows are deleted rather
@@ -802,24 +811,31 @@ class FaceDatabase:
             connection.execute("DELETE FROM thumbnails WHERE person_id = ?", (person,))
             connection.execute(_DOOR_LOG)
             connection.execute("DELETE FROM door_log WHERE identity = ?", (stored,))
+            sqlite_visits.delete_person(connection, stored)  # their visits and crops
             connection.execute("DELETE FROM people WHERE id = ?", (person,))
         self.checkpoint()
         return removed
 
     # -- the door log and the people's pictures -----------------------------------
 
-    def log_events(self, events: Sequence[DoorEvent], keep_days: float | None = DEFAULT_KEEP_LOG_DAYS) -> None:
+    def log_events(self, events: Sequence[DoorEvent], keep_days: float | None = DEFAULT_KEEP_LOG_DAYS,
+                   visit: VisitRecord | None = None) -> int | None:
         """Append door events to the persistent log (one transaction), dropping rows older than ``keep_days``.
 
         Args:
             events: the events; each ``source`` is stored as a file name only (no folders).
             keep_days: the log's retention in days (default :data:`DEFAULT_KEEP_LOG_DAYS`); None keeps every row.
+                Visits (and their crops) follow the same retention.
+            visit: the door's visit these events are, stored in the same transaction (see :meth:`visits`).
+
+        Returns:
+            the visit's id (None without ``visit``).
 
         Raises:
             DatabaseNotWritable: the disk is full or read-only (nothing was logged).
         """
         if not events:
-            return
+            return None
         with self._transaction() as connection:
             connection.execute(_DOOR_LOG)
             connection.executemany(
@@ -828,9 +844,13 @@ class FaceDatabase:
                  for e in events])
             if keep_days is not None:
                 connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),))
+                sqlite_visits.purge_before(connection, _days_ago(keep_days))
+            return None if visit is None else sqlite_visits.insert(connection, visit)
 
     def purge_log(self, keep_days: float = DEFAULT_KEEP_LOG_DAYS) -> int:
         """Delete door-log rows older than ``keep_days`` days (0: every row); returns how many were deleted.
+
+        The visits (and their crops) older than that are deleted with them.
 
         The rows are overwritten in the file and the WAL truncated (see :meth:`remove`).
 
@@ -845,6 +865,7 @@ class FaceDatabase:
                 removed = connection.execute("DELETE FROM door_log").rowcount
             else:
                 removed = connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),)).rowcount
+            sqlite_visits.purge_before(connection, None if keep_days == 0 else _days_ago(keep_days))
         self.checkpoint()
         return removed
 
@@ -901,6 +922,98 @@ class FaceDatabase:
     def _has_table(self, table: str) -> bool:
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
+    # -- visits: the door's decisions with their best crops (SQL in facerec/stores/sqlite_visits.py) ----------
+
+    def visits(self, limit: int = 50) -> list[dict]:
+        """The last ``limit`` visits, newest first: ``door --json``'s objects (``visit`` is the stored id) with
+        ``crop`` (whether a crop is stored) and ``review`` (null, or ``{"name", "stranger", "time"}``)."""
+        _check_limit(limit)
+        return sqlite_visits.recent(self._query, limit)
+
+    def visit(self, visit: int) -> dict:
+        """One visit's object (see :meth:`visits`).
+
+        Raises:
+            UnknownVisit: no visit has that id (never logged, or deleted by the retention or a removal).
+        """
+        found = sqlite_visits.one(self._query, _visit_id(visit))
+        if found is None:
+            raise _unknown_visit(visit)
+        return found
+
+    def visit_crop(self, visit: int) -> bytes | None:
+        """The JPEG of a visit's best face (None: none was stored). Raises :class:`UnknownVisit`."""
+        found, jpeg = sqlite_visits.crop(self._query, _visit_id(visit))
+        if not found:
+            raise _unknown_visit(visit)
+        return jpeg
+
+    def assign_visit(self, visit: int, name: str) -> EnrollResult:
+        """"This is NAME": enroll the visit's best face to ``name`` and record the review, in one transaction.
+
+        The face stored is the encoding the door made of that crop's frame (full resolution, the database's
+        encoder: :meth:`add_faces` refuses one of other weights), with source ``visit-<id>.jpg``, the crop's
+        SHA-256 and the crop as the person's picture if they have none.
+
+        Raises:
+            UnknownVisit: no such visit. InvalidArgument: a bad name, or the visit holds no face.
+            ModelMismatch: the visit was encoded with other weights than the database's faces.
+        """
+        visit, name = _visit_id(visit), check_name(name)
+        jpeg, blob, fingerprint = self._visit_face(visit)
+        side = VISIT_CROP_SIDE
+        record = FaceRecord(np.frombuffer(blob, _ENCODING_DTYPE).astype(np.float32), f"visit-{visit}.jpg",
+                            hashlib.sha256(jpeg or blob).hexdigest(), (side // 6, side // 6, side - side // 6,
+                                                                        side - side // 6), jpeg)
+
+        def review(connection: sqlite3.Connection) -> None:
+            if sqlite_visits.face_of(connection, visit) is None:  # deleted meanwhile: nothing is enrolled
+                raise _unknown_visit(visit)
+            sqlite_visits.mark_reviewed(connection, visit, name, now_utc())
+
+        added, duplicates = self.add_faces(name, [record], fingerprint, self.encoder_name, then=review)
+        return EnrollResult(name, added, duplicates, [])
+
+    def mark_stranger(self, visit: int) -> int:
+        """"Not anyone we know": keep the visit's encoding as a known stranger; returns its id (see
+        :meth:`known_strangers`). Raises :class:`UnknownVisit`, or InvalidArgument when it holds no face."""
+        visit = _visit_id(visit)
+        with self._transaction() as connection:
+            face = sqlite_visits.face_of(connection, visit)
+            if face is None:
+                raise _unknown_visit(visit)
+            if face[1] is None:
+                raise InvalidArgument(f"visit {visit} holds no face encoding; nothing to keep")
+            stranger = sqlite_visits.add_stranger(connection, face[1], face[2], visit, now_utc())
+            sqlite_visits.mark_reviewed(connection, visit, None, now_utc())
+        return stranger
+
+    def known_strangers(self) -> np.ndarray:
+        """The known strangers' encodings made with this database's weights: ``(N, 128)`` float32, oldest first
+        (for decision rules that use them as a cohort)."""
+        blobs = sqlite_visits.strangers(self._query, self.model_fingerprint)
+        matrix = np.frombuffer(b"".join(blobs), dtype=_ENCODING_DTYPE).reshape(len(blobs), ENCODING_SIZE)
+        return matrix.astype(np.float32)
+
+    def forget_strangers(self) -> int:
+        """Delete every known stranger's encoding (overwritten in the file); returns how many."""
+        with self._transaction() as connection:
+            removed = sqlite_visits.forget_strangers(connection)
+        self.checkpoint()
+        return removed
+
+    def _visit_face(self, visit: int) -> tuple[bytes | None, bytes, str]:
+        """``(crop, encoding blob, fingerprint)`` of a visit that holds a face."""
+        if not sqlite_visits.has_visits(self._query):
+            raise _unknown_visit(visit)
+        with self._transaction() as connection:  # a read of the three, consistent; nothing is written
+            face = sqlite_visits.face_of(connection, visit)
+        if face is None:
+            raise _unknown_visit(visit)
+        if face[1] is None or face[2] is None:
+            raise InvalidArgument(f"visit {visit} holds no face encoding; enroll a photo instead")
+        return face
+
     # -- access keys ----------------------------------------------------------------
     # The server's keys (see facerec.server.security): a name, a role and the SHA-256 of the key;
     # the key itself is never stored.
@@ -955,6 +1068,22 @@ class FaceDatabase:
         """Record that the key ``name`` was used now."""
         with self._transaction() as connection:
             connection.execute("UPDATE access_keys SET last_used = ? WHERE name = ?", (now_utc(), name))
+
+
+def _visit_id(visit) -> int:
+    if isinstance(visit, bool) or not isinstance(visit, int) or not 0 < visit < 2**63:
+        raise InvalidArgument(f"a visit id is a positive integer (facerec visits lists them), got {visit!r}")
+    return visit
+
+
+def _unknown_visit(visit) -> UnknownVisit:
+    return UnknownVisit(f"no visit {visit} in the database: it was never logged, or the log's retention or a "
+                        "removal deleted it; facerec visits lists the visits kept")
+
+
+def _check_limit(limit) -> None:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT:
+        raise InvalidArgument(f"limit must be an integer from 0 to {MAX_LIMIT:,}, got {limit!r}")
 
 
 def _file_name(source: str) -> str:

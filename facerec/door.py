@@ -46,6 +46,7 @@ from facerec.visits import (
     Visit,
     decide,
     distances_from,
+    face_crop,
     iso_utc,
     sharpness,
 )
@@ -187,11 +188,16 @@ def visit_json(visit: Visit, decision: Decision, source: str) -> dict:
 
 
 class _Visits:
-    """The door's visits: tracks sightings, decides each ended visit, logs it and hands it on."""
+    """The door's visits: tracks sightings, decides each ended visit, logs it and hands it on.
 
-    def __init__(self, database, threshold: float, report: DoorReport, log: bool, keep_log_days: float | None,
-                 timeout: float, on_visit):
-        self.database, self.threshold, self.report = database, threshold, report
+    ``threshold`` is the operating point (:class:`facerec.operating_points.Threshold`): each visit's
+    ``promise`` is its description; ``fingerprint`` the encoder's weights (stored with each visit's face).
+    """
+
+    def __init__(self, database, threshold, report: DoorReport, log: bool, keep_log_days: float | None,
+                 timeout: float, on_visit, fingerprint: str | None = None):
+        self.database, self.threshold, self.report = database, threshold.value, report
+        self.promise, self.fingerprint = threshold.describe(), fingerprint
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.tracker = Tracker(timeout)
         self.distances_to = distances_from(database.searcher("exact"), database.names_by_id())
@@ -206,13 +212,29 @@ class _Visits:
         for visit in visits:
             decision = decide(visit, self.distances_to, self.threshold)
             line = visit_json(visit, decision, self.report.source)
-            self.report.visits.append(line)
+            line["promise"] = self.promise
             if self.log and self.report.logged:
                 label = visit.sightings[0].label  # where the visit began: a file name, or a stream's frame
                 event = DoorEvent(line["start"], decision.identity, decision.distance, line["admitted"], label)
-                self.report.logged = _write_log(self.database, [event], self.keep_log_days, True)
+                self._store(visit, line, event)
+            self.report.visits.append(line)
             if self.on_visit is not None:
                 self.on_visit(line)
+
+
+    def _store(self, visit: Visit, line: dict, event: DoorEvent) -> None:
+        """Log the visit: its door-log row, its decision and best crop; ``line["visit"]`` becomes the stored id."""
+        from facerec.database import _encoding_blob
+        from facerec.stores.sqlite_visits import VisitRecord
+
+        best = visit.best(1)[0]
+        record = VisitRecord(line, best.crop, _encoding_blob(best.encoding), self.fingerprint)
+        try:
+            line["visit"] = self.database.log_events([event], self.keep_log_days, visit=record)
+        except DatabaseNotWritable as error:
+            print(f"facerec: warning: the door keeps identifying, but its log is not being written: {error}",
+                  file=sys.stderr)
+            self.report.logged = False
 
 
 def _writer(out, frames: FrameSource, fps: float | None, max_fps: float | None) -> FrameWriter | None:
@@ -281,7 +303,8 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
             database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
             decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
                                           false_alarm)
-            visits = _Visits(database, decision.value, report, log, keep_log_days, visit_timeout, on_visit)
+            visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit,
+                             encoder.fingerprint)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
                        "far": far, "false_alarm": false_alarm, "detector": detector}
             try:  # the visits seen before an interruption are kept
@@ -312,30 +335,14 @@ def _read_frames(frames: FrameSource, database, report: DoorReport, visits: _Vis
                 raise FaceNotFound(no_face_message(frames.path))
             results, encodings = identify_faces_encoded(frame.rgb, faces, database, label=frame.label, **options)
             visits.frame(frame.timestamp, [Sighting(frame.timestamp, r.box, e, sharpness(frame.rgb, r.box),
-                                                    frame.label) for r, e in zip(results, encodings)])
+                                                    frame.label, face_crop(frame.rgb, r.box))
+                                           for r, e in zip(results, encodings)])
             report.processed += 1
             report.faces.extend((index, result) for result in results)
         if writer is not None:
             writer.write(_stem(frames, frame.label, index),
                          draw_results(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), results))
         report.frames += 1
-
-
-def _write_log(database, events: list[DoorEvent], keep_days: float | None, logging: bool) -> bool:
-    """Write door events unless the log already failed; on a read-only or full disk say so once, go on.
-
-    Returns:
-        whether the log is still being written.
-    """
-    if not logging or not events:
-        return logging
-    try:
-        database.log_events(events, keep_days)
-        return True
-    except DatabaseNotWritable as error:
-        print(f"facerec: warning: the door keeps identifying, but its log is not being written: {error}",
-              file=sys.stderr)
-        return False
 
 
 @dataclass(frozen=True)

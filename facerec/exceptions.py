@@ -72,3 +72,7 @@ class SourceUnavailable(FaceRecError, OSError):
 
     A system problem, not bad input: the command-line exit code is 1.
     """
+
+
+class UnknownVisit(FaceRecError, ValueError):
+    """A visit id is not in the database (never logged, or deleted by the log's retention or a removal)."""

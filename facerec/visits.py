@@ -29,6 +29,7 @@ MIN_FACE = 40  # pixels: smaller faces do not count in the decision
 MIN_SHARPNESS = 15.0  # variance of the Laplacian of the 80x80 face; below: too blurred to count
 BEST_FRAMES = 5  # frames the decision uses
 MAX_SIGHTINGS = 300  # sightings a visit keeps (a face standing at the door for hours stays bounded)
+VISIT_CROP_SIDE = 128  # pixels: a visit's crop (JPEG) is this square, the face's box its middle two thirds
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Sighting:
     encoding: np.ndarray
     sharpness: float = math.inf
     label: str = ""
+    crop: bytes | None = None  # a VISIT_CROP_SIDE px JPEG of the face (face_crop), kept for the visit's record
 
     @property
     def size(self) -> int:
@@ -127,6 +129,23 @@ def sharpness(rgb: np.ndarray, box: tuple) -> float:
         return 0.0
     grey = cv2.cvtColor(np.ascontiguousarray(rgb[top:bottom, left:right]), cv2.COLOR_RGB2GRAY)
     return float(cv2.Laplacian(cv2.resize(grey, (80, 80), interpolation=cv2.INTER_AREA), cv2.CV_64F).var())
+
+
+def face_crop(rgb: np.ndarray, box: tuple, side: int = VISIT_CROP_SIDE, quality: int = 85) -> bytes | None:
+    """A ``side`` px square JPEG around the face: the box's larger side times 1.5, centred on the box (edges
+    padded black); the box fills its middle two thirds. None for an empty box."""
+    left, top, right, bottom = (int(v) for v in box)
+    half = max(right - left, bottom - top) * 3 // 4
+    if half <= 0:
+        return None
+    cx, cy = (left + right) // 2, (top + bottom) // 2
+    padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0) if (
+        cx - half < 0 or cy - half < 0 or cx + half > rgb.shape[1] or cy + half > rgb.shape[0]) else None
+    source, offset = (padded, half) if padded is not None else (rgb, 0)
+    square = source[cy - half + offset:cy + half + offset, cx - half + offset:cx + half + offset]
+    small = cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return data.tobytes() if ok else None
 
 
 class Tracker:

@@ -9,6 +9,7 @@ tested on synthetic boxes and encodings.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -198,7 +199,8 @@ def test_the_human_output_of_a_stream_says_what_was_dropped(younes_db, capsys):
     capsys.readouterr()
     assert main(["--db", str(younes_db), "door", server.url, "--detector", "hog", "--give-up", "1"]) == 0
     out = capsys.readouterr().out
-    assert "visit 1: younes admitted" in out and "reconnection(s)" in out and "no annotated output" in out
+    assert re.search(r"visit \d+: younes admitted", out)  # the visit's id in the database (facerec visits)
+    assert "reconnection(s)" in out and "no annotated output" in out
 
 
 # -- choosing the source ------------------------------------------------------------------------------------

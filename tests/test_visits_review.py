@@ -1,0 +1,180 @@
+"""Visits in the database and their review (issue 24, items 4 and 5): each visit stored with its best crop and
+decision under the door log's retention; ``facerec visits``, ``facerec assign`` and the known strangers.
+
+The database tests use random encodings and a made-up fingerprint (no model, fast); the last ones run the
+door on a loopback MJPEG stream of a Happy House photo and review its visit on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import cv2
+import numpy as np
+import pytest
+from helpers_issue4 import photo, random_records, weights_or_skip
+
+from facerec.cli import main
+from facerec.database import DoorEvent, FaceDatabase
+from facerec.exceptions import InvalidArgument, ModelMismatch, UnknownVisit
+from facerec.stores.sqlite_visits import VisitRecord
+from facerec.visits import face_crop
+
+FINGERPRINT = "f" * 64
+MARKER = b"VISIT-CROP-MARKER-"
+
+
+def ago(days: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="milliseconds")
+
+
+def log_visit(db: FaceDatabase, start: str, identity: str | None = None, encoding: np.ndarray | None = None,
+              keep_days: float | None = None, fingerprint: str = FINGERPRINT, tag: str = "") -> int:
+    """Log one visit (its door-log row, decision, a fake crop holding ``MARKER + tag``); returns its id."""
+    line = {"visit": 1, "start": start, "end": start, "identity": identity, "admitted": identity is not None,
+            "distance": 0.3 if identity else 0.8, "frames": 5, "flat": None, "promise": "0.540 (false-alarm-1e-2)"}
+    vector = encoding if encoding is not None else np.random.default_rng(len(tag)).standard_normal(128)
+    record = VisitRecord(line, MARKER + tag.encode(), np.asarray(vector, "<f4").tobytes(), fingerprint)
+    return db.log_events([DoorEvent(start, identity, line["distance"], line["admitted"], "cam")], keep_days,
+                         visit=record)
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A database with anna enrolled (random encodings, a made-up dlib fingerprint)."""
+    with FaceDatabase(tmp_path / "faces.sqlite") as opened:
+        opened.add_faces("anna", random_records(np.random.default_rng(0), 2), FINGERPRINT, "dlib")
+        yield opened
+
+
+def test_visits_are_listed_newest_first_with_their_decision_and_promise(db):
+    first = log_visit(db, ago(0.2), "anna")
+    second = log_visit(db, ago(0.1))
+    third = log_visit(db, ago(0.3))  # logged last, started first
+    visits = db.visits()
+    assert [v["visit"] for v in visits] == [second, first, third]
+    assert visits[1]["identity"] == "anna" and visits[1]["admitted"] and visits[1]["promise"].startswith("0.540")
+    assert visits[0]["crop"] and visits[0]["review"] is None
+    assert [v["visit"] for v in db.visits(limit=1)] == [second]
+    assert db.visit_crop(first) == MARKER
+
+
+def test_visit_ids_are_never_reused_after_a_purge(db):
+    old = log_visit(db, ago(0.1))
+    db.purge_log(0)
+    assert log_visit(db, ago(0.1)) > old
+    with pytest.raises(UnknownVisit, match="retention"):
+        db.visit_crop(old)
+
+
+def test_the_retention_purges_visits_and_their_crops_from_the_file(db):
+    old = log_visit(db, ago(40), tag="old")
+    kept = log_visit(db, ago(1), tag="kept", keep_days=30)  # writing the log drops what is past the retention
+    assert [v["visit"] for v in db.visits()] == [kept]
+    with pytest.raises(UnknownVisit):
+        db.visit(old)
+    db.purge_log(0)  # facerec purge --keep-log-days 0
+    assert db.visits() == [] and db.door_log() == []
+    db.checkpoint()
+    assert MARKER not in db.path.read_bytes()  # secure_delete: the crops are overwritten, not unlinked
+
+
+def test_this_is_x_enrolls_the_visits_face_in_one_transaction(db):
+    vector = np.random.default_rng(7).standard_normal(128).astype(np.float32)
+    visit = log_visit(db, ago(0.01), encoding=vector)
+    result = db.assign_visit(visit, "bob")
+    assert result.added == [f"visit-{visit}.jpg"]
+    encodings, _ = db.encodings("bob")
+    np.testing.assert_allclose(encodings[0], vector, rtol=1e-6)
+    assert db.thumbnail("bob") == MARKER  # the crop is bob's picture
+    assert db.visit(visit)["review"]["name"] == "bob" and not db.visit(visit)["review"]["stranger"]
+    assert db.assign_visit(visit, "bob").duplicates == [f"visit-{visit}.jpg"]  # twice: stored once
+
+
+def test_a_visit_of_other_weights_is_refused_and_nothing_changes(db):
+    visit = log_visit(db, ago(0.01), fingerprint="0" * 64)
+    with pytest.raises(ModelMismatch):
+        db.assign_visit(visit, "bob")
+    assert "bob" not in db.names() and db.visit(visit)["review"] is None
+    with pytest.raises(UnknownVisit):
+        db.assign_visit(visit + 1, "bob")
+    with pytest.raises(InvalidArgument):
+        db.assign_visit(0, "bob")
+
+
+def test_not_anyone_we_know_keeps_a_known_stranger(db):
+    assert db.known_strangers().shape == (0, 128)
+    vector = np.random.default_rng(3).standard_normal(128).astype(np.float32)
+    visit = log_visit(db, ago(0.01), encoding=vector)
+    db.mark_stranger(visit)
+    db.mark_stranger(visit)  # twice: kept once
+    strangers = db.known_strangers()
+    assert strangers.shape == (1, 128) and strangers.dtype == np.float32
+    np.testing.assert_allclose(strangers[0], vector, rtol=1e-6)
+    assert db.visit(visit)["review"]["stranger"] is True
+    db.purge_log(0)
+    assert len(db.known_strangers()) == 1  # kept on purpose: not under the log's retention
+    assert db.forget_strangers() == 1 and len(db.known_strangers()) == 0
+
+
+def test_removing_a_person_deletes_their_visits_and_crops(db):
+    decided = log_visit(db, ago(0.01), "anna", tag="decided")
+    assigned = log_visit(db, ago(0.01), tag="assigned")
+    db.add_faces("carl", random_records(np.random.default_rng(5), 1, "carl"), FINGERPRINT)
+    db.assign_visit(assigned, "carl")
+    other = log_visit(db, ago(0.01), tag="other")
+    db.remove("anna")
+    db.remove("carl")
+    assert [v["visit"] for v in db.visits()] == [other]
+    data = db.path.read_bytes()
+    assert MARKER + b"decided" not in data and MARKER + b"assigned" not in data and MARKER + b"other" in data
+    with pytest.raises(UnknownVisit):
+        db.visit(decided)
+
+
+def test_a_face_crop_is_a_small_square_jpeg_even_at_the_frames_edge():
+    rgb = np.zeros((480, 640, 3), np.uint8)
+    for box in [(200, 100, 300, 200), (0, 0, 80, 90), (600, 440, 640, 480)]:
+        jpeg = face_crop(rgb, box)
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (128, 128, 3) and len(jpeg) < 20_000
+    assert face_crop(rgb, (10, 10, 10, 10)) is None
+
+
+# -- the door, then the review on the command line (the default encoder, a loopback stream) ---------------
+
+@pytest.fixture(scope="module")
+def door_db(tmp_path_factory):
+    """younes enrolled, then benoit's stream at the door: one unknown visit."""
+    from test_door_camera import MjpegServer, door_frame
+
+    weights_or_skip()
+    path = tmp_path_factory.mktemp("review") / "faces.sqlite"
+    assert main(["--db", str(path), "enroll", "younes", str(photo("younes"))]) == 0
+    server = MjpegServer(door_frame("benoit"), per_connection=8)
+    assert main(["--db", str(path), "door", server.url, "--json", "--detector", "hog", "--give-up", "1"]) == 0
+    return path
+
+
+def test_the_cli_lists_visits_as_door_json_objects_and_this_is_x_enrolls_the_crop(door_db, capsys):
+    capsys.readouterr()
+    assert main(["--db", str(door_db), "visits", "--json"]) == 0
+    visits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(visits) == 1 and visits[0]["identity"] is None and visits[0]["crop"]
+    assert {"visit", "start", "end", "identity", "admitted", "distance", "frames", "flat", "promise"} <= set(visits[0])
+    visit = visits[0]["visit"]
+    assert main(["--db", str(door_db), "assign", str(visit), "benoit"]) == 0
+    assert f"visit {visit}: enrolled its face to benoit" in capsys.readouterr().out
+    from facerec.api import identify
+
+    assert identify(photo("benoit"), door_db)[0].identity == "benoit"  # the door knows benoit now
+    assert main(["--db", str(door_db), "visits"]) == 0
+    assert "(reviewed: benoit)" in capsys.readouterr().out
+
+
+def test_assign_needs_a_name_or_stranger_and_a_known_visit(door_db, capsys):
+    assert main(["--db", str(door_db), "assign", "1"]) == 2
+    assert main(["--db", str(door_db), "assign", "1", "x", "--stranger"]) == 2
+    assert main(["--db", str(door_db), "assign", "999", "--stranger"]) == 2
+    assert "no visit 999" in capsys.readouterr().err
