@@ -144,17 +144,21 @@ def test_a_face_crop_is_a_small_square_jpeg_even_at_the_frames_edge():
 
 # -- the door, then the review on the command line (the default encoder, a loopback stream) ---------------
 
-@pytest.fixture(scope="module")
-def door_db(tmp_path_factory):
-    """younes enrolled, then benoit's stream at the door: one unknown visit."""
+def benoit_at_the_door(folder) -> str:
+    """A database with younes enrolled, after benoit's stream came to the door: one unknown visit."""
     from test_door_camera import MjpegServer, door_frame
 
     weights_or_skip()
-    path = tmp_path_factory.mktemp("review") / "faces.sqlite"
+    path = folder / "faces.sqlite"
     assert main(["--db", str(path), "enroll", "younes", str(photo("younes"))]) == 0
     server = MjpegServer(door_frame("benoit"), per_connection=8)
     assert main(["--db", str(path), "door", server.url, "--json", "--detector", "hog", "--give-up", "1"]) == 0
     return path
+
+
+@pytest.fixture(scope="module")
+def door_db(tmp_path_factory):
+    return benoit_at_the_door(tmp_path_factory.mktemp("review"))
 
 
 def test_the_cli_lists_visits_as_door_json_objects_and_this_is_x_enrolls_the_crop(door_db, capsys):
@@ -178,3 +182,31 @@ def test_assign_needs_a_name_or_stranger_and_a_known_visit(door_db, capsys):
     assert main(["--db", str(door_db), "assign", "1", "x", "--stranger"]) == 2
     assert main(["--db", str(door_db), "assign", "999", "--stranger"]) == 2
     assert "no visit 999" in capsys.readouterr().err
+
+
+def test_the_api_lists_visits_serves_crops_and_this_is_x_enrolls_the_crop(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from facerec.server.app import create_app
+
+    path = benoit_at_the_door(tmp_path)
+    with TestClient(create_app(path)) as client:
+        visits = client.get("/api/visits", params={"limit": 5}).json()
+        assert len(visits) == 1 and visits[0]["identity"] is None and visits[0]["review"] is None
+        with FaceDatabase(path) as db:
+            assert visits == db.visits(5)  # the same objects as facerec visits --json
+        visit = visits[0]["visit"]
+        crop = client.get(f"/api/visits/{visit}/crop")
+        assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+        assert cv2.imdecode(np.frombuffer(crop.content, np.uint8), cv2.IMREAD_COLOR).shape == (128, 128, 3)
+        answer = client.post(f"/api/visits/{visit}/assign", json={"name": "benoit"})
+        assert answer.status_code == 200 and answer.json()["enrolled"] == [f"visit-{visit}.jpg"], answer.text
+        assert {"name": "benoit", "faces": 1} in client.get("/api/people").json()
+        assert client.get("/api/visits").json()[0]["review"]["name"] == "benoit"
+        assert client.post(f"/api/visits/{visit}/assign", json={"stranger": True}).json()["stranger"] is True
+        assert client.post("/api/visits/999/assign", json={"stranger": True}).status_code == 404
+        assert client.get("/api/visits/999/crop").status_code == 404
+        assert client.post(f"/api/visits/{visit}/assign", json={}).status_code == 400
+        assert client.post(f"/api/visits/{visit}/assign", json={"name": "x", "other": 1}).status_code == 422
+    with FaceDatabase(path) as db:
+        assert len(db.known_strangers()) == 1

@@ -16,7 +16,9 @@ everything; see :mod:`facerec.server.security`):
 * ``POST /api/identify`` (door): multipart ``photo`` -> ``{"faces": [{"box", "identity", "distance",
   "candidates", ...}], "width", "height"}``; every face is written to the door log;
 * ``GET /api/log?limit=N`` (viewer): the last N door events, newest first (``time``, ``identity``, ``distance``,
-  ``admitted``, ``source``).
+  ``admitted``, ``source``);
+* ``GET /api/visits?limit=N``, ``GET /api/visits/{visit}/crop`` (viewer), ``POST /api/visits/{visit}/assign``
+  (admin): the door's visits and their review (:mod:`facerec.server.visits`).
 
 Errors are ``{"error": TYPE, "message": one line}`` with a status code: 400 an
 unreadable image, no face or a bad argument; 401 a missing or wrong key; 403 a key
@@ -66,6 +68,7 @@ from facerec.exceptions import (
     InvalidArgument,
     ModelMismatch,
     UnknownIdentity,
+    UnknownVisit,
 )
 from facerec.names import check_name
 from facerec.server import schemas
@@ -88,7 +91,8 @@ SERVER_MAX_PIXELS = 16_000_000  # decoded per photo (checked on the header); lar
 ENROLL_MAX_SIDE = 1600  # an enrolled photo is kept at most this large until it is encoded (20 photos: <= 115 MB)
 STATUS = {DetectionBudgetSpent: 503, BodyTooSlow: 408,  # before FaceNotFound: the subclass first
           ImageNotReadable: 400, FaceNotFound: 400, InvalidArgument: 400, ImageTooLarge: 413, UnknownIdentity: 404,
-          ModelMismatch: 409, EmptyDatabase: 409, Forbidden: 403, DatabaseNotWritable: 503, DatabaseGone: 503}
+          UnknownVisit: 404, ModelMismatch: 409, EmptyDatabase: 409, Forbidden: 403, DatabaseNotWritable: 503,
+          DatabaseGone: 503}
 
 
 class UploadTooLarge(ImageTooLarge):
@@ -441,4 +445,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         with service.lock:
             return [event.to_json() for event in service.db.door_log(limit)]
 
+    from facerec.server.visits import add_visit_routes
+
+    add_visit_routes(app, service, admin, viewer)  # /api/visits...
     return app

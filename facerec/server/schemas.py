@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PersonOut(BaseModel):
@@ -95,3 +95,42 @@ class ExportOut(BaseModel):
 class ErrorOut(BaseModel):
     error: str = Field(description="the error's type, e.g. FaceNotFound")
     message: str = Field(description="one line saying what went wrong and what to do")
+
+
+class VisitReviewOut(BaseModel):
+    name: str | None = Field(description="the person it was enrolled to (null: a known stranger)")
+    stranger: bool
+    time: str = Field(description="when it was reviewed, UTC ISO 8601")
+
+
+class VisitOut(BaseModel):
+    """One visit, as ``facerec door --json`` prints it (fields added later pass through unchanged)."""
+
+    model_config = ConfigDict(extra="allow")
+    visit: int = Field(description="the visit's id (its crop: /api/visits/{visit}/crop)")
+    start: str = Field(description="UTC, ISO 8601")
+    end: str = Field(description="UTC, ISO 8601")
+    identity: str | None = Field(description="the person decided, or null when unknown")
+    admitted: bool
+    distance: float | None = Field(description="median L2 distance of the frames used to the closest person")
+    frames: int = Field(description="frames the decision used")
+    flat: bool | None = Field(description="true: a flat surface (a photo or a screen); false: a real head; "
+                                          "null: not checked or could not tell")
+    promise: str | None = Field(None, description="the operating point the decision was made under")
+    crop: bool = Field(description="whether a crop of the face is stored")
+    review: VisitReviewOut | None = Field(description="what an admin said it was (null: not reviewed)")
+
+
+class AssignIn(BaseModel):
+    """``{"name": "X"}`` (this is X: enroll the visit's face) or ``{"stranger": true}`` (not anyone we know)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=200, description="enroll the visit's face to this person")
+    stranger: bool = Field(False, description="keep the visit's encoding as a known stranger instead")
+
+
+class AssignOut(BaseModel):
+    visit: int
+    name: str | None = Field(description="the person enrolled (null for a stranger)")
+    stranger: bool
+    enrolled: list[str] = Field(description="faces stored now (visit-<id>.jpg; empty if already enrolled)")
