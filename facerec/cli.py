@@ -450,6 +450,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from facerec.server.app import create_app
     from facerec.server.security import LOOPBACK_HOSTS, allowed_host_names
+    from facerec.sources import safe_name
 
     token = _serve_token(args)
     keys = _has_keys(_db_path(args))
@@ -458,11 +459,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                               "(facerec keys add NAME --role admin) or set a token (FACEREC_TOKEN or --token-file), "
                               "or listen on 127.0.0.1")
     hosts = allowed_host_names(args.host, args.allowed_host)
+    camera_options = {"max_fps": args.max_fps, "detector": args.detector}
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
-                     allowed_hosts=hosts, keep_log_days=args.keep_log_days or None)
+                     allowed_hosts=hosts, keep_log_days=args.keep_log_days or None, camera=args.camera,
+                     camera_options=camera_options)
     guard = ", keys required" if token or keys else ""
     print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
-          f"{app.state.service.encoder.name} encoder{guard}; answers to {', '.join(sorted(hosts))}", file=sys.stderr)
+          f"{app.state.service.encoder.name} encoder{guard}; answers to {', '.join(sorted(hosts))}"
+          + (f"; the door runs on {safe_name(args.camera)}" if args.camera else ""), file=sys.stderr)
     # timeout_keep_alive: an idle connection is closed after 5 s; limit_concurrency: 503 beyond 64 connections
     # at once (the body of each must arrive within 60 s: facerec.server.limits)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
@@ -797,6 +801,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "16 characters; visible in ps: prefer $FACEREC_TOKEN or --token-file); keys from "
                           "`facerec keys add` work with or without it; off loopback a token or a key is needed")
     sub.add_argument("--token-file", default=None, metavar="PATH", help="read the token from this file's first line")
+    sub.add_argument("--camera", default=None, metavar="SOURCE",
+                     help="run the door on this camera or stream in the background (as facerec door SOURCE: "
+                          "/dev/video0, rtsp://..., an http(s) MJPEG URL, a video); its visits show in the page's "
+                          "Recent visits; it stops with the server")
+    sub.add_argument("--max-fps", type=_number(0.01, 1000), default=None,
+                     help="with --camera: search at most this many frames a second (the others are dropped)")
+    _detector_option(sub)
     sub.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                      help="also answer to this Host name (repeatable; default: loopback names and --host; other "
                           "names get 421, against DNS rebinding)")

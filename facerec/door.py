@@ -200,7 +200,6 @@ class _Visits:
         self.promise, self.fingerprint = threshold.describe(), fingerprint
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.tracker = Tracker(timeout)
-        self.distances_to = distances_from(database.searcher("exact"), database.names_by_id())
 
     def frame(self, timestamp: float, sightings: list[Sighting]) -> None:
         self._end(self.tracker.update(timestamp, sightings))
@@ -210,7 +209,8 @@ class _Visits:
 
     def _end(self, visits: list[Visit]) -> None:
         for visit in visits:
-            decision = decide(visit, self.distances_to, self.threshold)
+            distances_to = distances_from(self.database.searcher("exact"), self.database.names_by_id())  # up to date
+            decision = decide(visit, distances_to, self.threshold)
             line = visit_json(visit, decision, self.report.source)
             line["promise"] = self.promise
             if self.log and self.report.logged:
@@ -252,7 +252,7 @@ def _stem(frames: FrameSource, label: str, index: int) -> str:
     return f"frame_{index:06d}"
 
 
-def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLike | None = None,
+def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: str | os.PathLike | None = None,
              threshold: float | None = None, every: int = 1, k: int = 1, fps: float | None = None, encoder=None,
              progress: bool = True, detector: str = DEFAULT_DETECTOR, operating_point: str | None = None,
              far: float | None = None, false_alarm: float | None = None, log: bool = True,
@@ -264,7 +264,8 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
     Args:
         source: a video file, a folder of images (sorted by name), one image, a camera (``/dev/video0``
             or ``0``), an RTSP or HTTP(S) MJPEG URL, or (with ``poll``) a snapshot URL; see
-            :func:`facerec.sources.open_source`.
+            :func:`facerec.sources.open_source`. Or a source already opened (closing it from another
+            thread ends the door, as :mod:`facerec.server.camera` does).
         db: face database or its path.
         out: a video file (``.mp4`` etc., written with the ``mp4v`` codec) or a folder for annotated JPEGs;
             None writes no frames.
@@ -292,7 +293,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
     visit_timeout = VISIT_TIMEOUT if visit_timeout is None else visit_timeout
     if not visit_timeout >= 0:
         raise InvalidArgument(f"--visit-timeout must be 0 seconds or more, got {visit_timeout}")
-    frames = open_source(source, max_fps, poll, give_up, duration)
+    frames = source if isinstance(source, FrameSource) else open_source(source, max_fps, poll, give_up, duration)
     report = DoorReport(frames.name, None if out is None else str(out), logged=log)
     writer = _writer(out, frames, fps, max_fps)
     try:

@@ -8,6 +8,7 @@ door on a loopback MJPEG stream of a Happy House photo and review its visit on t
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import cv2
@@ -210,3 +211,26 @@ def test_the_api_lists_visits_serves_crops_and_this_is_x_enrolls_the_crop(tmp_pa
         assert client.post(f"/api/visits/{visit}/assign", json={"name": "x", "other": 1}).status_code == 422
     with FaceDatabase(path) as db:
         assert len(db.known_strangers()) == 1
+
+
+def test_serve_with_a_camera_logs_its_visits_and_stops_with_the_server(tmp_path):
+    from fastapi.testclient import TestClient
+    from test_door_camera import MjpegServer, door_frame
+
+    from facerec.server.app import create_app
+
+    weights_or_skip()
+    path = tmp_path / "faces.sqlite"
+    assert main(["--db", str(path), "enroll", "younes", str(photo("younes"))]) == 0
+    stream = MjpegServer(door_frame("camera_0"), per_connection=10)
+    options = {"detector": "hog", "visit_timeout": 0.5, "give_up": 1.0, "retry": 30.0}
+    with TestClient(create_app(path, camera=stream.url, camera_options=options)) as client:
+        deadline = time.monotonic() + 60
+        while not (visits := client.get("/api/visits").json()) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert [(v["identity"], v["admitted"], v["crop"]) for v in visits] == [("younes", True, True)]
+        assert client.get(f"/api/visits/{visits[0]['visit']}/crop").status_code == 200
+        door = client.app.state.camera
+        started = time.monotonic()
+    assert not door._thread.is_alive() and time.monotonic() - started < 15  # stopped with the server
+    assert door.visits == 1

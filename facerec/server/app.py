@@ -258,7 +258,8 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
                weights: str | None = None, runtime: str | None = None,
                max_upload_bytes: int = MAX_UPLOAD_BYTES, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
                keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, body_timeout: float = BODY_TIMEOUT_S,
-               body_idle: float = BODY_IDLE_S) -> FastAPI:
+               body_idle: float = BODY_IDLE_S, camera: str | None = None, camera_options: dict | None = None
+               ) -> FastAPI:
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
@@ -273,13 +274,24 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
             :func:`facerec.server.security.allowed_host_names`.
         keep_log_days: door-log rows older than this many days are deleted as the log is written (None: kept).
         body_timeout, body_idle: seconds for a request's whole body, and between two of its chunks (408 beyond).
+        camera, camera_options: run the door on this source in the background while the server runs
+            (:class:`facerec.server.camera.CameraDoor` and its keyword arguments).
     """
     service = DoorService(db_path, encoder, weights, runtime, keep_log_days=keep_log_days)
     access = Access(service.db_path, token)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        door = None
+        if camera is not None:
+            from facerec.server.camera import CameraDoor
+
+            door = CameraDoor(camera, service.db_path, service.encoder, service.lock, keep_log_days,
+                              **(camera_options or {})).start()
+        app.state.camera = door
         yield
+        if door is not None:
+            door.stop()
         access.close()
         service.close()
 

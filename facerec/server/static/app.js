@@ -1,4 +1,5 @@
-// facerec door page: people, enrollment, the door view (camera snapshots or an uploaded photo), the log.
+// facerec door page: people, enrollment, the door view (camera snapshots or an uploaded photo), the recent visits
+// (with their review), the log.
 // Plain JavaScript, no build step, no CDN. Talks to the REST API of facerec serve (see /docs).
 "use strict";
 
@@ -198,6 +199,71 @@ async function refreshLog() {
   }
 }
 
+function visitCard(visit) {
+  const card = element("div", { class: "visit", "data-visit": String(visit.visit) });
+  const picture = element("div", { class: "blank" });
+  const who = visit.identity || "unknown";
+  const distance = visit.distance === null ? "no distance" : visit.distance.toFixed(3);
+  card.append(picture,
+    element("div", { class: "decision " + (visit.admitted ? "admitted" : "refused") },
+      `${who}: ${visit.admitted ? "admitted" : "refused"}, ${distance}`),
+    element("div", { class: "when" }, `${visit.start.slice(0, 19).replace("T", " ")} UTC, ${visit.frames} frame(s)` +
+      (visit.flat === true ? ", a flat surface" : "")),
+    element("div", { class: "promise" }, visit.promise ? `threshold ${visit.promise}` : ""));
+  if (visit.review) {
+    card.append(element("div", { class: "review" },
+      visit.review.stranger ? "reviewed: not anyone we know" : `reviewed: this is ${visit.review.name}`));
+  }
+  const name = element("input", { type: "text", class: "assign-name", placeholder: "name" });
+  const thisIs = element("button", { type: "button", class: "assign" }, "this is...");
+  const stranger = element("button", { type: "button", class: "stranger" }, "not anyone we know");
+  thisIs.addEventListener("click", () => assignVisit(visit.visit, { name: name.value.trim() }));
+  stranger.addEventListener("click", () => assignVisit(visit.visit, { stranger: true }));
+  card.append(name, thisIs, stranger);
+  if (visit.crop) {
+    api(`/api/visits/${visit.visit}/crop`).then((blob) => {
+      const image = element("img", { alt: `visit ${visit.visit}` });
+      image.src = URL.createObjectURL(blob);
+      picture.replaceWith(image);
+    }).catch(() => {});
+  }
+  return card;
+}
+
+let shownVisits = "";
+
+async function refreshVisits() {
+  let visits;
+  try {
+    visits = await api("/api/visits?limit=12");
+  } catch (error) {
+    return;
+  }
+  const key = JSON.stringify(visits);
+  if (key === shownVisits) return; // unchanged: keep what is being typed
+  shownVisits = key;
+  $("visits").replaceChildren(...visits.map(visitCard));
+}
+
+async function assignVisit(visit, body) {
+  if (body.name === "") {
+    $("visits-message").textContent = "type the person's name first";
+    return;
+  }
+  try {
+    const result = await api(`/api/visits/${visit}/assign`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    $("visits-message").textContent = result.stranger ? `visit ${visit} kept as a known stranger` :
+      `visit ${visit}: enrolled to ${result.name}` + (result.enrolled.length ? "" : " (already enrolled)");
+  } catch (error) {
+    $("visits-message").textContent = error.message;
+  }
+  shownVisits = "";
+  refreshVisits();
+  refreshPeople();
+  refreshStatus();
+}
+
 $("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   token = $("token").value;
@@ -214,6 +280,8 @@ function refreshAll() {
   refreshStatus();
   refreshPeople();
   refreshLog();
+  refreshVisits();
 }
 refreshAll();
 setInterval(refreshLog, 5000);
+setInterval(refreshVisits, 5000);
