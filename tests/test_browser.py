@@ -34,11 +34,17 @@ def _free_port() -> int:
 
 @pytest.fixture()
 def server(tmp_path):
+    yield from _serve(tmp_path)
+
+
+def _serve(tmp_path, *options: str):
+    """``facerec serve`` on a free loopback port (with ``options``): yields its URL, stops it afterwards."""
     weights_or_skip()
     port = _free_port()
     log = open(tmp_path / "server.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "facerec", "--db", str(tmp_path / "faces.sqlite"), "serve",
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=subprocess_env())
+                                "--port", str(port), *options], stdout=log, stderr=subprocess.STDOUT,
+                               env=subprocess_env())
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -110,6 +116,36 @@ def test_enroll_by_the_form_then_a_camera_shot_draws_the_right_name(server, brow
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+@pytest.fixture()
+def camera_server(tmp_path):
+    """younes enrolled; the server's door on a loopback MJPEG stream of benoit (a stranger to it)."""
+    from test_door_camera import MjpegServer, door_frame
+
+    from facerec.cli import main
+
+    weights_or_skip()
+    assert main(["--db", str(tmp_path / "faces.sqlite"), "enroll", "younes", str(photo("younes"))]) == 0
+    stream = MjpegServer(door_frame("benoit"), per_connection=10, connections=3)
+    yield from _serve(tmp_path, "--camera", stream.url, "--detector", "hog")
+
+
+def test_a_visit_at_the_camera_is_reviewed_on_the_page_and_this_is_x_enrolls_it(camera_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(camera_server + "/")
+    card = _wait_for_text(browser, "#visits .visit", "unknown: refused")
+    assert "threshold" in card and "frame(s)" in card
+    _wait_for_text(browser, "#people", "younes (1)")
+    browser.find_element(By.CSS_SELECTOR, "#visits .visit .assign-name").send_keys("benoit")
+    browser.find_element(By.CSS_SELECTOR, "#visits .visit button.assign").click()
+    _wait_for_text(browser, "#visits-message", "enrolled to benoit")
+    _wait_for_text(browser, "#people", "benoit (1)")
+    _wait_for_text(browser, "#visits .visit", "reviewed: this is benoit")
+    loaded = browser.execute_script("const i = document.querySelector('#visits .visit img');"
+                                    "return i !== null && i.complete && i.naturalWidth;")
+    assert loaded == 128, "the visit's crop was not shown"
 
 
 def _other_origin() -> str:
