@@ -334,7 +334,8 @@ def _run_door(args: argparse.Namespace, live: bool, on_visit):
                           progress=_progress() and not live, detector=args.detector, log=problem is None,
                           keep_log_days=args.keep_log_days or None, max_fps=args.max_fps, poll=args.poll,
                           give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
-                          on_visit=on_visit, **_decision(args))
+                          on_visit=on_visit, detect_scale=args.detect_scale, encode_every=args.encode_every,
+                          **_decision(args))
     return report
 
 
@@ -459,7 +460,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                               "(facerec keys add NAME --role admin) or set a token (FACEREC_TOKEN or --token-file), "
                               "or listen on 127.0.0.1")
     hosts = allowed_host_names(args.host, args.allowed_host)
-    camera_options = {"max_fps": args.max_fps, "detector": args.detector}
+    camera_options = {"max_fps": args.max_fps, "detector": args.detector, "detect_scale": args.detect_scale,
+                      "encode_every": args.encode_every}
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
                      allowed_hosts=hosts, keep_log_days=args.keep_log_days or None, camera=args.camera,
                      camera_options=camera_options)
@@ -698,6 +700,16 @@ def _detector_option(parser: argparse.ArgumentParser) -> None:
                              "cnn (finds turned and small faces; about 0.3-3 s a photo)")
 
 
+def _detect_scale_option(parser: argparse.ArgumentParser) -> None:
+    """The door's speed options: --detect-scale and --encode-every (see :func:`facerec.door.run_door`)."""
+    parser.add_argument("--detect-scale", type=_number(0.25, 1), default=1.0, metavar="FACTOR",
+                        help="detect faces on frames resized by this factor (default 1; 0.5 is faster but misses "
+                             "faces under about 170 px; see BENCHMARKS.md), encode them at full size")
+    parser.add_argument("--encode-every", type=_integer(1, 1000), default=None, metavar="N",
+                        help="encode a face that continues one of the previous frame (box overlap) only every N-th "
+                             "frame; in between it keeps its identity (default: 2 for a live source, 1 for files)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``facerec`` argument parser."""
     parser = argparse.ArgumentParser(prog="facerec", description="Face verification and recognition "
@@ -769,6 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="publish each visit to this broker, mqtt://[user@]host[:port] (password: "
                           "$FACEREC_MQTT_PASSWORD), with Home Assistant discovery: a presence sensor per resident, "
                           "a visitor event, the door's availability (see facerec.events.mqtt)")
+    _detect_scale_option(sub)
     sub.add_argument("--door-name", default="door", metavar="NAME",
                      help="this door's name in MQTT topics and Home Assistant (default door)")
     sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
@@ -777,6 +790,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-k", type=_integer(1, 1000), default=1, help="candidates kept per face (default 1)")
     _threshold_option(sub)
     _detector_option(sub)
+    sub.set_defaults(detector=None)  # the door's default: hog for a live source, auto for files (run_door)
     _keep_log_days_option(sub)
 
     sub = command("log", cmd_log, "list the door log (newest first): who came, when, and whether they got in")
@@ -808,6 +822,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--max-fps", type=_number(0.01, 1000), default=None,
                      help="with --camera: search at most this many frames a second (the others are dropped)")
     _detector_option(sub)
+    _detect_scale_option(sub)
+    sub.set_defaults(detector=None)  # the door's default: hog for a live source, auto for files (run_door)
     sub.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                      help="also answer to this Host name (repeatable; default: loopback names and --host; other "
                           "names get 421, against DNS rebinding)")

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facerec.align import DEFAULT_DETECTOR, detect_faces, no_face_message
+from facerec.align import DEFAULT_DETECTOR, Face, detect_faces, face_from_box, no_face_message
 from facerec.api import DatabaseInput, FaceResult, decision_threshold, identify, identify_faces_encoded, using_database
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent
 from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
@@ -54,6 +54,8 @@ from facerec.visits import (
 KNOWN_BGR = (60, 180, 60)  # green box: a resident within the threshold
 UNKNOWN_BGR = (40, 40, 220)  # red box: nobody close enough (or refused)
 LIVE_OUT_FPS = 10.0  # frame rate of an annotated video of a live source without --max-fps
+LIVE_DETECTOR = "hog"  # a live source's default detector (BENCHMARKS.md, "The door on a live stream")
+LIVE_ENCODE_EVERY = 2  # a live source's default: a tracked face is encoded every other frame (same place)
 
 
 def caption(result: FaceResult) -> str:
@@ -151,6 +153,7 @@ class DoorReport:
         visits: one :func:`visit_json` object per visit, in the order they ended.
         logged: whether the door log was written (False when the database could not be written).
         dropped, reconnects: frames of a live source the door never got to, and reconnections after drops.
+        encoded: faces encoded (fewer than ``faces`` with ``encode_every`` above 1).
     """
 
     source: str
@@ -162,6 +165,7 @@ class DoorReport:
     logged: bool = True
     dropped: int = 0
     reconnects: int = 0
+    encoded: int = 0
 
     def seen(self) -> Counter:
         """Faces per identity (``None`` for unknown) over all processed frames."""
@@ -254,11 +258,12 @@ def _stem(frames: FrameSource, label: str, index: int) -> str:
 
 def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: str | os.PathLike | None = None,
              threshold: float | None = None, every: int = 1, k: int = 1, fps: float | None = None, encoder=None,
-             progress: bool = True, detector: str = DEFAULT_DETECTOR, operating_point: str | None = None,
+             progress: bool = True, detector: str | None = None, operating_point: str | None = None,
              far: float | None = None, false_alarm: float | None = None, log: bool = True,
              keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, max_fps: float | None = None,
              poll: float | None = None, give_up: float = 30.0, duration: float | None = None,
-             visit_timeout: float | None = None, on_visit=None) -> DoorReport:
+             visit_timeout: float | None = None, on_visit=None, detect_scale: float = 1.0,
+             encode_every: int | None = None) -> DoorReport:
     """Identify the faces of every frame, decide once per visit, log the visits, write annotated frames.
 
     Args:
@@ -276,25 +281,40 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
         fps: frame rate of the output video (default: the source's, 2 for a folder, ``max_fps`` or 10 live).
         encoder: an encoder object (default: the database's own).
         progress: show a progress bar on stderr.
-        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default). A frame without a face is nobody;
-            a single photo without a face raises :class:`FaceNotFound`, as :func:`identify` does.
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"``; default :data:`LIVE_DETECTOR` for a live source (``auto``
+            runs dlib's CNN, about 2 s, on every frame without a face, and holds the GIL meanwhile: the stream's
+            reader starves), ``auto`` for files. A frame without a face is nobody; a single photo without a face
+            raises :class:`FaceNotFound`, as :func:`identify` does.
         log: write each visit to the database's door log (one row per visit). When the database cannot
             be written the door goes on, says so once on stderr and sets ``report.logged`` to False.
         keep_log_days: door-log rows older than this many days are deleted as the log is written.
         max_fps, poll, give_up, duration: for live sources (see :func:`facerec.sources.open_source`).
         visit_timeout: seconds of stream time after a face leaves before its visit ends (default 2).
         on_visit: called with each visit's JSON object as soon as the visit ends.
+        detect_scale: detect faces on the frame resized by this factor (0.25 to 1; default 1: full size), then
+            find landmarks and encode on the full frame. 0.5 makes HOG 3-4 times faster on 640x480 frames, but
+            faces under about 170 px are then missed (HOG's window is 80 px); see BENCHMARKS.md.
+        encode_every: a face that continues one of the previous searched frame (box overlap) is encoded only every
+            this many frames; in between it keeps its identity and adds no frame to its visit (default
+            :data:`LIVE_ENCODE_EVERY` for a live source, where the encoder is the door's largest cost, 1 for files:
+            BENCHMARKS.md, "The door on a live stream").
 
     Returns:
         A :class:`DoorReport`.
     """
     if every < 1:
         raise InvalidArgument(f"--every must be at least 1, got {every}")
+    if encode_every is not None and (not isinstance(encode_every, int) or encode_every < 1):
+        raise InvalidArgument(f"--encode-every must be an integer of at least 1, got {encode_every}")
+    if not 0.25 <= detect_scale <= 1:
+        raise InvalidArgument(f"--detect-scale must be from 0.25 to 1, got {detect_scale}")
     visit_timeout = VISIT_TIMEOUT if visit_timeout is None else visit_timeout
     if not visit_timeout >= 0:
         raise InvalidArgument(f"--visit-timeout must be 0 seconds or more, got {visit_timeout}")
     frames = source if isinstance(source, FrameSource) else open_source(source, max_fps, poll, give_up, duration)
     report = DoorReport(frames.name, None if out is None else str(out), logged=log)
+    detector = detector or (LIVE_DETECTOR if frames.live else DEFAULT_DETECTOR)
+    encode_every = encode_every or (LIVE_ENCODE_EVERY if frames.live else 1)
     writer = _writer(out, frames, fps, max_fps)
     try:
         with using_database(db) as database:
@@ -307,7 +327,8 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
             visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit,
                              encoder.fingerprint)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
-                       "far": far, "false_alarm": false_alarm, "detector": detector}
+                       "far": far, "false_alarm": false_alarm, "detector": detector, "detect_scale": detect_scale,
+                       "encode_every": encode_every}
             try:  # the visits seen before an interruption are kept
                 _read_frames(frames, database, report, visits, writer, every, progress, options)
             finally:
@@ -327,23 +348,78 @@ def _read_frames(frames: FrameSource, database, report: DoorReport, visits: _Vis
 
     single_image = isinstance(frames, FileSource) and frames.stills and frames.path.is_file()
     total = count_frames(frames.path) if isinstance(frames, FileSource) else None
-    detector = options.pop("detector")
+    detector, scale = options.pop("detector"), options.pop("detect_scale")
+    reuse = _Reuse(options.pop("encode_every"))
     results: list[FaceResult] = []
     for index, frame in enumerate(tqdm(frames, total=total, desc="door", unit="frame", disable=not progress)):
         if index % every == 0:
-            faces = detect_faces(frame.rgb, detector=detector)
+            faces = detect_scaled(frame.rgb, detector, scale)
             if single_image and not faces:  # one photo: as identify would say (a video frame: nobody)
                 raise FaceNotFound(no_face_message(frames.path))
-            results, encodings = identify_faces_encoded(frame.rgb, faces, database, label=frame.label, **options)
+            fresh, kept = reuse.split(faces)
+            results, encodings = identify_faces_encoded(frame.rgb, fresh, database, label=frame.label, **options)
             visits.frame(frame.timestamp, [Sighting(frame.timestamp, r.box, e, sharpness(frame.rgb, r.box),
                                                     frame.label, face_crop(frame.rgb, r.box))
                                            for r, e in zip(results, encodings)])
+            results = reuse.update(results, kept)
             report.processed += 1
+            report.encoded += len(fresh)
             report.faces.extend((index, result) for result in results)
         if writer is not None:
             writer.write(_stem(frames, frame.label, index),
                          draw_results(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), results))
         report.frames += 1
+
+
+REUSE_IOU = 0.5  # a face overlapping a face of the previous searched frame this much is the same face
+
+
+class _Reuse:
+    """Encode a face that continues one of the previous searched frame (box overlap) only every ``every``-th frame.
+
+    In between, the face keeps the previous frame's identity (drawn, listed in ``report.faces``) and adds no
+    sighting to its visit: the visit's decision uses only frames that were encoded. ``every`` 1 encodes every face
+    of every frame. A new face, or one that jumped, is encoded at once.
+    """
+
+    def __init__(self, every: int = 1):
+        self.every = every
+        self.last: list[tuple[FaceResult, int]] = []  # (result, frames since it was encoded)
+
+    def split(self, faces: list[Face]) -> tuple[list[Face], list[tuple[FaceResult, int]]]:
+        """``(faces to encode, [(kept result moved to its new box, age), ...])``."""
+        if self.every <= 1 or not self.last:
+            return faces, []
+        from dataclasses import replace
+
+        from facerec.visits import iou
+
+        fresh, kept, taken = [], [], set()
+        for face in faces:
+            overlaps = [(iou(result.box, face.box), i) for i, (result, _) in enumerate(self.last) if i not in taken]
+            overlap, best = max(overlaps, default=(0.0, -1))
+            if overlap >= REUSE_IOU and self.last[best][1] + 1 < self.every:
+                taken.add(best)
+                kept.append((replace(self.last[best][0], box=face.box), self.last[best][1] + 1))
+            else:
+                fresh.append(face)
+        return fresh, kept
+
+    def update(self, encoded: list[FaceResult], kept: list[tuple[FaceResult, int]]) -> list[FaceResult]:
+        """Remember this frame's faces; returns all of them (encoded ones first)."""
+        self.last = [(result, 0) for result in encoded] + kept
+        return [result for result, _ in self.last]
+
+
+def detect_scaled(rgb: np.ndarray, detector: str, scale: float = 1.0) -> list[Face]:
+    """:func:`facerec.detect_faces` on ``rgb`` resized by ``scale`` (no upsampling), boxes and landmarks on the
+    full frame; ``scale`` 1 is :func:`facerec.detect_faces` itself."""
+    if scale >= 1:
+        return detect_faces(rgb, detector=detector)
+    small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                       interpolation=cv2.INTER_AREA)
+    return [face_from_box(rgb, tuple(v / scale for v in face.box), face.score)
+            for face in detect_faces(small, upsample=0, detector=detector)]
 
 
 @dataclass(frozen=True)

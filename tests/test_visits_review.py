@@ -234,3 +234,50 @@ def test_serve_with_a_camera_logs_its_visits_and_stops_with_the_server(tmp_path)
         started = time.monotonic()
     assert not door._thread.is_alive() and time.monotonic() - started < 15  # stopped with the server
     assert door.visits == 1
+
+
+# -- the door's speed options ------------------------------------------------------------------------------
+
+def test_a_tracked_face_is_encoded_every_n_th_frame_and_a_new_one_at_once():
+    from facerec.api import FaceResult
+    from facerec.door import _Reuse
+
+    def result(box, who="anna"):
+        return FaceResult("f", box, who, 0.3, 0.5, [], "balanced", "dlib")
+
+    class Box:
+        def __init__(self, box):
+            self.box = box
+
+    reuse = _Reuse(every=2)
+    fresh, kept = reuse.split([Box((100, 100, 200, 200))])
+    assert len(fresh) == 1 and kept == []
+    reuse.update([result((100, 100, 200, 200))], kept)
+    fresh, kept = reuse.split([Box((104, 100, 204, 200)), Box((400, 100, 480, 180))])  # one moved, one new
+    assert [f.box for f in fresh] == [(400, 100, 480, 180)] and kept[0][0].box == (104, 100, 204, 200)
+    assert kept[0][0].identity == "anna" and kept[0][1] == 1
+    shown = reuse.update([result((400, 100, 480, 180), None)], kept)
+    assert [r.identity for r in shown] == [None, "anna"]
+    fresh, kept = reuse.split([Box((108, 100, 208, 200))])  # its second frame since it was encoded: encode again
+    assert len(fresh) == 1 and kept == []
+    assert _Reuse(every=1).split([Box((1, 1, 50, 50))])[0] and not _Reuse(every=1).split([Box((1, 1, 50, 50))])[1]
+
+
+def test_the_door_with_encode_every_2_still_names_the_resident(tmp_path):
+    from test_door_camera import door_frame
+
+    from facerec.door import run_door
+
+    weights_or_skip()
+    path = tmp_path / "faces.sqlite"
+    assert main(["--db", str(path), "enroll", "younes", str(photo("younes"))]) == 0
+    video = tmp_path / "door.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (640, 480))
+    for shift in range(6):
+        writer.write(np.roll(door_frame("camera_0"), 2 * shift, axis=1))
+    writer.release()
+    report = run_door(video, path, detector="hog", progress=False, encode_every=2, log=False)
+    assert [(v["identity"], v["seen"]) for v in report.visits] == [("younes", 3)]
+    assert report.encoded == 3 and len(report.faces) == 6
+    with pytest.raises(InvalidArgument):
+        run_door(video, path, encode_every=0, progress=False)
