@@ -13,7 +13,9 @@ does (the newest frame, the others dropped), once per setting of ``--settings`` 
 Per setting: ``processed_fps`` (frames searched a second over the whole stream), ``face_encoded_fps``
 (frames in which the face was encoded and added to its visit, per second of face on screen), ``dropped``,
 the visits found against the truth, and the latency of each visit's decision after its face appeared (p50,
-p99) and after it left (the visit timeout, 2 s, is part of it: a visit is decided when it ends).
+p99) and after it left (the visit timeout, 2 s, is part of it: a visit is decided when it ends), and the
+process's CPU time per searched frame (``cpu_ms_per_searched_frame``: the door and its stream reader, every
+thread, whatever else shares the machine; the stream's server runs in a process of its own and is not counted).
 
 Usage: ``python benchmarks/door_stream.py [--visits N] [--settings hog@1,hog@0.5,auto@1] [--json]``
 """
@@ -102,6 +104,15 @@ class PacedMjpeg:
                     return
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else the platform's machine type."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
 def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 3) if values else None
 
@@ -116,11 +127,11 @@ def run_setting(db: Path, encoder, setting: str, frames: list, jpegs: list[bytes
     scale, _, every = rest.partition("x")
     server = PacedMjpeg(jpegs, fps)
     decided: list[tuple[float, dict]] = []
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     report = run_door(server.url, db, encoder=encoder, detector=detector, detect_scale=float(scale), progress=False,
                       encode_every=int(every or 1),
                       log=False, give_up=10.0, on_visit=lambda visit: decided.append((time.time(), visit)))
-    elapsed = time.time() - started
+    elapsed, cpu = time.time() - started, time.process_time() - cpu
     server.join()
     truth_of = {index: VISITORS[index % len(VISITORS)][1] for index, _ in frames if index is not None}
     sent = [(t, i) for t, (i, _) in zip(server.sent, frames) if i is not None]
@@ -142,6 +153,7 @@ def run_setting(db: Path, encoder, setting: str, frames: list, jpegs: list[bytes
             "processed": report.processed, "encoded": report.encoded, "dropped": report.dropped,
             "seconds": round(elapsed, 1), "load_average_1min": round(os.getloadavg()[0], 2),
             "processed_fps": round(report.processed / stream_seconds, 2),
+            "cpu_ms_per_searched_frame": round(1000 * cpu / max(1, report.processed), 1),
             "face_encoded_fps": round(sum(v["seen"] for _, v in decided) / face_seconds, 2),
             "visits_true": len(spans), "visits_found": len(decided),
             "visits_matched": len({i for i in found if i is not None}), "identities_right": right,
@@ -185,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         for setting in args.settings.split(","):
             results.append(run_setting(db_path, encoder, setting.strip(), frames, jpegs, args.fps))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # a checkpoint per setting
-    payload = {"machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+    payload = {"machine": f"{os.cpu_count()} cores, {cpu_model()}",
                "encoder": encoder.name, "fps": args.fps, "face_px": args.face,
                "frames": len(frames), "settings": results}
     if args.json:

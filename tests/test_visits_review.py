@@ -281,3 +281,24 @@ def test_the_door_with_encode_every_2_still_names_the_resident(tmp_path):
     assert report.encoded == 3 and len(report.faces) == 6
     with pytest.raises(InvalidArgument):
         run_door(video, path, encode_every=0, progress=False)
+
+
+@pytest.mark.slow
+def test_the_stream_benchmark_runs_and_names_its_visit(capsys):
+    """``benchmarks/door_stream.py`` on one visit (about 25 s: the stream is paced in real time)."""
+    import sys
+
+    from helpers_issue4 import REPO
+
+    weights_or_skip()
+    photo("camera_0")  # skips without the Happy House photos
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import door_stream
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    assert door_stream.main(["--visits", "1", "--settings", "hog@1x2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    row = result["settings"][0]
+    assert row["visits_found"] == 1 and row["identities_right"] == 1 and row["served"] == 65
+    assert row["latency_after_appear_p50"] > 2.0  # a visit is decided when it ends, 2 s after the face left
