@@ -235,7 +235,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     with _open_db(args) as db:
         removed = db.purge_log(args.keep_log_days)
     _emit(args, {"removed": removed, "keep_log_days": args.keep_log_days},
-          [f"deleted {removed} door-log row(s) older than {args.keep_log_days:g} day(s)"])
+          [f"deleted {removed} door-log row(s) older than {args.keep_log_days:g} day(s), and the visits (with "
+           "their crops) as old"])
     return 0
 
 

@@ -892,7 +892,8 @@ class FaceDatabase:
         Returns:
             ``(record, thumbnail)``: ``record`` is JSON-ready: ``name``, ``enrolled`` (UTC ISO 8601),
             ``encoder``, ``faces`` (each ``id, source, sha256, box, added, encoding``: 128 floats), and
-            ``door_log`` (their events, newest first); ``thumbnail`` is their picture's JPEG bytes or None.
+            ``door_log`` (their events, newest first), ``visits`` (the visits decided as them or assigned to them,
+            newest first; their crops: :meth:`visit_crop`); ``thumbnail`` is their picture's JPEG bytes or None.
 
         Raises:
             UnknownIdentity: ``name`` is not enrolled.
@@ -904,6 +905,7 @@ class FaceDatabase:
                  for face, vector in zip(self.faces(stored), encodings)]
         record = {"name": stored, "enrolled": created, "encoder": self.encoder_name, "faces": faces,
                   "door_log": [event.to_json() for event in self.door_log(MAX_LIMIT, identity=stored)],
+                  "visits": sqlite_visits.of_person(self._query, stored),
                   "exported": now_utc()}
         return record, self.thumbnail(stored)
 

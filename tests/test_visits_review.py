@@ -91,6 +91,7 @@ def test_this_is_x_enrolls_the_visits_face_in_one_transaction(db):
     assert db.thumbnail("bob") == MARKER  # the crop is bob's picture
     assert db.visit(visit)["review"]["name"] == "bob" and not db.visit(visit)["review"]["stranger"]
     assert db.assign_visit(visit, "bob").duplicates == [f"visit-{visit}.jpg"]  # twice: stored once
+    assert [v["visit"] for v in db.export_person("bob")[0]["visits"]] == [visit]  # what is kept about bob
 
 
 def test_a_visit_of_other_weights_is_refused_and_nothing_changes(db):

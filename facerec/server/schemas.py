@@ -88,6 +88,8 @@ class ExportOut(BaseModel):
     encoder: str | None
     faces: list[ExportFaceOut]
     door_log: list[DoorEventOut]
+    visits: list[dict] = Field(default_factory=list, description="the visits decided as them or assigned to them "
+                               "(the objects of GET /api/visits; crops at /api/visits/{visit}/crop)")
     exported: str
     thumbnail_jpeg_base64: str | None = Field(description="the person's picture, a JPEG, base64")
 

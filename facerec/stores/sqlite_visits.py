@@ -98,6 +98,15 @@ def recent(query: Query, limit: int) -> list[dict]:
     return [_visit(row) for row in rows]
 
 
+def of_person(query: Query, name: str) -> list[dict]:
+    """The visits decided as ``name`` or assigned to them, newest first (for their export)."""
+    if not has_visits(query):
+        return []
+    rows = query(f"SELECT {_COLUMNS} FROM visits WHERE identity = ? OR assigned = ? ORDER BY start DESC, id DESC",
+                 (name, name))
+    return [_visit(row) for row in rows]
+
+
 def one(query: Query, visit: int) -> dict | None:
     """One visit's JSON object, or None."""
     if not has_visits(query):
