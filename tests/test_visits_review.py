@@ -303,3 +303,24 @@ def test_the_stream_benchmark_runs_and_names_its_visit(capsys):
     row = result["settings"][0]
     assert row["visits_found"] == 1 and row["identities_right"] == 1 and row["served"] == 65
     assert row["latency_after_appear_p50"] > 2.0  # a visit is decided when it ends, 2 s after the face left
+
+
+def test_serve_with_a_video_file_as_camera_reads_it_once(tmp_path):
+    from fastapi.testclient import TestClient
+    from test_door_camera import door_frame
+
+    from facerec.server.app import create_app
+
+    weights_or_skip()
+    path = tmp_path / "faces.sqlite"
+    assert main(["--db", str(path), "enroll", "younes", str(photo("younes"))]) == 0
+    video = tmp_path / "door.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (640, 480))
+    for _ in range(4):
+        writer.write(door_frame("camera_0"))
+    writer.release()
+    with TestClient(create_app(path, camera=str(video), camera_options={"detector": "hog", "retry": 0.1})) as client:
+        door = client.app.state.camera
+        door._thread.join(60)
+        assert not door._thread.is_alive() and door.visits == 1  # read once, not again every retry
+        assert [v["identity"] for v in client.get("/api/visits").json()] == ["younes"]

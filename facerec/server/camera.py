@@ -4,7 +4,8 @@ A :class:`CameraDoor` runs :func:`facerec.door.run_door` on its own thread with 
 database (WAL: the server's requests and the door write side by side) and the server's encoder, whose
 ``encode_faces`` it calls under the server's lock (one model per process). Each visit is logged with its
 crop, so the page's "Recent visits" shows it. While nobody is enrolled yet the door waits; when the
-source gives up (no frame for ``give_up`` seconds) it is opened again after ``retry`` seconds. It stops
+source gives up (no frame for ``give_up`` seconds) it is opened again after ``retry`` seconds (a video file or a
+folder is read once). It stops
 when the server stops (:meth:`CameraDoor.stop`: the source is closed, the visit under way is logged).
 """
 
@@ -77,10 +78,13 @@ class CameraDoor:
                     if self._stop.is_set():
                         return
                     self._frames = open_source(self.source, self.max_fps, give_up=self.give_up)
+                live = self._frames.live
                 with FaceDatabase(self.db_path) as db:
                     run_door(self._frames, db, encoder=self.encoder, progress=False, log=True,
                              keep_log_days=self.keep_log_days, on_visit=self._counted, **self.options)
                 self.error = None
+                if not live:  # a video file or a folder is read once
+                    return
             except EmptyDatabase:
                 self.error = "nobody is enrolled yet; the door waits"
             except FaceRecError as error:
