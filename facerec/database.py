@@ -199,6 +199,17 @@ class FaceDatabase:
         ModelMismatch: ``encoder`` is not the encoder of the faces already stored.
     """
 
+    # -- engine hook (issue 25): a postgresql:// URL opens the PostgreSQL engine, a path this SQLite one ------
+    def __new__(cls, path: str | os.PathLike, *args, **kwargs):
+        from facerec.stores.base import is_url
+
+        if cls is FaceDatabase and is_url(path):
+            from facerec.stores.postgres import PostgresFaceDatabase
+
+            return super().__new__(PostgresFaceDatabase)
+        return super().__new__(cls)
+    # -- end of the engine hook ------------------------------------------------------------------------------
+
     def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
                  shared: bool = False, read_only: bool = False):
         self.path = Path(path)
