@@ -37,9 +37,19 @@ EPILOG = ("exit codes: 0 success; 1 negative answer (verify) or system error; 2 
 DELEGATED = ("train", "evaluate")  # subcommands whose options belong to the lead's modules
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    """``--db``, else ``$FACEREC_DB``, else ``faces.sqlite`` in the working folder."""
-    return Path(args.db or os.environ.get("FACEREC_DB") or DEFAULT_DB)
+def _db_path(args: argparse.Namespace) -> Path | str:
+    """``--db``, else ``$FACEREC_DB``, else ``faces.sqlite`` in the working folder: a path, or a
+    ``postgresql://`` URL kept as a string (print it with :func:`_db_label`, which hides its password)."""
+    from facerec.stores.base import location_of
+
+    return location_of(args.db or os.environ.get("FACEREC_DB") or DEFAULT_DB)
+
+
+def _db_label(args: argparse.Namespace) -> str:
+    """The database's location to print: its path, or its URL without password (:func:`facerec.stores.base.redact`)."""
+    from facerec.stores.base import redact
+
+    return redact(_db_path(args))
 
 
 @contextmanager
@@ -149,7 +159,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     lines += [f"{source}: already enrolled, skipped" for source in result.duplicates]
     lines += [f"{source}: skipped, {reason}" for source, reason in result.failed]
     lines.append(f"enrolled {len(result.added)} of {len(images)} photo(s) of {printable_name(result.name)} into "
-                 f"{_db_path(args)} "
+                 f"{_db_label(args)} "
                  f"({total} in all, {encoder.name} encoder)")
     _emit(args, {"name": result.name, "added": result.added, "duplicates": result.duplicates,
                  "failed": [{"image": s, "reason": r} for s, r in result.failed], "photos": total,
@@ -325,6 +335,7 @@ def _run_door(args: argparse.Namespace, live: bool, on_visit):
     from facerec.door import run_door
 
     with _open_db(args) as db:
+        db.door = args.door_name  # a PostgreSQL store writes it into each door-log row (several doors, one log)
         encoder = _encoder(args, db)
         problem = db.write_problem()
         if problem:
@@ -404,12 +415,12 @@ def _serve_token(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _has_keys(path: Path) -> bool:
+def _has_keys(path: Path | str) -> bool:
     from facerec.database import FaceDatabase
 
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         return False
-    with FaceDatabase(path, create=False) as db:
+    with FaceDatabase(path, create=isinstance(path, str)) as db:  # a URL: an empty database has no keys
         return db.has_keys()
 
 
@@ -429,7 +440,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
                      allowed_hosts=hosts, keep_log_days=args.keep_log_days or None)
     guard = ", keys required" if token or keys else ""
-    print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
+    print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_label(args)}, "
           f"{app.state.service.encoder.name} encoder{guard}; answers to {', '.join(sorted(hosts))}", file=sys.stderr)
     # timeout_keep_alive: an idle connection is closed after 5 s; limit_concurrency: 503 beyond 64 connections
     # at once (the body of each must arrive within 60 s: facerec.server.limits)
@@ -442,25 +453,25 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from facerec.database import FaceDatabase
     from facerec.server.security import ROLE_HELP, check_key_name, format_time, new_key
 
-    path = _db_path(args)
+    path, label = _db_path(args), _db_label(args)
     if args.keys_command == "add":
         check_key_name(args.name)
         with FaceDatabase(path, create=True) as db:
             key = new_key(db, args.name, args.role)
         if args.json:
-            print(json.dumps({"name": args.name, "role": args.role, "database": str(path), "key": key}))
+            print(json.dumps({"name": args.name, "role": args.role, "database": label, "key": key}))
         else:
-            print(f"added key {args.name!r} to {path}, role {args.role}: {ROLE_HELP[args.role]}")
+            print(f"added key {args.name!r} to {label}, role {args.role}: {ROLE_HELP[args.role]}")
             print("it is shown this once and stored only as a hash; send it as 'Authorization: Bearer KEY':")
             print(key)
         return 0
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         raise InvalidArgument(f"database {path} does not exist; create keys with `facerec --db {path} keys add`")
-    with FaceDatabase(path, create=False) as db:
+    with FaceDatabase(path, create=isinstance(path, str)) as db:
         if args.keys_command == "revoke":
             db.revoke_key(args.name)
             _emit(args, {"name": args.name, "revoked": True}, [f"revoked key {args.name!r}: it no longer opens "
-                                                               f"{path}'s server"])
+                                                               f"{label}'s server"])
             return 0
         keys = db.access_keys()
     lines = _table(["name", "role", "created", "last used"],

@@ -185,7 +185,8 @@ class FaceDatabase:
     latest committed state, including other processes' enrollments.
 
     Args:
-        path: SQLite file (created with its folder when missing, if ``create``).
+        path: SQLite file (created with its folder when missing, if ``create``), or a ``postgresql://`` URL
+            (:mod:`facerec.stores.postgres`: the same API and guarantees in a PostgreSQL database).
         create: create a missing database (default True); else raise DatabaseError.
         encoder: the encoder's name (``"dlib"`` or ``"nn4"``) for a new database, recorded
             at once; for an existing one, a check: another encoder than the database's is

@@ -166,7 +166,9 @@ class DoorService:
     def __init__(self, db_path: str | Path, encoder: str | None = None, weights: str | None = None,
                  runtime: str | None = None, detector: str = "auto",
                  keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS):
-        self.db_path, self.detector, self.keep_log_days = Path(db_path), detector, keep_log_days
+        from facerec.stores.base import location_of
+
+        self.db_path, self.detector, self.keep_log_days = location_of(db_path), detector, keep_log_days
         from facerec.align import use_cnn_processes
 
         use_cnn_processes()  # dlib's CNN holds the GIL: in this process it would stop every other request
@@ -181,7 +183,16 @@ class DoorService:
         self.db.close()
 
     def secrets(self) -> tuple[str, ...]:
-        """Strings no error message may show a client: the database's path, as given and absolute."""
+        """Strings no error message may show a client: the database's path, as given and absolute (a URL: as
+        given and as printed, and its host and database names)."""
+        if isinstance(self.db_path, str):
+            from urllib.parse import urlsplit
+
+            from facerec.stores.base import redact
+
+            parts = urlsplit(self.db_path)
+            return tuple(filter(None, (self.db_path, redact(self.db_path), parts.hostname, parts.path.lstrip("/"),
+                                       parts.password)))
         return (str(self.db_path), str(self.db_path.resolve()), self.db_path.name)
 
     def log(self, events: list[DoorEvent]) -> bool:
@@ -258,7 +269,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
-        db_path: the face database file.
+        db_path: the face database file, or a ``postgresql://`` URL.
         token: the server's ``admin`` key. With it, or with any key in the database (``facerec keys add``),
             every route but ``/api/health``, the page, ``/docs`` and static files needs
             ``Authorization: Bearer KEY`` of a role the route allows.

@@ -181,9 +181,10 @@ class PostgresFaceDatabase(FaceDatabase):
 
     def _check_schema(self, connection) -> None:
         """Mark the database ready if it holds facerec's schema; refuse another program's tables."""
-        if connection.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
-            others = connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
-            if others.fetchone()[0]:
+        tables = {row[0] for row in connection.execute(  # one statement: one snapshot, even while another
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}  # process creates the schema
+        if "meta" not in tables:
+            if tables:
                 raise DatabaseError(f"{self.path} holds tables but not a facerec database; use another "
                                     "database (CREATE DATABASE faces) for facerec")
             return

@@ -1,0 +1,67 @@
+"""The command line and the server on a ``postgresql://`` URL: the same commands, never a password printed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from helpers_issue4 import FINGERPRINT, random_records, weights_or_skip
+
+from facerec.cli import main
+from facerec.database import FaceDatabase
+
+
+@pytest.fixture
+def url(postgres) -> str:
+    """A new database's URL with a password (the test cluster trusts loopback, so libpq never sends it)."""
+    return postgres.url().replace("postgres@", "postgres:Pa55word@")
+
+
+@pytest.fixture
+def run(capsys):
+    def runner(*args) -> tuple[int, str, str]:
+        code = main([str(arg) for arg in args])
+        out, err = capsys.readouterr()
+        assert "Pa55word" not in out + err
+        return code, out, err
+
+    return runner
+
+
+def test_keys_and_people_on_a_url_never_print_the_password(run, url, monkeypatch):
+    code, out, _ = run("--db", url, "keys", "add", "front", "--role", "door")
+    assert code == 0 and "postgres:***@" in out
+    assert json.loads(run("--db", url, "keys", "list", "--json")[1])[0]["name"] == "front"
+    monkeypatch.setenv("FACEREC_DB", url)
+    assert run("keys", "revoke", "front")[0] == 0
+    with FaceDatabase(url) as db:
+        db.add_faces("kian", random_records(__import__("numpy").random.default_rng(0), 2), FINGERPRINT, "dlib")
+    code, out, _ = run("people", "--json")
+    assert code == 0 and json.loads(out)[0]["name"] == "kian"
+
+
+def test_reading_an_empty_url_says_enroll_first(run, url):
+    code, _, err = run("--db", url, "people")
+    assert code != 0 and "enroll someone first" in err and "postgres:***@" in err
+
+
+def test_an_unreachable_server_is_one_error_line_exit_1(run, postgres):
+    code, _, err = run("--db", f"postgresql://u:Pa55word@127.0.0.1:{postgres.port}/missing_db", "people")
+    assert code == 1 and err.startswith("facerec: error: cannot reach the PostgreSQL database")
+
+
+def test_serve_on_a_url(url, monkeypatch):
+    weights_or_skip()
+    import uvicorn
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: apps.append(app))
+    monkeypatch.delenv("FACEREC_TOKEN", raising=False)
+    assert main(["--db", url, "serve"]) == 0
+    with FaceDatabase(url) as db:
+        db.add_faces("kian", random_records(__import__("numpy").random.default_rng(0), 1), FINGERPRINT, "dlib")
+    with TestClient(apps[-1]) as client:
+        health = client.get("/api/health").json()
+        assert health["status"] == "ok" and health["people"] == 1
+        assert client.get("/api/people").json() == [{"name": "kian", "faces": 1}]
