@@ -241,6 +241,19 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from facerec.stores.base import location_of
+    from facerec.stores.dump import migrate
+
+    report = migrate(location_of(args.source), location_of(args.target))
+    lines = [f"{table}: {entry['rows']} row(s), sha256 {entry['sha256'][:16]}" for table, entry in
+             report["tables"].items()]
+    if report["door_names_dropped"]:
+        lines.append(f"{report['door_names_dropped']} door-log row(s) lost their door's name (SQLite keeps none)")
+    _emit(args, report, lines + [f"copied {report['from']} into {report['to']}; counts and fingerprints match"])
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     with _open_db(args) as db:
         removed = db.purge_log(args.keep_log_days)
@@ -786,6 +799,13 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("name", help="the key's name")
 
     _keep_log_days_option(sub)
+
+    sub = command("migrate", cmd_migrate, "copy a whole database into an empty one, SQLite file <-> "
+                                          "postgresql:// URL, and check counts and fingerprints")
+    sub.add_argument("--from", dest="source", required=True, metavar="DB", help="the database to copy (path or URL)")
+    sub.add_argument("--to", dest="target", required=True, metavar="DB",
+                     help="an empty database to copy into (a new file, or a URL of an empty PostgreSQL database); "
+                          "a non-empty one is refused")
 
     sub = command("purge", cmd_purge, "delete old door-log rows now (the door and the server also do it as they "
                   "log); the rows are overwritten in the file, not only unlinked")

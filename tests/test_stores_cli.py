@@ -65,3 +65,52 @@ def test_serve_on_a_url(url, monkeypatch):
         health = client.get("/api/health").json()
         assert health["status"] == "ok" and health["people"] == 1
         assert client.get("/api/people").json() == [{"name": "kian", "faces": 1}]
+
+
+def _fill(location) -> None:
+    import numpy as np
+
+    from facerec.database import DoorEvent, FaceRecord, now_utc
+
+    rng = np.random.default_rng(7)
+    with FaceDatabase(location) as db:
+        records = random_records(rng, 3)
+        records[0] = FaceRecord(records[0].encoding, "a.jpg", records[0].sha256, (1, 2, 30, 40), thumbnail=b"jpeg")
+        db.add_faces("younes", records, FINGERPRINT, "dlib")
+        db.add_faces("kian", random_records(rng, 2, "kian"), FINGERPRINT)
+        db.remove("kian")  # ids with a hole, kept by the copy
+        db.add_faces("Zoë", random_records(rng, 1, "zoe"), FINGERPRINT)
+        db.log_events([DoorEvent(now_utc(), "younes", 0.3125, True, "cam.jpg"),
+                       DoorEvent(now_utc(), None, 0.9, False, "cam2.jpg")])
+        db.add_key("front", "door", "d" * 64)
+
+
+def test_migrate_round_trips_sqlite_to_postgres_and_back(run, postgres, tmp_path):
+    from facerec.stores.dump import fingerprints, read_tables
+
+    original, back, url = tmp_path / "faces.sqlite", tmp_path / "back.sqlite", postgres.url()
+    _fill(original)
+    code, out, _ = run("--db", "unused.sqlite", "migrate", "--from", original, "--to", url, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["tables"]["faces"]["rows"] == 4 and report["tables"]["door_log"]["rows"] == 2
+    assert run("migrate", "--from", url, "--to", back)[0] == 0
+    tables = []
+    for location in (original, url, back):
+        with FaceDatabase(location, create=False) as db:
+            tables.append(fingerprints(read_tables(db)))
+            assert db.names() == ["Zoë", "younes"] and db.thumbnail("younes") == b"jpeg"
+            assert db.encoder_name == "dlib" and db.has_keys()
+    assert tables[0] == tables[1] == tables[2]
+    with FaceDatabase(url) as db:  # the copy goes on: new ids after the copied ones
+        db.add_faces("new", random_records(__import__("numpy").random.default_rng(9), 1, "new"), FINGERPRINT)
+        assert len(db.names()) == 3
+
+
+def test_migrate_refuses_a_non_empty_target(run, postgres, tmp_path):
+    source, url = tmp_path / "faces.sqlite", postgres.url()
+    _fill(source)
+    assert run("migrate", "--from", source, "--to", url)[0] == 0
+    code, _, err = run("migrate", "--from", source, "--to", url)
+    assert code == 2 and "is not empty" in err
+    code, _, err = run("migrate", "--from", url, "--to", source)
+    assert code == 2 and "is not empty" in err

@@ -523,6 +523,43 @@ class PostgresFaceDatabase(FaceDatabase):
         with self._transaction() as connection:
             connection.execute("UPDATE access_keys SET last_used = %s WHERE name = %s", (now_utc(), name))
 
+    # -- whole tables, for facerec migrate (facerec.stores.dump) -------------------------------
+
+    def read_tables(self) -> dict[str, list[tuple]]:
+        """Every row of every table, in id order (the rows of :data:`facerec.stores.dump.TABLES`)."""
+        def rows(sql: str) -> list[tuple]:
+            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in self._query(sql)]
+
+        return {
+            "meta": rows("SELECT key, value FROM meta ORDER BY key COLLATE \"C\""),
+            "people": rows("SELECT id, name, created FROM people ORDER BY id"),
+            "faces": rows("SELECT id, person_id, encoding, source, sha256, box_left, box_top, box_right, box_bottom, "
+                          "added FROM faces ORDER BY id"),
+            "thumbnails": rows("SELECT person_id, jpeg FROM thumbnails ORDER BY person_id"),
+            "door_log": rows("SELECT time, identity, distance, admitted, source, door FROM door_log ORDER BY id"),
+            "access_keys": rows("SELECT name, role, sha256, created, last_used FROM access_keys "
+                                "ORDER BY name COLLATE \"C\""),
+        }
+
+    def write_tables(self, tables: dict[str, list[tuple]]) -> None:
+        """Write ``tables`` into this empty database in one transaction (ids kept, identity counters moved past)."""
+        with self._transaction() as connection:
+            cursor = connection.cursor()
+            for key, value in tables["meta"]:
+                _set_meta(connection, key, value)
+            cursor.executemany("INSERT INTO people (id, name, created) VALUES (%s, %s, %s)", tables["people"])
+            cursor.executemany("INSERT INTO faces (id, person_id, encoding, source, sha256, box_left, box_top, "
+                               "box_right, box_bottom, added) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                               tables["faces"])
+            cursor.executemany("INSERT INTO thumbnails VALUES (%s, %s)", tables["thumbnails"])
+            cursor.executemany("INSERT INTO door_log (time, identity, distance, admitted, source, door, event_key) "
+                               "VALUES (%s, %s, %s, %s, %s, %s, NULL)", tables["door_log"])
+            cursor.executemany("INSERT INTO access_keys VALUES (%s, %s, %s, %s, %s)", tables["access_keys"])
+            for table in ("people", "faces", "door_log"):
+                connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                   f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+            self._gallery_changed(connection)
+
 
 def _set_meta(connection, key: str, value: str) -> None:
     connection.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
