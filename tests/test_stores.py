@@ -158,7 +158,19 @@ def test_a_search_sees_another_process_enrollment(location, rng):
         assert len(door.searcher()) == 1
         with FaceDatabase(location) as admin:
             admin.add_faces("younes", random_records(rng, 2), FINGERPRINT)
-        assert len(door.searcher()) == 3
+        assert wait_for(lambda: len(door.searcher()) == 3)  # PostgreSQL: when its NOTIFY arrives (milliseconds)
+
+
+def wait_for(condition, seconds: float = 5.0) -> bool:
+    """Whether ``condition()`` became true within ``seconds`` (checked every 10 ms)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_two_processes_enrolling_at_once_lose_no_row(location, rng):

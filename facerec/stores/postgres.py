@@ -100,6 +100,8 @@ class PostgresFaceDatabase(FaceDatabase):
         shared: accepted for the same signature (a psycopg connection may be used from several threads).
         read_only: refuse every write with :class:`DatabaseNotWritable`.
         door: this process's door name, written into every door-log row (default ``$FACEREC_DOOR``, else "").
+        queue: the file where door-log rows wait while the server is away (default
+            :func:`facerec.stores.log_queue.default_queue_path`, per door name).
 
     Raises:
         DatabaseUnreachable: the server cannot be reached.
@@ -107,9 +109,13 @@ class PostgresFaceDatabase(FaceDatabase):
     """
 
     def __init__(self, path: str, create: bool = True, encoder: str | None = None, shared: bool = False,
-                 read_only: bool = False, door: str | None = None):
+                 read_only: bool = False, door: str | None = None, queue: str | os.PathLike | None = None):
         self.url, self.path = str(path), redact(str(path))
         self.door = os.environ.get("FACEREC_DOOR", "") if door is None else door
+        self._queue_path, self._queue = queue, None
+        self._watch = None  # GalleryWatcher, started by the first search
+        self._last_good: dict = {}  # the last answers of the reads a door needs while the server is away
+        self._gallery_writes = 0
         self._connection = None
         self._shared, self._read_only, self._immutable = shared, read_only, False
         self._identity = None
@@ -246,9 +252,12 @@ class PostgresFaceDatabase(FaceDatabase):
         finally:
             self._writes += 1
 
-    @staticmethod
-    def _gallery_changed(connection) -> None:
-        """Inside a write: bump the gallery's generation and tell every listener (delivered at commit)."""
+    def _gallery_changed(self, connection) -> None:
+        """Inside a write: bump the gallery's generation and tell every listener (delivered at commit).
+
+        This process's own search is rebuilt at its next use even before the notification comes back.
+        """
+        self._gallery_writes += 1
         generation = connection.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation' "
                                         "RETURNING value").fetchone()[0]
         connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, generation))
@@ -271,8 +280,24 @@ class PostgresFaceDatabase(FaceDatabase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = %s", (key,))
-        return rows[0][0] if rows else None
+        def read() -> str | None:
+            rows = self._query("SELECT value FROM meta WHERE key = %s", (key,))
+            return rows[0][0] if rows else None
+        return self._or_last_good(("meta", key), read)
+
+    def _or_last_good(self, key: tuple, read):
+        """``read()``, remembered; while the server is away, the last good answer (else DatabaseUnreachable).
+
+        With the gallery watcher offline the server is not even asked (a door answers at once, from memory).
+        """
+        if self._watch is not None and not self._watch.online.is_set() and key in self._last_good:
+            return self._last_good[key]
+        try:
+            self._last_good[key] = read()
+        except DatabaseUnreachable:
+            if key not in self._last_good:
+                raise
+        return self._last_good[key]
 
     def generation(self) -> int:
         """The gallery's generation: bumped by every write that adds or removes faces or people (0 when new)."""
@@ -283,6 +308,9 @@ class PostgresFaceDatabase(FaceDatabase):
         """Nothing to do: PostgreSQL keeps no WAL copy readable by users (``VACUUM`` reclaims deleted rows)."""
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         self._drop_connection()
         self._search_cache = None
 
@@ -334,7 +362,8 @@ class PostgresFaceDatabase(FaceDatabase):
         return [row[0] for row in self._query("SELECT name FROM people ORDER BY name COLLATE \"C\"")]
 
     def count_faces(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM faces", empty=[(0,)])[0][0])
+        return self._or_last_good(("count_faces",), lambda: int(self._query("SELECT COUNT(*) FROM faces",
+                                                                            empty=[(0,)])[0][0]))
 
     def person_id(self, name: str) -> int:
         name = normalise_name(name)
@@ -368,7 +397,8 @@ class PostgresFaceDatabase(FaceDatabase):
                 for r in rows]
 
     def names_by_id(self) -> dict[int, str]:
-        return {int(i): n for i, n in self._query("SELECT id, name FROM people")}
+        return self._or_last_good(("names_by_id",), lambda: {int(i): n for i, n in
+                                                              self._query("SELECT id, name FROM people")})
 
     def photo_hashes(self, name: str) -> set[str]:
         rows = self._query("SELECT f.sha256 FROM faces f JOIN people p ON p.id = f.person_id WHERE p.name = %s",
@@ -376,17 +406,52 @@ class PostgresFaceDatabase(FaceDatabase):
         return {row[0] for row in rows}
 
     def searcher(self, backend: str = "exact") -> PersonSearch:
-        """A search over all stored encodings, rebuilt only when the gallery's generation changed."""
+        """A search over all stored encodings, rebuilt only when the gallery changed (LISTEN/NOTIFY).
+
+        The first call starts the gallery watcher (:mod:`facerec.stores.postgres_watch`); while it is connected
+        the generation it was notified of decides whether to rebuild, without asking the server. While the server
+        is away the last search is used: a door keeps deciding from the gallery it holds.
+
+        Raises:
+            EmptyDatabase: no encodings are stored. DatabaseUnreachable: the server is away and no gallery was
+                loaded yet.
+        """
+        self._start_watch()
+        generation = self._watch.generation
+        try:
+            if generation is None:
+                generation = self.generation()
+            key = (backend, generation, self._gallery_writes)
+            if self._search_cache is None or self._search_cache[0] != key:
+                self._search_cache = (key, self._load_search(backend))
+        except DatabaseUnreachable:
+            if self._search_cache is None or self._search_cache[0][0] != backend:
+                raise
+        return self._search_cache[1]
+
+    def _load_search(self, backend: str) -> PersonSearch:
         from facerec.exceptions import EmptyDatabase
 
-        key = (backend, self.generation())
-        if self._search_cache is None or self._search_cache[0] != key:
-            encodings, ids = self.encodings()
-            if len(encodings) == 0:
-                raise EmptyDatabase(f"database {self.path} holds no faces; enroll people first "
-                                    "(facerec --db PATH enroll NAME PHOTO...)")
-            self._search_cache = (key, make_search(encodings, ids, backend))
-        return self._search_cache[1]
+        encodings, ids = self.encodings()
+        if len(encodings) == 0:
+            raise EmptyDatabase(f"database {self.path} holds no faces; enroll people first "
+                                "(facerec --db PATH enroll NAME PHOTO...)")
+        self._last_good[("names_by_id",)] = {int(i): n for i, n in self._query("SELECT id, name FROM people")}
+        self._last_good[("count_faces",)] = len(encodings)
+        return make_search(encodings, ids, backend)
+
+    def _start_watch(self) -> None:
+        if self._watch is None:
+            from facerec.stores.postgres_watch import GalleryWatcher
+
+            self._watch = GalleryWatcher(self.url, CHANNEL, on_online=self.flush_queue)
+            self._watch.start()
+            self._watch.online.wait(CONNECT_TIMEOUT_S)  # the first search then needs no generation query
+
+    def store_state(self) -> dict:
+        """``{"store": "online" | "offline", "queued": door-log rows waiting in the local queue}``."""
+        online = self._watch.online.is_set() if self._watch is not None else self.write_problem() is None
+        return {"store": "online" if online else "offline", "queued": len(self._log_queue())}
 
     def thumbnail(self, name: str) -> bytes | None:
         person = self.person_id(name)
@@ -454,18 +519,52 @@ class PostgresFaceDatabase(FaceDatabase):
         Args:
             keys: an idempotency key per event (default: new random ones); a key stored already is skipped,
                 so a queue that resends rows after a lost answer stores each once.
+
+        While the server is away the rows wait in the door's local queue (:mod:`facerec.stores.log_queue`) and
+        are sent, each once, when it is back (at the watcher's reconnection, or with the next rows logged).
         """
         if not events:
             return
         keys = list(keys) if keys is not None else [uuid.uuid4().hex for _ in events]
-        with self._transaction() as connection:
-            connection.cursor().executemany(
-                "INSERT INTO door_log (time, identity, distance, admitted, source, door, event_key) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_key) DO NOTHING",
-                [(e.time, e.identity, float(e.distance), bool(e.admitted), _file_name(e.source), self.door, key)
-                 for e, key in zip(events, keys)])
-            if keep_days is not None:
-                connection.execute("DELETE FROM door_log WHERE time < %s", (_days_ago(keep_days),))
+        rows = [{"time": e.time, "identity": e.identity, "distance": float(e.distance), "admitted": bool(e.admitted),
+                 "source": _file_name(e.source), "door": self.door, "event_key": key} for e, key in zip(events, keys)]
+        if self._watch is not None and not self._watch.online.is_set():
+            return self._log_queue().append(rows)
+        try:
+            with self._transaction() as connection:
+                _insert_log_rows(connection, rows)
+                if keep_days is not None:
+                    connection.execute("DELETE FROM door_log WHERE time < %s", (_days_ago(keep_days),))
+        except DatabaseUnreachable:
+            return self._log_queue().append(rows)
+        try:
+            self.flush_queue()
+        except DatabaseUnreachable:
+            pass  # sent at the next reconnection or the next rows logged
+
+    def _log_queue(self):
+        from facerec.stores.log_queue import LogQueue, default_queue_path
+
+        path = self._queue_path or default_queue_path(self.path, self.door)
+        if self._queue is None or self._queue.path != path:
+            self._queue = LogQueue(path)
+        return self._queue
+
+    def flush_queue(self) -> int:
+        """Send the door-log rows queued while the server was away (on a connection of its own); returns how many.
+
+        Raises:
+            DatabaseUnreachable: the server is still away (the rows stay queued).
+        """
+        def send(rows: list[dict]) -> None:
+            psycopg = _psycopg()
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as connection, \
+                        connection.transaction():
+                    _insert_log_rows(connection, rows)
+            except psycopg.Error as error:
+                raise self._unreachable(error) from None
+        return self._log_queue().drain(send)
 
     def purge_log(self, keep_days: float = DEFAULT_KEEP_LOG_DAYS) -> int:
         _check_days(keep_days)
@@ -559,6 +658,14 @@ class PostgresFaceDatabase(FaceDatabase):
                 connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
             self._gallery_changed(connection)
+
+
+def _insert_log_rows(connection, rows: list[dict]) -> None:
+    """Insert door-log rows (dicts with their ``event_key``); a key stored already is skipped."""
+    connection.cursor().executemany(
+        "INSERT INTO door_log (time, identity, distance, admitted, source, door, event_key) "
+        "VALUES (%(time)s, %(identity)s, %(distance)s, %(admitted)s, %(source)s, %(door)s, %(event_key)s) "
+        "ON CONFLICT (event_key) DO NOTHING", rows)
 
 
 def _set_meta(connection, key: str, value: str) -> None:
