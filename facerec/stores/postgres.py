@@ -438,6 +438,8 @@ class PostgresFaceDatabase(FaceDatabase):
                                 "(facerec --db PATH enroll NAME PHOTO...)")
         self._last_good[("names_by_id",)] = {int(i): n for i, n in self._query("SELECT id, name FROM people")}
         self._last_good[("count_faces",)] = len(encodings)
+        for key in ("encoder", "model_fingerprint"):  # what the identify path checks, remembered too
+            self._meta(key)
         return make_search(encodings, ids, backend)
 
     def _start_watch(self) -> None:
