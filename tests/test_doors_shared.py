@@ -86,3 +86,27 @@ def test_rows_sent_twice_are_stored_once(postgres, tmp_path):
         queue.write_text("".join(json.dumps(row) + "\n" for row in rows) + '{"torn')  # a crash before emptying
         assert door.flush_queue() == 3 and not queue.exists()
         assert len(door.door_log()) == 3
+
+
+def test_health_says_offline_while_postgres_is_away(own_postgres, tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+    from helpers_issue4 import weights_or_skip
+
+    from facerec.server.app import create_app
+
+    weights_or_skip()
+    url = own_postgres.url()
+    monkeypatch.setenv("FACEREC_QUEUE_DIR", str(tmp_path))
+    with FaceDatabase(url) as admin:
+        admin.add_faces("kian", random_records(np.random.default_rng(3), 1, "kian"), FINGERPRINT, "dlib")
+    app = create_app(url)
+    with TestClient(app) as client:
+        app.state.service.db.searcher()  # the server's gallery is loaded (as by its first identify)
+        assert client.get("/api/health").json()["status"] == "ok"
+        own_postgres.kill()
+        assert wait_for(lambda: client.get("/api/health").json()["status"] == "offline")
+        body = client.get("/api/health").json()
+        assert body["people"] == 1 and body["log"] == "queued" and body["queued"] == 0
+        assert client.get("/api/people").status_code == 503
+        own_postgres.start()
+        assert wait_for(lambda: client.get("/api/health").json()["status"] == "ok", 15)

@@ -55,6 +55,7 @@ from fastapi.staticfiles import StaticFiles
 from facerec.align import work_slots
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, FaceDatabase, file_sha256, now_utc
 from facerec.exceptions import (
+    DatabaseError,
     DatabaseGone,
     DatabaseNotWritable,
     DetectionBudgetSpent,
@@ -256,6 +257,26 @@ def _label(upload: UploadFile, number: int) -> str:
     return name or f"photo-{number}"
 
 
+def _offline_health(service: DoorService) -> dict | None:
+    """A shared (PostgreSQL) store that is away: ``status`` ``offline``, identifying from the gallery in memory,
+    door-log rows ``queued`` locally; None when the store is a file or is online."""
+    state = getattr(service.db, "store_state", None)
+    if state is None:
+        return None
+    with service.lock:
+        now = state()
+        if now["store"] == "online":
+            return None
+        try:
+            people = len(set(service.db.names_by_id().values()))
+        except DatabaseError:
+            people = None
+    return {"status": "offline", "encoder": service.encoder.name, "people": people, "writable": False,
+            "log": "queued", "queued": now["queued"],
+            "message": "the shared database cannot be reached: identifying from the gallery in memory, door-log "
+                       "rows queued locally, enrolling refused until it is back"}
+
+
 def needs_key(path: str) -> bool:
     """The paths whose key the gate checks before the body: the API (its open routes pass the check)."""
     return path.startswith("/api/")
@@ -333,6 +354,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
 
     @app.get("/api/health", response_model=schemas.HealthOut)
     def health():
+        offline = _offline_health(service)
+        if offline is not None:
+            return offline
         with service.lock:
             problem = service.db.write_problem()
             try:
