@@ -36,10 +36,15 @@ def free_port() -> int:
 
 
 class Cluster:
-    """A running throwaway cluster; :meth:`url` makes a new empty database and returns its URL."""
+    """A running throwaway cluster; :meth:`url` makes a new empty database and returns its URL.
 
-    def __init__(self, bin_dir: Path):
-        self.bin = bin_dir
+    Args:
+        bin_dir: the folder of ``initdb`` and ``pg_ctl``.
+        fsync: flush commits to the disk (PostgreSQL's default; benchmarks), else not (tests: faster).
+    """
+
+    def __init__(self, bin_dir: Path, fsync: bool = False):
+        self.bin, self.fsync = bin_dir, fsync
         self.folder = Path(tempfile.mkdtemp(prefix="facerec-pg-"))
         self.data = self.folder / "data"
         self.port = free_port()
@@ -60,7 +65,9 @@ class Cluster:
 
     def start(self) -> None:
         """Start (or restart after :meth:`kill`) the server on its port, sockets in its own folder."""
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c full_page_writes=off"
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder}"
+        if not self.fsync:  # tests: nothing to keep after a crash, so no flush to the disk
+            options += " -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
 
     def kill(self) -> None:

@@ -356,7 +356,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     def health():
         offline = _offline_health(service)
         if offline is not None:
-            return offline
+            return JSONResponse(offline)  # with its "queued" count, which the other states do not have
         with service.lock:
             problem = service.db.write_problem()
             try:

@@ -290,7 +290,8 @@ class PostgresFaceDatabase(FaceDatabase):
 
         With the gallery watcher offline the server is not even asked (a door answers at once, from memory).
         """
-        if self._watch is not None and not self._watch.online.is_set() and key in self._last_good:
+        if key in self._last_good and self._watch is not None and (not self._watch.online.is_set()
+                                                                    or self._gallery_is_current(key)):
             return self._last_good[key]
         try:
             self._last_good[key] = read()
@@ -441,6 +442,15 @@ class PostgresFaceDatabase(FaceDatabase):
         for key in ("encoder", "model_fingerprint"):  # what the identify path checks, remembered too
             self._meta(key)
         return make_search(encodings, ids, backend)
+
+    def _gallery_is_current(self, key: tuple) -> bool:
+        """Whether ``key`` is a gallery read (names, count) and the search loaded with it is still current.
+
+        Then a door's identify asks the server nothing: the watcher says when the gallery changes.
+        """
+        if key not in (("names_by_id",), ("count_faces",)) or self._search_cache is None:
+            return False
+        return self._search_cache[0][1:] == (self._watch.generation, self._gallery_writes)
 
     def _start_watch(self) -> None:
         if self._watch is None:
