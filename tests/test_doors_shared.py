@@ -46,8 +46,13 @@ def test_two_doors_see_each_other_enrollment_and_log_into_one_log(postgres, tmp_
             assert wait_for(lambda i=i: len(front.searcher()) == i + 2)
             delays.append(time.monotonic() - started)
         assert front.names_by_id() == back.names_by_id() and max(delays) < 2.0
+        for door in (front, back):  # added rows loaded one change at a time: the same gallery as a full load
+            np.testing.assert_array_equal(door.searcher().encodings, door.encodings()[0])
+            np.testing.assert_array_equal(door.searcher().person_ids, door.encodings()[1])
         front.remove("kian")
-        assert wait_for(lambda: len(back.searcher()) == 20)
+        assert wait_for(lambda: len(back.searcher()) == 20) and "kian" not in back.names_by_id().values()
+        back.add_faces("p3", random_records(rng, 2, "p3b"), FINGERPRINT)  # more photos of someone known
+        assert wait_for(lambda: len(front.searcher()) == 22) and front.names_by_id() == back.names_by_id()
         front.log_events([event("p1")])
         back.log_events([event(None)])
         assert back.door_names() == [("back", 1), ("front", 1)]

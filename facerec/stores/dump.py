@@ -4,9 +4,10 @@ The copy reads every table of the source (:data:`TABLES`, rows in id order, ids 
 empty target in one transaction (so a failed copy leaves the target as it was), then reads the target back and
 compares each table's row count and fingerprint (SHA-256 of its rows, :func:`fingerprints`) with the source's.
 
-What does not cross: the engine's own bookkeeping (``schema_version``, PostgreSQL's ``application`` and
-``generation`` meta rows), and, into SQLite, the door name of PostgreSQL's door-log rows (SQLite's log has no
-such column; the fingerprint leaves it out so both sides compare, and the report counts the named rows dropped).
+What does not cross: the engine's own bookkeeping (``schema_version``, PostgreSQL's ``application``,
+``generation`` and ``removals`` meta rows), and, into SQLite, the door name of PostgreSQL's door-log rows (SQLite's
+log has no such column; the fingerprint leaves it out so both sides compare, and the report counts the named rows
+dropped).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from facerec.exceptions import InvalidArgument
 
 TABLES = ("meta", "people", "faces", "thumbnails", "door_log", "access_keys")
-ENGINE_META = ("schema_version", "application", "generation")  # each engine keeps its own
+ENGINE_META = ("schema_version", "application", "generation", "removals")  # each engine keeps its own
 Tables = dict[str, list[tuple]]
 
 

@@ -116,6 +116,7 @@ class PostgresFaceDatabase(FaceDatabase):
         self._watch = None  # GalleryWatcher, started by the first search
         self._last_good: dict = {}  # the last answers of the reads a door needs while the server is away
         self._gallery_writes = 0
+        self._loaded = None  # (backend, meta.removals, the largest face id loaded, search) of the last load
         self._connection = None
         self._shared, self._read_only, self._immutable = shared, read_only, False
         self._identity = None
@@ -252,12 +253,19 @@ class PostgresFaceDatabase(FaceDatabase):
         finally:
             self._writes += 1
 
-    def _gallery_changed(self, connection) -> None:
+    def _gallery_changed(self, connection, removed: bool = False) -> None:
         """Inside a write: bump the gallery's generation and tell every listener (delivered at commit).
 
         This process's own search is rebuilt at its next use even before the notification comes back.
+
+        Args:
+            removed: faces were removed or replaced (``meta.removals`` is bumped too: listeners reload the whole
+                gallery); otherwise faces were only added, and listeners load just the new rows.
         """
         self._gallery_writes += 1
+        if removed:
+            connection.execute("INSERT INTO meta VALUES ('removals', '1') ON CONFLICT (key) DO UPDATE "
+                               "SET value = (meta.value::bigint + 1)::text")
         generation = connection.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation' "
                                         "RETURNING value").fetchone()[0]
         connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, generation))
@@ -431,17 +439,33 @@ class PostgresFaceDatabase(FaceDatabase):
         return self._search_cache[1]
 
     def _load_search(self, backend: str) -> PersonSearch:
+        """The gallery's search: only the faces added since the last load when nothing was removed meanwhile
+        (``meta.removals`` unchanged), else all of them; the names and the count are remembered with it."""
         from facerec.exceptions import EmptyDatabase
 
-        encodings, ids = self.encodings()
+        removals = (self._query("SELECT value FROM meta WHERE key = 'removals'") or [("0",)])[0][0]
+        loaded = self._loaded if self._loaded is not None and self._loaded[:2] == (backend, removals) else None
+        rows = self._query("SELECT id, encoding, person_id FROM faces WHERE id > %s ORDER BY id",
+                           (loaded[2] if loaded else 0,))
+        encodings, ids = _face_matrix(rows)
+        if loaded is not None:
+            if not rows:
+                return loaded[3]
+            encodings = np.concatenate([loaded[3].encodings, encodings])
+            ids = np.concatenate([loaded[3].person_ids, ids])
         if len(encodings) == 0:
             raise EmptyDatabase(f"database {self.path} holds no faces; enroll people first "
                                 "(facerec --db PATH enroll NAME PHOTO...)")
-        self._last_good[("names_by_id",)] = {int(i): n for i, n in self._query("SELECT id, name FROM people")}
-        self._last_good[("count_faces",)] = len(encodings)
+        names = dict(self._last_good.get(("names_by_id",), {})) if loaded else {}
+        new = sorted({int(i) for i in ids[-len(rows):]}) if loaded else None
+        query = "SELECT id, name FROM people" + (" WHERE id = ANY(%s)" if loaded else "")
+        names.update({int(i): n for i, n in self._query(query, (new,) if loaded else ())})
+        self._last_good[("names_by_id",)], self._last_good[("count_faces",)] = names, len(encodings)
         for key in ("encoder", "model_fingerprint"):  # what the identify path checks, remembered too
             self._meta(key)
-        return make_search(encodings, ids, backend)
+        search = make_search(encodings, ids, backend)
+        self._loaded = (backend, removals, int(rows[-1][0]) if rows else loaded[2], search)
+        return search
 
     def _gallery_is_current(self, key: tuple) -> bool:
         """Whether ``key`` is a gallery read (names, count) and the search loaded with it is still current.
@@ -519,7 +543,7 @@ class PostgresFaceDatabase(FaceDatabase):
             connection.execute("DELETE FROM thumbnails WHERE person_id = %s", (person,))
             connection.execute("DELETE FROM door_log WHERE identity = %s", (stored,))
             connection.execute("DELETE FROM people WHERE id = %s", (person,))
-            self._gallery_changed(connection)
+            self._gallery_changed(connection, removed=True)
         return removed
 
     # -- the door log ----------------------------------------------------------------------
@@ -669,7 +693,14 @@ class PostgresFaceDatabase(FaceDatabase):
             for table in ("people", "faces", "door_log"):
                 connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
-            self._gallery_changed(connection)
+            self._gallery_changed(connection, removed=True)
+
+
+def _face_matrix(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """``(encodings (N, 128) float32, person ids (N,) int64)`` of ``(id, encoding, person_id)`` rows."""
+    matrix = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=_ENCODING_DTYPE)
+    return (matrix.reshape(len(rows), ENCODING_SIZE).astype(np.float32),
+            np.array([row[2] for row in rows], dtype=np.int64))
 
 
 def _insert_log_rows(connection, rows: list[dict]) -> None:
