@@ -174,6 +174,39 @@ def summarise(results: list[dict], committed: dict) -> dict:
                                     "propagation_max_ms": pct(propagation, 100)}}
 
 
+def promise(per_person: int, sizes=(1_000, 10_000, 100_000, 1_000_000), false_alarm: float = 0.01) -> list[dict]:
+    """The door's stranger promise (``false-alarm-1e-2``, dlib) at larger galleries, from dlib's model card.
+
+    For each gallery of ``size`` people x ``per_person`` encodings: the per-pair false-accept rate the promise
+    needs, ``1 - (1 - A)^(1/N)`` (facerec.operating_points.gallery_threshold), the threshold, whether the card's
+    impostor table reaches that rate (else the threshold is its smallest distance and the promise is not backed
+    by measurement), and the share of BFW residents admitted as themselves at that threshold: each of the 800
+    BFW people enrolled with ``per_person`` photos, probed with their other 20 (nearest own photo within it).
+    """
+    import math
+
+    from facerec.encoders.cache import read_encodings
+    from facerec.encoders.dlib_resnet import model_card
+    from facerec.operating_points import gallery_threshold
+
+    card = model_card()
+    smallest = card["impostor_distances"]["p"][0]
+    by_person: dict[str, list[np.ndarray]] = {}
+    for path, encoding in sorted(read_encodings(REPO / "datasets" / "bfw_dlib.h5").items()):
+        by_person.setdefault(str(Path(path).parent), []).append(encoding)
+    nearest = np.concatenate([np.linalg.norm(np.stack(v)[per_person:, None] - np.stack(v)[None, :per_person],
+                                             axis=2).min(axis=1) for v in by_person.values()])
+    rows = []
+    for size in sizes:
+        encodings = size * per_person
+        per_pair = -math.expm1(math.log1p(-false_alarm) / encodings)
+        threshold = gallery_threshold(card, false_alarm, encodings)
+        rows.append({"people": size, "encodings": encodings, "per_pair_rate": per_pair, "threshold": threshold,
+                     "measured": per_pair >= smallest, "card_smallest_rate": smallest,
+                     "residents_admitted": float(np.mean(nearest <= threshold)), "probes": len(nearest)})
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=10_000)
@@ -184,10 +217,15 @@ def main(argv=None) -> int:
     parser.add_argument("--log-rows", type=int, default=50)
     parser.add_argument("--json", default=None)
     parser.add_argument("--scratch", default=None)
+    parser.add_argument("--promise", action="store_true",
+                        help="print only the stranger promise at 1k / 10k / 100k / 1M people (see promise())")
     parser.add_argument("--door-worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--name", default="door", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.promise:
+        print(json.dumps(promise(args.per_person), indent=1))
+        return 0
     if args.door_worker:
         print(json.dumps(door(args.door_worker, args.name, args.seconds, args.log_rows, args.seed)))
         return 0
