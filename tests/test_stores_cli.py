@@ -114,3 +114,23 @@ def test_migrate_refuses_a_non_empty_target(run, postgres, tmp_path):
     assert code == 2 and "is not empty" in err
     code, _, err = run("migrate", "--from", url, "--to", source)
     assert code == 2 and "is not empty" in err
+
+
+def test_enroll_and_two_doors_on_a_url_log_with_their_names(run, url, tmp_path, monkeypatch):
+    import shutil
+
+    from helpers_issue4 import photo
+
+    weights_or_skip()
+    monkeypatch.setenv("FACEREC_QUEUE_DIR", str(tmp_path / "queues"))
+    assert run("--db", url, "enroll", "kian", photo("kian"))[0] == 0
+    assert run("--db", url, "enroll", "younes", photo("younes"))[0] == 0
+    for door, name in (("front", "kian"), ("back", "camera_0")):
+        frames = tmp_path / door
+        frames.mkdir()
+        shutil.copy(photo(name), frames / photo(name).name)
+        code, out, _ = run("--db", url, "door", frames, "--door-name", door, "--json")
+        assert code == 0 and json.loads(out)["visits"]
+    with FaceDatabase(url) as db:
+        assert db.door_names() == [("back", 1), ("front", 1)]
+        assert {e.identity for e in db.door_log()} == {"kian", "younes"}
