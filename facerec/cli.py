@@ -649,7 +649,8 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Options accepted before or after the subcommand (after wins)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
     parser.add_argument("--db", default=default(None),
-                        help=f"face database file (default: $FACEREC_DB or ./{DEFAULT_DB})")
+                        help=f"face database: a file, or a postgresql://[user@]host[:port]/dbname URL (password from "
+                             f"~/.pgpass or PGPASSWORD) (default: $FACEREC_DB or ./{DEFAULT_DB})")
     parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4"],
                         help="encoder of a new database (default dlib); an existing database always uses its own, "
                              "and another one is refused")
