@@ -185,7 +185,8 @@ class FaceDatabase:
     latest committed state, including other processes' enrollments.
 
     Args:
-        path: SQLite file (created with its folder when missing, if ``create``).
+        path: SQLite file (created with its folder when missing, if ``create``), or a ``postgresql://`` URL
+            (:mod:`facerec.stores.postgres`: the same API and guarantees in a PostgreSQL database).
         create: create a missing database (default True); else raise DatabaseError.
         encoder: the encoder's name (``"dlib"`` or ``"nn4"``) for a new database, recorded
             at once; for an existing one, a check: another encoder than the database's is
@@ -198,6 +199,17 @@ class FaceDatabase:
             is missing and ``create`` is False.
         ModelMismatch: ``encoder`` is not the encoder of the faces already stored.
     """
+
+    # -- engine hook (issue 25): a postgresql:// URL opens the PostgreSQL engine, a path this SQLite one ------
+    def __new__(cls, path: str | os.PathLike, *args, **kwargs):
+        from facerec.stores.base import is_url
+
+        if cls is FaceDatabase and is_url(path):
+            from facerec.stores.postgres import PostgresFaceDatabase
+
+            return super().__new__(PostgresFaceDatabase)
+        return super().__new__(cls)
+    # -- end of the engine hook ------------------------------------------------------------------------------
 
     def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
                  shared: bool = False, read_only: bool = False):

@@ -194,7 +194,14 @@ class _Visits:
         self.database, self.threshold, self.report = database, threshold, report
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.tracker = Tracker(timeout)
-        self.distances_to = distances_from(database.searcher("exact"), database.names_by_id())
+        self._search = database.searcher("exact")
+        self.distances_to = distances_from(self._search, database.names_by_id())
+
+    def _refresh(self) -> None:
+        """Decide with the gallery as it is now: people enrolled or removed since (at this door or another)."""
+        search = self.database.searcher("exact")
+        if search is not self._search:
+            self._search, self.distances_to = search, distances_from(search, self.database.names_by_id())
 
     def frame(self, timestamp: float, sightings: list[Sighting]) -> None:
         self._end(self.tracker.update(timestamp, sightings))
@@ -203,6 +210,8 @@ class _Visits:
         self._end(self.tracker.flush())
 
     def _end(self, visits: list[Visit]) -> None:
+        if visits:
+            self._refresh()
         for visit in visits:
             decision = decide(visit, self.distances_to, self.threshold)
             line = visit_json(visit, decision, self.report.source)

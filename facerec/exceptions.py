@@ -72,3 +72,11 @@ class SourceUnavailable(FaceRecError, OSError):
 
     A system problem, not bad input: the command-line exit code is 1.
     """
+
+
+class DatabaseUnreachable(DatabaseNotWritable):
+    """A PostgreSQL database cannot be reached now (its server is down, restarting, or the network is away).
+
+    Nothing was written. A door keeps deciding from the gallery it holds in memory; enrolling fails until the
+    server is back. The command-line exit code is 1 (a system error); the server answers 503.
+    """

@@ -60,11 +60,13 @@ class DoorEventOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str = Field(description="ok; read-only (identifying works, the log is not written); error")
+    status: str = Field(description="ok; read-only (identifying works, the log is not written); offline (a "
+                              "shared PostgreSQL store is away: identifying from memory, the log queued, and "
+                              "the body's queued field counts the rows waiting); error")
     encoder: str
     people: int | None = Field(description="people enrolled (null when the database cannot be read)")
     writable: bool = Field(True, description="whether the database can be written now (disk, permissions)")
-    log: str = Field("written", description="written, or not written")
+    log: str = Field("written", description="written, not written, or queued (offline)")
     message: str | None = Field(None, description="why the database cannot be written")
 
 
