@@ -243,16 +243,7 @@ def figures(scored: list[Scored], thresholds: list[np.ndarray]) -> dict:
         acc["others"].append(decide(house.others, limit)[0])
         let_in, who = decide(house.residents, limit)
         acc["admitted"].append(let_in & (who == house.truth))
-    table = {}
-    for group in sorted(pooled):
-        parts = {key: np.concatenate(value) for key, value in pooled[group].items()}
-        table[group] = {"strangers_let_in": float(parts["strangers"].mean()),
-                        "other_groups_let_in": float(parts["others"].mean()),
-                        "residents_admitted": float(parts["admitted"].mean()),
-                        "stranger_probes": int(parts["strangers"].size),
-                        "other_group_probes": int(parts["others"].size),
-                        "resident_probes": int(parts["admitted"].size)}
-    return table
+    return pooled_figures(pooled)
 
 
 def operating_points(scored: list[Scored], threshold_of: Callable[[str, int], float], names: list[str],
@@ -267,24 +258,11 @@ def operating_points(scored: list[Scored], threshold_of: Callable[[str, int], fl
 
 
 def development_split(rows: Rows, seed: int = SEED, per_person: int = COHORT_PHOTOS) -> tuple[np.ndarray, np.ndarray]:
-    """``(cohort_rows, tuning_pool)`` from BFW's development people (never a held-out one).
+    """``(cohort_rows, tuning_pool)`` from BFW's development people (never a held-out one): the split of
+    :func:`facerec.training.cohort.development_split`, whose cohort the door ships."""
+    from facerec.training.cohort import development_split as split
 
-    Half of each group's development people (seeded) give ``per_person`` photos each to the cohort; the
-    other half are the tuning split's pool (households and strangers). Balanced: the same number per group.
-    """
-    cohort_rows, pool = [], np.zeros(len(rows.paths), bool)
-    for number, group in enumerate(sorted(set(rows.groups.tolist()))):
-        mine = ~rows.held & (rows.groups == group)
-        people = sorted(set(rows.people[mine].tolist()))
-        rng = np.random.default_rng([seed, number, 600])
-        chosen = set(rng.choice(people, len(people) // 2, replace=False).tolist())
-        for person in people:
-            photos = np.flatnonzero(mine & (rows.people == person))
-            if person in chosen:
-                cohort_rows.extend(sorted(rng.choice(photos, min(photos.size, per_person), replace=False).tolist()))
-            else:
-                pool[photos] = True
-    return np.array(cohort_rows, np.int64), pool
+    return split(rows.people, rows.groups, rows.held, seed, per_person)
 
 
 def neighbours(house: Scored, cohort: np.ndarray | None, household: bool) -> np.ndarray:
@@ -465,6 +443,48 @@ def encoder_card(encoder: str) -> tuple[dict, Callable[[str, int], float]]:
     return card, lambda name, size: decision_threshold(get(), size, operating_point=name).value
 
 
+def door_default(held: list[Scored], encodings: np.ndarray, card: dict, threshold: float) -> tuple[dict, str]:
+    """The door's default decision per group: ``(groups, description)``; ``({}, ...)`` without a cohort.
+
+    The door's own code: :class:`facerec.search.ExactSearch` for each probe's nearest resident and
+    :func:`facerec.cohort.gate` with the cohort of the encoder's card (:func:`facerec.api.decision_cohort`)
+    on top of the default point's threshold.
+    """
+    from facerec.api import decision_cohort
+    from facerec.cohort import gate
+    from facerec.search import ENCODING_SIZE, ExactSearch
+
+    cohort = decision_cohort(CardOnly(card)) if encodings.shape[1] == ENCODING_SIZE and not BLOCKS else None
+    if cohort is None:
+        return {}, "threshold"
+    pooled: dict[str, dict[str, list]] = {}
+    for house in held:
+        search = ExactSearch(house.gallery, house.gallery_who)
+        acc = pooled.setdefault(house.group, {"strangers": [], "others": [], "admitted": []})
+        for key, rows in (("strangers", house.house.strangers), ("others", house.house.others),
+                          ("admitted", house.house.probes)):
+            queries = encodings[rows]
+            distances, ids = search.search(queries, 1)
+            admitted, _ = gate(cohort, search.encodings, search.person_ids, queries, ids[:, 0], distances[:, 0],
+                               threshold)
+            acc[key].append(admitted & (ids[:, 0] == house.truth) if key == "admitted" else admitted)
+    return pooled_figures(pooled), f"threshold and cohort (k={cohort.k}, alpha={cohort.alpha})"
+
+
+def pooled_figures(pooled: dict[str, dict[str, list]]) -> dict:
+    """Per group, from pooled boolean decisions: the figures of :func:`figures`."""
+    table = {}
+    for group in sorted(pooled):
+        parts = {key: np.concatenate(value) for key, value in pooled[group].items()}
+        table[group] = {"strangers_let_in": float(parts["strangers"].mean()),
+                        "other_groups_let_in": float(parts["others"].mean()),
+                        "residents_admitted": float(parts["admitted"].mean()),
+                        "stranger_probes": int(parts["strangers"].size),
+                        "other_group_probes": int(parts["others"].size),
+                        "resident_probes": int(parts["admitted"].size)}
+    return table
+
+
 def households_of(rows: Rows, pool: np.ndarray, encodings: np.ndarray, args: argparse.Namespace) -> list[Scored]:
     """Every group's households from ``pool``, scored."""
     groups = sorted(set(rows.groups[pool].tolist()))
@@ -480,10 +500,11 @@ def evaluate(rows: Rows, encodings: np.ndarray, args: argparse.Namespace, card: 
     held = households_of(rows, rows.held, encodings, args)
     points = operating_points(held, threshold_of, point_names(card), args.household * args.enrolled)
     default = default_point(card)
-    result = {"encoder": card.get("encoder", "dlib"), "default_operating_point": default,
+    groups, decision = door_default(held, encodings, card, threshold_of(default, args.household * args.enrolled))
+    result = {"encoder": card.get("encoder", "dlib"), "default_operating_point": default, "decision": decision,
               "household": args.household, "enrolled_per_person": args.enrolled, "draws": args.draws,
               "seed": args.seed, "held_out_people": int(len(set(rows.people[rows.held].tolist()))),
-              "groups": points[default]["groups"], "summary": summary(points[default]["groups"]),
+              "groups": groups or points[default]["groups"], "summary": summary(groups or points[default]["groups"]),
               "operating_points": points}
     if args.rules:
         cohort_rows, pool = development_split(rows, args.seed)
@@ -515,6 +536,10 @@ def markdown(result: dict) -> str:
               for name, point in result["operating_points"].items()]
     blocks += [(f"{row['rule']} " + ", ".join(f"{k}={v}" for k, v in row["params"].items())
                 + (" (chosen on dev)" if row["chosen"] else ""), row["groups"]) for row in result.get("rules", [])]
+    if result.get("decision", "threshold") != "threshold":
+        blocks.insert(0, (f"**door default**: `{result['default_operating_point']}` {result['decision']}",
+                          result["groups"]))
+        blocks[1] = (blocks[1][0].replace(" **door default**", " (door default before issue 23)"), blocks[1][1])
     if "group_oracle" in result:
         blocks.append(("bound: each group's own threshold at 2 % (not a rule)", result["group_oracle"]))
     for label, table in blocks:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, Face, find_faces
+from facerec.cohort import Cohort, encoder_cohort, gate
 from facerec.database import FaceDatabase
 from facerec.exceptions import InvalidArgument
 from facerec.head import DECISION, load_method_head
@@ -65,6 +66,9 @@ class FaceResult:
         candidates: the ``k`` closest people, closest first.
         operating_point: the threshold's operating point (see :class:`facerec.operating_points.Threshold`).
         encoder: the encoder's name.
+        cohort_score: the cohort rule's score of the closest person (:mod:`facerec.cohort`; ``None`` when the
+            rule was not applied: an explicit threshold or operating point, or an encoder without a cohort).
+        cohort_limit: the rule's ``alpha``: a face is let in only when ``cohort_score <= cohort_limit`` too.
     """
 
     image: str
@@ -75,6 +79,8 @@ class FaceResult:
     candidates: list[Match] = field(default_factory=list)
     operating_point: str = "threshold"
     encoder: str = ""
+    cohort_score: float | None = None
+    cohort_limit: float | None = None
 
     @property
     def closest(self) -> str:
@@ -82,11 +88,14 @@ class FaceResult:
         return self.candidates[0].name
 
     def to_json(self) -> dict:
-        """``{"image", "box", "identity", "distance", "threshold", "candidates", "operating_point", "encoder"}``."""
+        """``{"image", "box", "identity", "distance", "threshold", "candidates", "operating_point", "encoder",
+        "cohort_score", "cohort_limit"}``."""
+        score = None if self.cohort_score is None else round(self.cohort_score, 6)
         return {"image": self.image, "box": list(self.box), "identity": self.identity,
                 "distance": round(self.distance, 6), "threshold": round(self.threshold, 6),
                 "candidates": [{"name": m.name, "distance": round(m.distance, 6)} for m in self.candidates],
-                "operating_point": self.operating_point, "encoder": self.encoder}
+                "operating_point": self.operating_point, "encoder": self.encoder,
+                "cohort_score": score, "cohort_limit": self.cohort_limit}
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,21 @@ def decision_threshold(encoder, gallery_size: int | None, threshold: float | Non
         gallery_size: encodings a query is compared with (for gallery points).
     """
     return resolve(encoder.card(), threshold, operating_point, far, false_alarm, gallery_size)
+
+
+def decision_cohort(encoder, threshold: float | None = None, operating_point: str | None = None,
+                    far: float | None = None, false_alarm: float | None = None,
+                    extra_cohort: np.ndarray | None = None) -> Cohort | None:
+    """The cohort rule (:mod:`facerec.cohort`) that the default decision adds to its threshold, else ``None``.
+
+    It applies when no threshold, operating point, far or false alarm is asked for (the card's default)
+    and the encoder's card has a cohort. ``extra_cohort``: ``(N, D)`` more stranger encodings (e.g. the
+    door's known strangers) added to the card's.
+    """
+    if any(value is not None for value in (threshold, operating_point, far, false_alarm)):
+        return None
+    cohort = encoder_cohort(encoder)
+    return None if cohort is None else cohort.with_extra(extra_cohort)
 
 
 @contextmanager
@@ -287,8 +311,12 @@ def identify_faces(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int
 def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,
                            threshold: float | None = None, encoder=None, backend: str = "exact",
                            label: str = "array", operating_point: str | None = None, far: float | None = None,
-                           false_alarm: float | None = None) -> tuple[list[FaceResult], np.ndarray]:
-    """:func:`identify_faces` and the faces' encodings ``(len(faces), 128)`` (the door tracks them)."""
+                           false_alarm: float | None = None,
+                           extra_cohort: np.ndarray | None = None) -> tuple[list[FaceResult], np.ndarray]:
+    """:func:`identify_faces` and the faces' encodings ``(len(faces), 128)`` (the door tracks them).
+
+    ``extra_cohort``: more stranger encodings for the default decision's cohort rule (:func:`decision_cohort`).
+    """
     if not faces:
         return [], np.zeros((0, ENCODING_SIZE), np.float32)
     with using_database(db) as database:
@@ -297,14 +325,18 @@ def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput
         search = database.searcher(backend)
         names = database.names_by_id()
         decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far, false_alarm)
+        cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm, extra_cohort)
     encodings = encoder.encode_faces(rgb, faces)
     distances, ids = search.search(encodings, k)
+    admitted, scores = gate(cohort, search.encodings, search.person_ids, encodings, ids[:, 0], distances[:, 0],
+                            decision.value)
     results = []
-    for face, row_d, row_ids in zip(faces, distances, ids):
+    for row, (face, row_d, row_ids) in enumerate(zip(faces, distances, ids)):
         candidates = [Match(names[int(i)], float(d)) for d, i in zip(row_d, row_ids)]
         best = candidates[0]
-        results.append(FaceResult(label, face.box, best.name if best.distance <= decision.value else None,
-                                  best.distance, decision.value, candidates, decision.operating_point, encoder.name))
+        extra = {} if scores is None else {"cohort_score": float(scores[row]), "cohort_limit": cohort.alpha}
+        results.append(FaceResult(label, face.box, best.name if admitted[row] else None, best.distance,
+                                  decision.value, candidates, decision.operating_point, encoder.name, **extra))
     return results, np.asarray(encodings, np.float32).reshape(len(faces), -1)
 
 
