@@ -128,3 +128,25 @@ def test_known_strangers_join_the_cohort_and_make_a_look_alike_harder_to_admit()
     assert cohort.with_extra(None) is cohort and cohort.with_extra(np.zeros((0, 8))) is cohort
     with pytest.raises(WeightsError, match="same encoder"):
         cohort.with_extra(np.zeros((2, 5)))
+
+
+def test_a_visit_is_let_in_only_when_its_frames_pass_the_cohort_gate_too():
+    from types import SimpleNamespace
+
+    from facerec.visits import Sighting, Visit, cohort_gate, decide
+
+    rng = np.random.default_rng(2)
+    anna = rng.normal(size=128).astype(np.float32) * 0.1
+    search = SimpleNamespace(encodings=np.stack([anna, anna + 0.01]), person_ids=np.array([7, 7]))
+    frames = [Sighting(t / 10, (0, 0, 150, 150), anna + 0.005 * rng.normal(size=128).astype(np.float32), 300.0)
+              for t in range(3)]
+
+    def distances_to(encodings):
+        return {"anna": np.linalg.norm(encodings - anna, axis=1)}
+
+    far_cohort = Cohort(rng.normal(size=(30, 128)).astype(np.float32) * 3, 2, 0.8)  # strangers far away: passes
+    near_cohort = Cohort(anna + 0.004 * rng.normal(size=(30, 128)).astype(np.float32), 2, 0.8)  # look-alikes
+    assert cohort_gate(search, {7: "anna"}, None) is None
+    passes = decide(Visit(1, frames), distances_to, 0.5, gate=cohort_gate(search, {7: "anna"}, far_cohort))
+    refused = decide(Visit(1, frames), distances_to, 0.5, gate=cohort_gate(search, {7: "anna"}, near_cohort))
+    assert passes.identity == "anna" and refused.identity is None and refused.closest == "anna"
