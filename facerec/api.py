@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, Face, find_faces
-from facerec.cohort import Cohort, encoder_cohort, gate
+from facerec.cohort import Cohort, encoder_cohort, gate, promise
 from facerec.database import FaceDatabase
 from facerec.exceptions import InvalidArgument
 from facerec.head import DECISION, load_method_head
@@ -69,6 +69,8 @@ class FaceResult:
         cohort_score: the cohort rule's score of the closest person (:mod:`facerec.cohort`; ``None`` when the
             rule was not applied: an explicit threshold or operating point, or an encoder without a cohort).
         cohort_limit: the rule's ``alpha``: a face is let in only when ``cohort_score <= cohort_limit`` too.
+        promise: with the cohort rule, the stranger rate measured for it at this gallery's size
+            (:func:`facerec.cohort.promise`: ``strangers_per_100``, ``people_measured``, ``text``).
     """
 
     image: str
@@ -81,6 +83,7 @@ class FaceResult:
     encoder: str = ""
     cohort_score: float | None = None
     cohort_limit: float | None = None
+    promise: dict | None = None
 
     @property
     def closest(self) -> str:
@@ -89,13 +92,13 @@ class FaceResult:
 
     def to_json(self) -> dict:
         """``{"image", "box", "identity", "distance", "threshold", "candidates", "operating_point", "encoder",
-        "cohort_score", "cohort_limit"}``."""
+        "cohort_score", "cohort_limit", "promise"}``."""
         score = None if self.cohort_score is None else round(self.cohort_score, 6)
         return {"image": self.image, "box": list(self.box), "identity": self.identity,
                 "distance": round(self.distance, 6), "threshold": round(self.threshold, 6),
                 "candidates": [{"name": m.name, "distance": round(m.distance, 6)} for m in self.candidates],
                 "operating_point": self.operating_point, "encoder": self.encoder,
-                "cohort_score": score, "cohort_limit": self.cohort_limit}
+                "cohort_score": score, "cohort_limit": self.cohort_limit, "promise": self.promise}
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class VerifyResult:
         method: ``"l2"``, ``"head-abs"`` or ``"head-chi2"``.
         operating_point: the threshold's operating point (``"head"`` for a head's probability).
         encoder: the encoder's name.
+        cohort_score, cohort_limit, promise: the default decision's cohort rule (as in :class:`FaceResult`;
+            ``None`` when it was not applied); ``match`` then also needs ``cohort_score <= cohort_limit``.
     """
 
     image: str
@@ -125,13 +130,18 @@ class VerifyResult:
     method: str = "l2"
     operating_point: str = "threshold"
     encoder: str = ""
+    cohort_score: float | None = None
+    cohort_limit: float | None = None
+    promise: dict | None = None
 
     def to_json(self) -> dict:
         """The fields as a JSON-ready dict."""
         probability = None if self.probability is None else round(self.probability, 6)
+        score = None if self.cohort_score is None else round(self.cohort_score, 6)
         return {"image": self.image, "name": self.name, "match": self.match, "distance": round(self.distance, 6),
                 "threshold": round(self.threshold, 6), "box": list(self.box), "probability": probability,
-                "method": self.method, "operating_point": self.operating_point, "encoder": self.encoder}
+                "method": self.method, "operating_point": self.operating_point, "encoder": self.encoder,
+                "cohort_score": score, "cohort_limit": self.cohort_limit, "promise": self.promise}
 
 
 def _label(image: ImageInput) -> str:
@@ -283,7 +293,12 @@ def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | N
     distance = float(face_distance(known, encodings[0]).min())
     common = {"box": faces[0].box, "operating_point": decision.operating_point, "encoder": encoder.name}
     if head is None:
-        return VerifyResult(_label(image), name, distance <= decision.value, distance, decision.value, **common)
+        cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)
+        match, scores = gate(cohort, known, np.zeros(len(known)), encodings[:1], np.zeros(1), np.array([distance]),
+                             decision.value)
+        extra = {} if scores is None else {"cohort_score": float(scores[0]), "cohort_limit": cohort.alpha,
+                                           "promise": promise(encoder.card(), 1)}
+        return VerifyResult(_label(image), name, bool(match[0]), distance, decision.value, **common, **extra)
     probability = float(head.probability(known, encodings[0]).max())
     return VerifyResult(_label(image), name, probability >= decision.value, distance, decision.value,
                         probability=probability, method=method, **common)
@@ -331,10 +346,12 @@ def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput
     admitted, scores = gate(cohort, search.encodings, search.person_ids, encodings, ids[:, 0], distances[:, 0],
                             decision.value)
     results = []
+    told = None if scores is None else promise(encoder.card(), search.n_people)
     for row, (face, row_d, row_ids) in enumerate(zip(faces, distances, ids)):
         candidates = [Match(names[int(i)], float(d)) for d, i in zip(row_d, row_ids)]
         best = candidates[0]
-        extra = {} if scores is None else {"cohort_score": float(scores[row]), "cohort_limit": cohort.alpha}
+        extra = {} if scores is None else {"cohort_score": float(scores[row]), "cohort_limit": cohort.alpha,
+                                           "promise": told}
         results.append(FaceResult(label, face.box, best.name if admitted[row] else None, best.distance,
                                   decision.value, candidates, decision.operating_point, encoder.name, **extra))
     return results, np.asarray(encodings, np.float32).reshape(len(faces), -1)

@@ -146,3 +146,25 @@ def _cached(file: str, sha: str, directory: str, card: dict) -> Cohort | None:
     if key not in _CACHE:
         _CACHE[key] = card_cohort(card, Path(directory))
     return _CACHE[key]
+
+
+def promise(card: dict, people: int) -> dict | None:
+    """The stranger rate measured for the default decision at a gallery of ``people`` (from the card).
+
+    The card's ``cohort.promise`` lists measurements (``people``, ``strangers_let_in``, ``per_group``,
+    ``measured_by``): per demographic group (the worst of BFW's 8) for households, and on LFW for larger
+    galleries. The entry used is the smallest measured gallery at least as large, else the largest.
+
+    Returns:
+        ``{"strangers_per_100", "people_measured", "text"}``, or ``None`` when the card has no measurement.
+    """
+    entries = sorted((card.get("cohort") or {}).get("promise", []), key=lambda entry: entry["people"])
+    if not entries:
+        return None
+    entry = next((e for e in entries if e["people"] >= people), entries[-1])
+    per_100 = float(f"{100 * entry['strangers_let_in']:.1g}")
+    where = (f"the worst of 8 demographic groups, measured with households of {entry['people']}"
+             if entry["per_group"] else f"measured on LFW with {entry['people']} people, not per group")
+    beyond = "" if entry["people"] >= people else f"; this gallery ({people} people) is larger than any measured"
+    text = f"about {per_100:g} in 100 strangers of any group would be let in at this gallery ({where}{beyond})"
+    return {"strangers_per_100": per_100, "people_measured": int(entry["people"]), "text": text}

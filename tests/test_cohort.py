@@ -150,3 +150,20 @@ def test_a_visit_is_let_in_only_when_its_frames_pass_the_cohort_gate_too():
     passes = decide(Visit(1, frames), distances_to, 0.5, gate=cohort_gate(search, {7: "anna"}, far_cohort))
     refused = decide(Visit(1, frames), distances_to, 0.5, gate=cohort_gate(search, {7: "anna"}, near_cohort))
     assert passes.identity == "anna" and refused.identity is None and refused.closest == "anna"
+
+
+def test_the_promise_comes_from_the_cards_measurements_for_the_gallery_size():
+    from facerec.cohort import promise
+
+    card = {"cohort": {"promise": [
+        {"people": 20, "per_group": True, "strangers_let_in": 0.0184, "measured_by": "b"},
+        {"people": 12, "per_group": True, "strangers_let_in": 0.0169, "measured_by": "a"}]}}
+    small = promise(card, 5)
+    assert small["strangers_per_100"] == 2 and small["people_measured"] == 12
+    assert small["text"].startswith("about 2 in 100 strangers of any group would be let in at this gallery")
+    assert promise(card, 15)["people_measured"] == 20
+    large = promise(card, 211)
+    assert large["people_measured"] == 20 and "larger than any measured" in large["text"]
+    assert promise({}, 12) is None
+    shipped_promise = promise(CARD, 12)  # the card's own, recorded from docs/results by the cohort script
+    assert shipped_promise is not None and shipped_promise["strangers_per_100"] <= 2

@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -98,9 +99,31 @@ def build(encoder: str = "dlib", k: int | None = None, alpha: float | None = Non
                        "half of each group's, seed 23; no LFW photo", "licence": LICENCE,
              "built_by": f"python -m facerec.training.cohort --encoder {encoder}"}
     card = json.loads(dlib_resnet.CARD_PATH.read_text())
+    entry["promise"] = card.get("cohort", {}).get("promise", [])  # kept: remeasure with --promise after a change
     card["cohort"] = entry
     dlib_resnet.CARD_PATH.write_text(json.dumps(card, indent=2) + "\n")
     return entry
+
+
+def record_promise(results: list[Path], encoder: str = "dlib") -> list[dict]:
+    """Write the card's ``cohort.promise`` from saved ``benchmarks/door_groups.py --json`` results of the
+    default decision: per household size, the worst group's same-group strangers let in."""
+    from facerec.encoders import dlib_resnet
+
+    entries = []
+    for path in results:
+        result = json.loads(Path(path).read_text())
+        if not result.get("decision", "").startswith("threshold and cohort") or result["encoder"] != encoder:
+            raise SystemExit(f"cohort: {path} is not a door_groups result of {encoder}'s cohort decision")
+        extra = "" if result["household"] == 12 else f" --household {result['household']}"
+        entries.append({"people": result["household"], "per_group": True,
+                        "strangers_let_in": result["summary"]["max_strangers_let_in"],
+                        "residents_admitted_lowest_group": result["summary"]["min_residents_admitted"],
+                        "measured_by": f"python benchmarks/door_groups.py --json{extra} ({Path(path).name})"})
+    card = json.loads(dlib_resnet.CARD_PATH.read_text())
+    card["cohort"]["promise"] = sorted(entries, key=lambda entry: entry["people"])
+    dlib_resnet.CARD_PATH.write_text(json.dumps(card, indent=2) + "\n")
+    return card["cohort"]["promise"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default="dlib", choices=["dlib"], help="the encoder (dlib)")
     parser.add_argument("--k", type=int, default=None, help="nearest cohort distances averaged (default: chosen)")
     parser.add_argument("--alpha", type=float, default=None, help="the score's limit (default: chosen on dev)")
+    parser.add_argument("--promise", nargs="+", type=Path, metavar="RESULT_JSON", default=None,
+                        help="instead: record the promise per gallery size from door_groups --json results")
     args = parser.parse_args(argv)
+    if args.promise:
+        print(json.dumps(record_promise(args.promise, args.encoder)))
+        return 0
     print(json.dumps(build(args.encoder, args.k, args.alpha)))
     return 0
 
