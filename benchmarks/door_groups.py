@@ -108,8 +108,8 @@ def draw_households(rows: Rows, pool: np.ndarray, group: str, draws: int = DRAWS
     """
     in_group = pool & (rows.groups == group)
     people = sorted(set(rows.people[in_group].tolist()))
-    if len(people) <= household:
-        raise ValueError(f"{group}: {len(people)} people in the pool, need more than {household}")
+    if len(people) < household:
+        raise ValueError(f"{group}: {len(people)} people in the pool, need at least {household}")
     salt = int.from_bytes(group.encode()[:8].ljust(8, b"\0"), "little")
     result = []
     for draw in range(draws):
@@ -154,6 +154,8 @@ def resident_distances(gallery: np.ndarray, who: np.ndarray, queries: np.ndarray
     from facerec.search import ENCODING_SIZE, ExactSearch
 
     people = int(who.max()) + 1
+    if len(queries) == 0:  # a household of every person of its group: no same-group stranger
+        return np.zeros((0, people), np.float32)
     if not BLOCKS and gallery.shape[1] == ENCODING_SIZE:
         distances, ids = ExactSearch(gallery, who).search(queries, people)
         dense = np.empty((len(queries), people), np.float32)
@@ -376,7 +378,8 @@ def group_oracle(held: list[Scored], target: float = 0.02) -> dict:
 
 def summary(groups: dict) -> dict:
     """The worst group: most same-group strangers let in, fewest residents admitted."""
-    return {"max_strangers_let_in": max(g["strangers_let_in"] for g in groups.values()),
+    measured = [g["strangers_let_in"] for g in groups.values() if g["strangers_let_in"] is not None]
+    return {"max_strangers_let_in": max(measured) if measured else None,
             "min_residents_admitted": min(g["residents_admitted"] for g in groups.values())}
 
 
@@ -464,6 +467,9 @@ def door_default(held: list[Scored], encodings: np.ndarray, card: dict, threshol
         for key, rows in (("strangers", house.house.strangers), ("others", house.house.others),
                           ("admitted", house.house.probes)):
             queries = encodings[rows]
+            if len(queries) == 0:
+                acc[key].append(np.zeros(0, bool))
+                continue
             distances, ids = search.search(queries, 1)
             admitted, _ = gate(cohort, search.encodings, search.person_ids, queries, ids[:, 0], distances[:, 0],
                                threshold)
@@ -476,7 +482,7 @@ def pooled_figures(pooled: dict[str, dict[str, list]]) -> dict:
     table = {}
     for group in sorted(pooled):
         parts = {key: np.concatenate(value) for key, value in pooled[group].items()}
-        table[group] = {"strangers_let_in": float(parts["strangers"].mean()),
+        table[group] = {"strangers_let_in": float(parts["strangers"].mean()) if parts["strangers"].size else None,
                         "other_groups_let_in": float(parts["others"].mean()),
                         "residents_admitted": float(parts["admitted"].mean()),
                         "stranger_probes": int(parts["strangers"].size),
