@@ -307,20 +307,20 @@ def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | N
 def identify_faces(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,
                    threshold: float | None = None, encoder=None, backend: str = "exact",
                    label: str = "array", operating_point: str | None = None, far: float | None = None,
-                   false_alarm: float | None = None) -> list[FaceResult]:
+                   false_alarm: float | None = None, extra_cohort: np.ndarray | None = None) -> list[FaceResult]:
     """Identify already-detected faces of a loaded image (used for video frames).
 
     Args:
         rgb: RGB uint8 image ``(h, w, 3)``.
         faces: faces found in it (e.g. by :func:`facerec.detect_faces`); may be empty.
-        db, k, threshold, encoder, backend, operating_point, far, false_alarm: as in :func:`identify`.
+        db, k, threshold, encoder, backend, operating_point, far, false_alarm, extra_cohort: as in :func:`identify`.
         label: the ``image`` field of the results.
 
     Returns:
         One :class:`FaceResult` per face, in the order of ``faces``.
     """
     return identify_faces_encoded(rgb, faces, db, k, threshold, encoder, backend, label, operating_point, far,
-                                  false_alarm)[0]
+                                  false_alarm, extra_cohort)[0]
 
 
 def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,
@@ -359,7 +359,8 @@ def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput
 
 def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float | None = None,
              encoder=None, backend: str = "exact", operating_point: str | None = None, far: float | None = None,
-             false_alarm: float | None = None, detector: str = DEFAULT_DETECTOR) -> list[FaceResult]:
+             false_alarm: float | None = None, detector: str = DEFAULT_DETECTOR,
+             extra_cohort: np.ndarray | None = None) -> list[FaceResult]:
     """Who is in this image? (1:K, every face)
 
     Each face is compared with every stored encoding; a person's distance is
@@ -370,10 +371,13 @@ def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float 
         db: database or its path.
         k: candidates per face (default 1), closest first.
         threshold, operating_point, far, false_alarm: the decision threshold (at most one; default the
-            card's ``false-alarm-1e-2``, derived for the database's number of encodings).
+            card's ``false-alarm-1e-2``, derived for the database's number of encodings, and the card's cohort
+            rule on top: :mod:`facerec.cohort`).
         encoder: an encoder object (default: the database's own).
         backend: ``"exact"`` (default), ``"faiss-flat"`` or ``"faiss-hnsw"`` (see :mod:`facerec.search`).
         detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default).
+        extra_cohort: ``(N, 128)`` more stranger encodings for the cohort rule, e.g. the door's known strangers
+            (default none; see :func:`decision_cohort`).
 
     Returns:
         One :class:`FaceResult` per face, largest face first.
@@ -388,4 +392,4 @@ def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float 
             database.searcher(backend)  # raises EmptyDatabase before any detection work
         rgb, faces = find_faces(image, detector=detector)
         return identify_faces(rgb, faces, database, k, threshold, encoder, backend, _label(image),
-                              operating_point, far, false_alarm)
+                              operating_point, far, false_alarm, extra_cohort)

@@ -77,7 +77,9 @@ class Cohort:
         queries = np.asarray(queries, np.float64)
         templates = np.asarray(templates, np.float64)
         distance = np.linalg.norm(queries - templates, axis=1)
-        return distance / np.sqrt(self.scales(templates) * self.scales(queries))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a cohort row on the face itself: scale 0, refused
+            scores = distance / np.sqrt(self.scales(templates) * self.scales(queries))
+        return np.where(np.isnan(scores), np.inf, scores)
 
 
 def templates_of(gallery: np.ndarray, person_ids: np.ndarray, people: np.ndarray) -> np.ndarray:

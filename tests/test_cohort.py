@@ -167,3 +167,20 @@ def test_the_promise_comes_from_the_cards_measurements_for_the_gallery_size():
     assert promise({}, 12) is None
     shipped_promise = promise(CARD, 12)  # the card's own, recorded from docs/results by the cohort script
     assert shipped_promise is not None and shipped_promise["strangers_per_100"] <= 2
+
+
+def test_identify_takes_known_strangers_as_extra_cohort_rows(happy_house, tmp_path):
+    from facerec.api import identify
+    from facerec.database import FaceDatabase
+
+    with FaceDatabase(tmp_path / "db.sqlite", encoder="dlib") as db:
+        db.enroll("younes", [next(happy_house.glob("younes.*"))], skip_bad=False)
+        camera = happy_house / "camera_0.jpg"
+        plain = identify(camera, db)[0]
+        assert plain.identity == "younes" and plain.cohort_score <= plain.cohort_limit
+        assert plain.promise["strangers_per_100"] <= 2
+        noise = np.random.default_rng(3).normal(scale=0.01, size=(30, 128))
+        look_alikes = db.encodings("younes")[0] + noise  # 'strangers' right where younes is
+        refused = identify(camera, db, extra_cohort=look_alikes)[0]
+        assert refused.identity is None and refused.closest == "younes" and refused.cohort_score > plain.cohort_score
+        assert identify(camera, db, operating_point="false-alarm-1e-2")[0].cohort_score is None  # explicit point
