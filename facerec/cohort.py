@@ -59,11 +59,17 @@ class Cohort:
                                f"{self.encodings.shape[1]}-d: give encodings of the same encoder")
         return replace(self, encodings=np.concatenate([self.encodings, extra]), name=f"{self.name}+{len(extra)} known")
 
+    def _prepared(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cohort as float64 and its squared norms, computed once per cohort."""
+        if "_float64" not in self.__dict__:
+            cohort = self.encodings.astype(np.float64)
+            object.__setattr__(self, "_float64", (cohort, np.einsum("ij,ij->i", cohort, cohort)))
+        return self.__dict__["_float64"]
+
     def scales(self, encodings: np.ndarray) -> np.ndarray:
         """``(Q,)``: each encoding's mean distance to its ``k`` nearest cohort encodings."""
         encodings = np.asarray(encodings, np.float64).reshape(len(encodings), -1)
-        cohort = self.encodings.astype(np.float64)
-        norms = np.sum(cohort * cohort, axis=1)
+        cohort, norms = self._prepared()
         out = np.empty(len(encodings))
         for start in range(0, len(encodings), BATCH):
             q = encodings[start:start + BATCH]
