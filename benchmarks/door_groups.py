@@ -364,6 +364,55 @@ def symmetric_rules(dev: list[Scored], held: list[Scored], cohort: np.ndarray, r
     return table
 
 
+NO_LIMIT = 1e9  # an alpha that never refuses (finite, so that a probe beyond the threshold, at inf, stays out)
+
+
+def door_scores(photos: Scored, template: Scored, cohort: np.ndarray, row_scale: dict, k: int,
+                threshold: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The door's decision parts per probe set: ``{set: (score, right)}`` where ``score`` is the template-symmetric
+    score of the nearest resident (by closest photo) or ``inf`` when that resident is beyond ``threshold``, and
+    ``right`` whether that resident is the probe's own (for residents)."""
+    scale = np.sqrt(knn_scale(neighbours(template, cohort, False), k))
+    normalised = probe_normalised(template, row_scale[k])
+    parts = {}
+    for key in ("residents", "strangers", "others"):
+        distances, scores = getattr(photos, key), getattr(normalised, key) / scale[None]
+        nearest = np.argmin(distances, axis=1)
+        rows = np.arange(len(nearest))
+        value = np.where(distances[rows, nearest] <= threshold, scores[rows, nearest], np.inf)
+        right = nearest == photos.truth if key == "residents" else np.ones(len(nearest), bool)
+        parts[key] = (value, right)
+    return parts
+
+
+def door_rules(dev: list[Scored], held: list[Scored], templates: tuple[list[Scored], list[Scored]],
+               cohort: np.ndarray, row_scale: dict, threshold: float) -> list[dict]:
+    """The door's own decision (the gallery ``threshold`` on the closest photo **and** the template-symmetric
+    score of that resident at most ``alpha``) for each ``k``, ``alpha`` tuned on ``dev`` with both in force."""
+    table = []
+    for k in KS:
+        dev_parts = [door_scores(p, t, cohort, row_scale, k, threshold) for p, t in zip(dev, templates[0])]
+        held_parts = [door_scores(p, t, cohort, row_scale, k, threshold) for p, t in zip(held, templates[1])]
+        alphas = []
+        for group in sorted({house.group for house in dev}):
+            values = np.sort(np.concatenate([parts["strangers"][0] for house, parts in zip(dev, dev_parts)
+                                             if house.group == group]))
+            alphas.append(values[int(np.floor(TUNE_TARGET * values.size))] * (1 - 1e-6))
+        alpha = float(min(min(alphas), NO_LIMIT))  # inf: the threshold alone keeps every group under the target
+
+        def measured(houses: list[Scored], parts_list: list[dict], alpha: float = alpha) -> dict:
+            pooled: dict[str, dict[str, list]] = {}
+            for house, parts in zip(houses, parts_list):
+                acc = pooled.setdefault(house.group, {"strangers": [], "others": [], "admitted": []})
+                acc["strangers"].append(parts["strangers"][0] <= alpha)
+                acc["others"].append(parts["others"][0] <= alpha)
+                acc["admitted"].append((parts["residents"][0] <= alpha) & parts["residents"][1])
+            return pooled_figures(pooled)
+        table.append({"rule": "threshold+template-symmetric", "params": {"k": k, "alpha": round(alpha, 5)},
+                      "dev": measured(dev, dev_parts), "groups": measured(held, held_parts)})
+    return table
+
+
 def group_oracle(held: list[Scored], target: float = 0.02) -> dict:
     """A bound, not a rule: per group, the one threshold letting in ``target`` of its own strangers, chosen on
     the held-out households themselves and knowing their group (what no per-group threshold can beat)."""
@@ -523,6 +572,9 @@ def evaluate(rows: Rows, encodings: np.ndarray, args: argparse.Namespace, card: 
         row_scale = row_scales(encodings, queried, encodings[cohort_rows], KS)
         templates = tuple([centroid_scored(encodings, scored.house) for scored in houses] for houses in (dev, held))
         result["rules"] = rule_table(dev, held, encodings[cohort_rows], row_scale, templates)
+        threshold = threshold_of(default, args.household * args.enrolled)
+        result["rules"] += [{**row, "chosen": False}
+                            for row in door_rules(dev, held, templates, encodings[cohort_rows], row_scale, threshold)]
         result["group_oracle"] = group_oracle(held)
         for row in result["rules"]:
             row["summary"], row["dev_summary"] = summary(row["groups"]), summary(row["dev"])
