@@ -595,9 +595,10 @@ def markdown(result: dict) -> str:
     blocks += [(f"{row['rule']} " + ", ".join(f"{k}={v}" for k, v in row["params"].items())
                 + (" (chosen on dev)" if row["chosen"] else ""), row["groups"]) for row in result.get("rules", [])]
     if result.get("decision", "threshold") != "threshold":
+        blocks = [(label.replace(" **door default**", " (door default before issue 23)"), table)
+                  for label, table in blocks]
         blocks.insert(0, (f"**door default**: `{result['default_operating_point']}` {result['decision']}",
                           result["groups"]))
-        blocks[1] = (blocks[1][0].replace(" **door default**", " (door default before issue 23)"), blocks[1][1])
     if "group_oracle" in result:
         blocks.append(("bound: each group's own threshold at 2 % (not a rule)", result["group_oracle"]))
     for label, table in blocks:
