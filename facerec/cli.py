@@ -184,8 +184,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         sign = ">=" if result.match else "<"
         why = f"{args.method}: p(same) {result.probability:.3f} {sign} {result.threshold:.2f}"
         why += f"; distance {result.distance:.3f}"
-    _emit(args, result.to_json(), [f"{args.image}: {verdict} ({why})"])
+    _emit(args, result.to_json(), [f"{args.image}: {verdict} ({why})"] + _promise_lines(result))
     return 0 if result.match else 1
+
+
+def _promise_lines(result) -> list[str]:
+    """The default decision's cohort rule and its measured promise, in words ([] when it was not applied)."""
+    if result.cohort_score is None:
+        return []
+    lines = [f"cohort score {result.cohort_score:.3f} (let in at most {result.cohort_limit:.3f})"]
+    return lines + ([result.promise["text"]] if result.promise else [])
 
 
 def _progress_bar(items: list, **options):
@@ -214,7 +222,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     rows = [[r.image, ",".join(map(str, r.box)), r.identity or "unknown", f"{r.distance:.3f}",
              " ".join(f"{m.name}:{m.distance:.3f}" for m in r.candidates)] for r in results]
     footer = [f"threshold {results[0].threshold:.3f} ({results[0].operating_point}, {encoder.name} encoder)"
-              ] if results else []
+              ] + _promise_lines(results[0])[1:] if results else []
     _emit(args, [r.to_json() for r in results],
           _table(["image", "box", "identity", "distance", "closest"], rows) + footer)
     return 2 if failed else 0
@@ -545,7 +553,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lines = [f"{encoder.name} encoder; threshold {first.threshold:.3f} ({first.operating_point})"] if first else []
     lines += _table(["image", "closest resident", "distance", "verdict"],
                     [[r.image, r.closest, f"{r.distance:.3f}", r.verdict] for r in rows])
-    lines += [f"database: {db_path}", f"contact sheet: {sheet}"]
+    lines += ((_promise_lines(first) if first else [])[1:] + [f"database: {db_path}", f"contact sheet: {sheet}"])
     payload = {"encoder": encoder.name, "threshold": first.threshold if first else None,
                "operating_point": first.operating_point if first else None, "database": str(db_path),
                "sheet": str(sheet),

@@ -21,7 +21,15 @@ import cv2
 import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, detect_faces, no_face_message
-from facerec.api import DatabaseInput, FaceResult, decision_threshold, identify, identify_faces_encoded, using_database
+from facerec.api import (
+    DatabaseInput,
+    FaceResult,
+    decision_cohort,
+    decision_threshold,
+    identify,
+    identify_faces_encoded,
+    using_database,
+)
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent
 from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
 from facerec.image import load_image
@@ -44,6 +52,7 @@ from facerec.visits import (
     Sighting,
     Tracker,
     Visit,
+    cohort_gate,
     decide,
     distances_from,
     iso_utc,
@@ -190,18 +199,23 @@ class _Visits:
     """The door's visits: tracks sightings, decides each ended visit, logs it and hands it on."""
 
     def __init__(self, database, threshold: float, report: DoorReport, log: bool, keep_log_days: float | None,
-                 timeout: float, on_visit):
+                 timeout: float, on_visit, cohort=None):
         self.database, self.threshold, self.report = database, threshold, report
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.tracker = Tracker(timeout)
+        self.cohort = cohort
         self._search = database.searcher("exact")
-        self.distances_to = distances_from(self._search, database.names_by_id())
+        names = database.names_by_id()
+        self.distances_to = distances_from(self._search, names)
+        self.gate = cohort_gate(self._search, names, cohort)  # the default decision's cohort rule
 
     def _refresh(self) -> None:
         """Decide with the gallery as it is now: people enrolled or removed since (at this door or another)."""
         search = self.database.searcher("exact")
         if search is not self._search:
-            self._search, self.distances_to = search, distances_from(search, self.database.names_by_id())
+            names = self.database.names_by_id()
+            self._search, self.distances_to = search, distances_from(search, names)
+            self.gate = cohort_gate(search, names, self.cohort)
 
     def frame(self, timestamp: float, sightings: list[Sighting]) -> None:
         self._end(self.tracker.update(timestamp, sightings))
@@ -213,7 +227,7 @@ class _Visits:
         if visits:
             self._refresh()
         for visit in visits:
-            decision = decide(visit, self.distances_to, self.threshold)
+            decision = decide(visit, self.distances_to, self.threshold, gate=self.gate)
             line = visit_json(visit, decision, self.report.source)
             self.report.visits.append(line)
             if self.log and self.report.logged:
@@ -290,7 +304,8 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
             database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
             decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
                                           false_alarm)
-            visits = _Visits(database, decision.value, report, log, keep_log_days, visit_timeout, on_visit)
+            cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)
+            visits = _Visits(database, decision.value, report, log, keep_log_days, visit_timeout, on_visit, cohort)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
                        "far": far, "false_alarm": false_alarm, "detector": detector}
             try:  # the visits seen before an interruption are kept

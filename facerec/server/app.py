@@ -12,9 +12,11 @@ everything; see :mod:`facerec.server.security`):
   ``{"name", "enrolled": [file, ...], "skipped": [{"file", "reason"}, ...]}``;
 * ``DELETE /api/people/{name}`` (admin): ``{"removed": N}`` (faces removed);
 * ``POST /api/verify`` (door): multipart ``photo``, form ``name`` -> ``{"match", "distance", "threshold", "box",
-  ...}``;
+  "cohort_score", "cohort_limit", "promise", ...}``;
 * ``POST /api/identify`` (door): multipart ``photo`` -> ``{"faces": [{"box", "identity", "distance",
-  "candidates", ...}], "width", "height"}``; every face is written to the door log;
+  "candidates", "cohort_score", "cohort_limit", "promise", ...}], "width", "height"}``; every face is written to
+  the door log. ``promise`` (``{"strangers_per_100", "people_measured", "text"}``) is the stranger rate measured
+  for the default decision at this gallery's size (:func:`facerec.cohort.promise`), null without a cohort;
 * ``GET /api/log?limit=N`` (viewer): the last N door events, newest first (``time``, ``identity``, ``distance``,
   ``admitted``, ``source``).
 
