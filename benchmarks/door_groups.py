@@ -108,8 +108,8 @@ def draw_households(rows: Rows, pool: np.ndarray, group: str, draws: int = DRAWS
     """
     in_group = pool & (rows.groups == group)
     people = sorted(set(rows.people[in_group].tolist()))
-    if len(people) <= household:
-        raise ValueError(f"{group}: {len(people)} people in the pool, need more than {household}")
+    if len(people) < household:
+        raise ValueError(f"{group}: {len(people)} people in the pool, need at least {household}")
     salt = int.from_bytes(group.encode()[:8].ljust(8, b"\0"), "little")
     result = []
     for draw in range(draws):
@@ -154,6 +154,8 @@ def resident_distances(gallery: np.ndarray, who: np.ndarray, queries: np.ndarray
     from facerec.search import ENCODING_SIZE, ExactSearch
 
     people = int(who.max()) + 1
+    if len(queries) == 0:  # a household of every person of its group: no same-group stranger
+        return np.zeros((0, people), np.float32)
     if not BLOCKS and gallery.shape[1] == ENCODING_SIZE:
         distances, ids = ExactSearch(gallery, who).search(queries, people)
         dense = np.empty((len(queries), people), np.float32)
@@ -243,16 +245,7 @@ def figures(scored: list[Scored], thresholds: list[np.ndarray]) -> dict:
         acc["others"].append(decide(house.others, limit)[0])
         let_in, who = decide(house.residents, limit)
         acc["admitted"].append(let_in & (who == house.truth))
-    table = {}
-    for group in sorted(pooled):
-        parts = {key: np.concatenate(value) for key, value in pooled[group].items()}
-        table[group] = {"strangers_let_in": float(parts["strangers"].mean()),
-                        "other_groups_let_in": float(parts["others"].mean()),
-                        "residents_admitted": float(parts["admitted"].mean()),
-                        "stranger_probes": int(parts["strangers"].size),
-                        "other_group_probes": int(parts["others"].size),
-                        "resident_probes": int(parts["admitted"].size)}
-    return table
+    return pooled_figures(pooled)
 
 
 def operating_points(scored: list[Scored], threshold_of: Callable[[str, int], float], names: list[str],
@@ -267,24 +260,11 @@ def operating_points(scored: list[Scored], threshold_of: Callable[[str, int], fl
 
 
 def development_split(rows: Rows, seed: int = SEED, per_person: int = COHORT_PHOTOS) -> tuple[np.ndarray, np.ndarray]:
-    """``(cohort_rows, tuning_pool)`` from BFW's development people (never a held-out one).
+    """``(cohort_rows, tuning_pool)`` from BFW's development people (never a held-out one): the split of
+    :func:`facerec.training.cohort.development_split`, whose cohort the door ships."""
+    from facerec.training.cohort import development_split as split
 
-    Half of each group's development people (seeded) give ``per_person`` photos each to the cohort; the
-    other half are the tuning split's pool (households and strangers). Balanced: the same number per group.
-    """
-    cohort_rows, pool = [], np.zeros(len(rows.paths), bool)
-    for number, group in enumerate(sorted(set(rows.groups.tolist()))):
-        mine = ~rows.held & (rows.groups == group)
-        people = sorted(set(rows.people[mine].tolist()))
-        rng = np.random.default_rng([seed, number, 600])
-        chosen = set(rng.choice(people, len(people) // 2, replace=False).tolist())
-        for person in people:
-            photos = np.flatnonzero(mine & (rows.people == person))
-            if person in chosen:
-                cohort_rows.extend(sorted(rng.choice(photos, min(photos.size, per_person), replace=False).tolist()))
-            else:
-                pool[photos] = True
-    return np.array(cohort_rows, np.int64), pool
+    return split(rows.people, rows.groups, rows.held, seed, per_person)
 
 
 def neighbours(house: Scored, cohort: np.ndarray | None, household: bool) -> np.ndarray:
@@ -384,6 +364,55 @@ def symmetric_rules(dev: list[Scored], held: list[Scored], cohort: np.ndarray, r
     return table
 
 
+NO_LIMIT = 1e9  # an alpha that never refuses (finite, so that a probe beyond the threshold, at inf, stays out)
+
+
+def door_scores(photos: Scored, template: Scored, cohort: np.ndarray, row_scale: dict, k: int,
+                threshold: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The door's decision parts per probe set: ``{set: (score, right)}`` where ``score`` is the template-symmetric
+    score of the nearest resident (by closest photo) or ``inf`` when that resident is beyond ``threshold``, and
+    ``right`` whether that resident is the probe's own (for residents)."""
+    scale = np.sqrt(knn_scale(neighbours(template, cohort, False), k))
+    normalised = probe_normalised(template, row_scale[k])
+    parts = {}
+    for key in ("residents", "strangers", "others"):
+        distances, scores = getattr(photos, key), getattr(normalised, key) / scale[None]
+        nearest = np.argmin(distances, axis=1)
+        rows = np.arange(len(nearest))
+        value = np.where(distances[rows, nearest] <= threshold, scores[rows, nearest], np.inf)
+        right = nearest == photos.truth if key == "residents" else np.ones(len(nearest), bool)
+        parts[key] = (value, right)
+    return parts
+
+
+def door_rules(dev: list[Scored], held: list[Scored], templates: tuple[list[Scored], list[Scored]],
+               cohort: np.ndarray, row_scale: dict, threshold: float) -> list[dict]:
+    """The door's own decision (the gallery ``threshold`` on the closest photo **and** the template-symmetric
+    score of that resident at most ``alpha``) for each ``k``, ``alpha`` tuned on ``dev`` with both in force."""
+    table = []
+    for k in KS:
+        dev_parts = [door_scores(p, t, cohort, row_scale, k, threshold) for p, t in zip(dev, templates[0])]
+        held_parts = [door_scores(p, t, cohort, row_scale, k, threshold) for p, t in zip(held, templates[1])]
+        alphas = []
+        for group in sorted({house.group for house in dev}):
+            values = np.sort(np.concatenate([parts["strangers"][0] for house, parts in zip(dev, dev_parts)
+                                             if house.group == group]))
+            alphas.append(values[int(np.floor(TUNE_TARGET * values.size))] * (1 - 1e-6))
+        alpha = float(min(min(alphas), NO_LIMIT))  # inf: the threshold alone keeps every group under the target
+
+        def measured(houses: list[Scored], parts_list: list[dict], alpha: float = alpha) -> dict:
+            pooled: dict[str, dict[str, list]] = {}
+            for house, parts in zip(houses, parts_list):
+                acc = pooled.setdefault(house.group, {"strangers": [], "others": [], "admitted": []})
+                acc["strangers"].append(parts["strangers"][0] <= alpha)
+                acc["others"].append(parts["others"][0] <= alpha)
+                acc["admitted"].append((parts["residents"][0] <= alpha) & parts["residents"][1])
+            return pooled_figures(pooled)
+        table.append({"rule": "threshold+template-symmetric", "params": {"k": k, "alpha": round(alpha, 5)},
+                      "dev": measured(dev, dev_parts), "groups": measured(held, held_parts)})
+    return table
+
+
 def group_oracle(held: list[Scored], target: float = 0.02) -> dict:
     """A bound, not a rule: per group, the one threshold letting in ``target`` of its own strangers, chosen on
     the held-out households themselves and knowing their group (what no per-group threshold can beat)."""
@@ -398,7 +427,8 @@ def group_oracle(held: list[Scored], target: float = 0.02) -> dict:
 
 def summary(groups: dict) -> dict:
     """The worst group: most same-group strangers let in, fewest residents admitted."""
-    return {"max_strangers_let_in": max(g["strangers_let_in"] for g in groups.values()),
+    measured = [g["strangers_let_in"] for g in groups.values() if g["strangers_let_in"] is not None]
+    return {"max_strangers_let_in": max(measured) if measured else None,
             "min_residents_admitted": min(g["residents_admitted"] for g in groups.values())}
 
 
@@ -465,6 +495,51 @@ def encoder_card(encoder: str) -> tuple[dict, Callable[[str, int], float]]:
     return card, lambda name, size: decision_threshold(get(), size, operating_point=name).value
 
 
+def door_default(held: list[Scored], encodings: np.ndarray, card: dict, threshold: float) -> tuple[dict, str]:
+    """The door's default decision per group: ``(groups, description)``; ``({}, ...)`` without a cohort.
+
+    The door's own code: :class:`facerec.search.ExactSearch` for each probe's nearest resident and
+    :func:`facerec.cohort.gate` with the cohort of the encoder's card (:func:`facerec.api.decision_cohort`)
+    on top of the default point's threshold.
+    """
+    from facerec.api import decision_cohort
+    from facerec.cohort import gate
+    from facerec.search import ENCODING_SIZE, ExactSearch
+
+    cohort = decision_cohort(CardOnly(card)) if encodings.shape[1] == ENCODING_SIZE and not BLOCKS else None
+    if cohort is None:
+        return {}, "threshold"
+    pooled: dict[str, dict[str, list]] = {}
+    for house in held:
+        search = ExactSearch(house.gallery, house.gallery_who)
+        acc = pooled.setdefault(house.group, {"strangers": [], "others": [], "admitted": []})
+        for key, rows in (("strangers", house.house.strangers), ("others", house.house.others),
+                          ("admitted", house.house.probes)):
+            queries = encodings[rows]
+            if len(queries) == 0:
+                acc[key].append(np.zeros(0, bool))
+                continue
+            distances, ids = search.search(queries, 1)
+            admitted, _ = gate(cohort, search.encodings, search.person_ids, queries, ids[:, 0], distances[:, 0],
+                               threshold)
+            acc[key].append(admitted & (ids[:, 0] == house.truth) if key == "admitted" else admitted)
+    return pooled_figures(pooled), f"threshold and cohort (k={cohort.k}, alpha={cohort.alpha})"
+
+
+def pooled_figures(pooled: dict[str, dict[str, list]]) -> dict:
+    """Per group, from pooled boolean decisions: the figures of :func:`figures`."""
+    table = {}
+    for group in sorted(pooled):
+        parts = {key: np.concatenate(value) for key, value in pooled[group].items()}
+        table[group] = {"strangers_let_in": float(parts["strangers"].mean()) if parts["strangers"].size else None,
+                        "other_groups_let_in": float(parts["others"].mean()),
+                        "residents_admitted": float(parts["admitted"].mean()),
+                        "stranger_probes": int(parts["strangers"].size),
+                        "other_group_probes": int(parts["others"].size),
+                        "resident_probes": int(parts["admitted"].size)}
+    return table
+
+
 def households_of(rows: Rows, pool: np.ndarray, encodings: np.ndarray, args: argparse.Namespace) -> list[Scored]:
     """Every group's households from ``pool``, scored."""
     groups = sorted(set(rows.groups[pool].tolist()))
@@ -480,10 +555,11 @@ def evaluate(rows: Rows, encodings: np.ndarray, args: argparse.Namespace, card: 
     held = households_of(rows, rows.held, encodings, args)
     points = operating_points(held, threshold_of, point_names(card), args.household * args.enrolled)
     default = default_point(card)
-    result = {"encoder": card.get("encoder", "dlib"), "default_operating_point": default,
+    groups, decision = door_default(held, encodings, card, threshold_of(default, args.household * args.enrolled))
+    result = {"encoder": card.get("encoder", "dlib"), "default_operating_point": default, "decision": decision,
               "household": args.household, "enrolled_per_person": args.enrolled, "draws": args.draws,
               "seed": args.seed, "held_out_people": int(len(set(rows.people[rows.held].tolist()))),
-              "groups": points[default]["groups"], "summary": summary(points[default]["groups"]),
+              "groups": groups or points[default]["groups"], "summary": summary(groups or points[default]["groups"]),
               "operating_points": points}
     if args.rules:
         cohort_rows, pool = development_split(rows, args.seed)
@@ -496,6 +572,9 @@ def evaluate(rows: Rows, encodings: np.ndarray, args: argparse.Namespace, card: 
         row_scale = row_scales(encodings, queried, encodings[cohort_rows], KS)
         templates = tuple([centroid_scored(encodings, scored.house) for scored in houses] for houses in (dev, held))
         result["rules"] = rule_table(dev, held, encodings[cohort_rows], row_scale, templates)
+        threshold = threshold_of(default, args.household * args.enrolled)
+        result["rules"] += [{**row, "chosen": False}
+                            for row in door_rules(dev, held, templates, encodings[cohort_rows], row_scale, threshold)]
         result["group_oracle"] = group_oracle(held)
         for row in result["rules"]:
             row["summary"], row["dev_summary"] = summary(row["groups"]), summary(row["dev"])
@@ -515,6 +594,11 @@ def markdown(result: dict) -> str:
               for name, point in result["operating_points"].items()]
     blocks += [(f"{row['rule']} " + ", ".join(f"{k}={v}" for k, v in row["params"].items())
                 + (" (chosen on dev)" if row["chosen"] else ""), row["groups"]) for row in result.get("rules", [])]
+    if result.get("decision", "threshold") != "threshold":
+        blocks = [(label.replace(" **door default**", " (door default before issue 23)"), table)
+                  for label, table in blocks]
+        blocks.insert(0, (f"**door default**: `{result['default_operating_point']}` {result['decision']}",
+                          result["groups"]))
     if "group_oracle" in result:
         blocks.append(("bound: each group's own threshold at 2 % (not a rule)", result["group_oracle"]))
     for label, table in blocks:

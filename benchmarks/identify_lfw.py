@@ -148,13 +148,27 @@ def nearest(encodings: np.ndarray, labels: np.ndarray, gallery: np.ndarray,
     return distances[:, 0], ids[:, 0]
 
 
+def door_admits(encodings: np.ndarray, labels: np.ndarray, gallery: np.ndarray, probes: np.ndarray,
+                distances: np.ndarray, who: np.ndarray, card: dict, threshold: float) -> np.ndarray:
+    """``(Q,)``: the door's default decision for probes whose nearest person is ``who`` at ``distances``: the
+    threshold and the card's cohort rule (:func:`facerec.cohort.gate`, :func:`facerec.api.decision_cohort`)."""
+    from types import SimpleNamespace
+
+    from facerec.api import decision_cohort
+    from facerec.cohort import gate
+
+    cohort = decision_cohort(SimpleNamespace(card=lambda: card))
+    return gate(cohort, encodings[gallery], labels[gallery], encodings[probes], who, distances, threshold)[0]
+
+
 def open_set(lfw, encodings: np.ndarray, card: dict, size: int, draws: int, seed: int,
              eligible: list[int]) -> dict:
     """Open-set figures of one gallery size, pooled over ``draws`` seeded galleries, for every operating point."""
     from facerec.operating_points import point_names, resolve
 
     rng = np.random.default_rng(seed)
-    genuine_d, genuine_right, stranger_d = [], [], []
+    genuine_d, genuine_right, stranger_d, door_right, door_strangers = [], [], [], [], []
+    default = resolve(card, gallery_size=size * ENROLLED).value
     for _ in range(draws):
         people = sorted(rng.choice(eligible, size=size, replace=False).tolist())
         gallery, enrolled_probes = split(lfw.paths, lfw.labels, people=people)
@@ -162,7 +176,11 @@ def open_set(lfw, encodings: np.ndarray, card: dict, size: int, draws: int, seed
         d, who = nearest(encodings, lfw.labels, gallery, enrolled_probes)
         genuine_d.append(d)
         genuine_right.append(who == lfw.labels[enrolled_probes])
-        stranger_d.append(nearest(encodings, lfw.labels, gallery, strangers)[0])
+        door_right.append(genuine_right[-1] & door_admits(encodings, lfw.labels, gallery, enrolled_probes, d, who,
+                                                          card, default))
+        d, who = nearest(encodings, lfw.labels, gallery, strangers)
+        stranger_d.append(d)
+        door_strangers.append(door_admits(encodings, lfw.labels, gallery, strangers, d, who, card, default))
     genuine_d, genuine_right = np.concatenate(genuine_d), np.concatenate(genuine_right)
     stranger_d = np.concatenate(stranger_d)
     points = {}
@@ -174,6 +192,9 @@ def open_set(lfw, encodings: np.ndarray, card: dict, size: int, draws: int, seed
     return {"people": size, "enrolled_encodings": size * ENROLLED, "draws": draws,
             "enrolled_probes": int(len(genuine_d)), "stranger_probes": int(len(stranger_d)),
             "closed_rank1": float(np.mean(genuine_right)), "operating_points": points,
+            "door_default": {"rule": "threshold and cohort" if "cohort" in card else "threshold",
+                             "threshold": round(default, 5), "open_rank1": float(np.mean(np.concatenate(door_right))),
+                             "open_false_alarm": float(np.mean(np.concatenate(door_strangers)))},
             "default_operating_point": card.get("default_operating_point", "balanced")}
 
 
@@ -251,9 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"open set, gallery {key} ({block['people']} people x {block['draws']} draws; "
               f"{block['enrolled_probes']} enrolled probes, {block['stranger_probes']} strangers):")
         for name, point in block["operating_points"].items():
-            mark = "  <- door default" if name == block["default_operating_point"] else ""
+            mark = "  <- door default before issue 23" if name == block["default_operating_point"] else ""
             print(f"  {name:>17}  threshold {point['threshold']:.3f}  rank-1 {point['open_rank1']:.4f}  "
                   f"strangers let in {point['open_false_alarm']:.4f}{mark}")
+        door = block["door_default"]
+        print(f"  door default ({door['rule']}): rank-1 {door['open_rank1']:.4f}  "
+              f"strangers let in {door['open_false_alarm']:.4f}")
     return 0
 
 

@@ -15,32 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from course.triplet_training import bfw_features, dense_layer, encode
 from facerec.evaluate import roc_auc, roc_points
 from facerec.head import SiameseHead, train_head
-
-
-def sample_rows(groups: np.ndarray, labels: np.ndarray, identities: int, photos: int) -> np.ndarray:
-    """Rows of the first ``identities / 8`` people of each of BFW's 8 groups, their first ``photos`` photos.
-
-    Rows are sorted by group, then person (as in ``datasets/bfw_aligned.h5``), so each group's
-    people are one contiguous block; the result is sorted.
-    """
-    rows = []
-    for group in np.unique(groups):
-        in_group = np.flatnonzero(groups == group)
-        people = list(dict.fromkeys(labels[in_group]))[:identities // 8]  # first appearance order
-        rows.extend(row for person in people for row in in_group[labels[in_group] == person][:photos])
-    return np.array(sorted(rows))
-
-
-def _read_rows(dataset, rows: np.ndarray, gap: int = 64) -> np.ndarray:
-    """``dataset[rows]`` for sorted rows, reading each run of nearby rows as one slice (h5py's
-    fancy indexing reads chunk by chunk, row by row: much slower)."""
-    breaks = np.flatnonzero(np.diff(rows) > gap) + 1
-    parts = []
-    for run in np.split(rows, breaks):
-        parts.append(dataset[run[0]:run[-1] + 1][run - run[0]])
-    return np.concatenate(parts)
 
 
 def bfw_sample(model, identities: int = 120, photos: int = 8,
@@ -59,8 +36,6 @@ def bfw_sample(model, identities: int = 120, photos: int = 8,
     Returns:
         ``(encodings (M, 128) float32, labels (M,) int, groups (M,) str)``, ``M = identities * photos``.
     """
-    from course.triplet_training import bfw_features, dense_layer, encode
-
     features, labels, groups = bfw_features(model, identities, photos, batch_size=batch_size)
     return encode(features, dense_layer(model)), labels, groups
 

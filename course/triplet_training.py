@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from course.bfw_rows import read_rows, sample_rows
 from facerec import datasets
 
 FEATURE_LAYER = "dense_layer"
@@ -35,7 +36,7 @@ def bfw_features(model, identities: int = 120, photos: int = 8, cache_dir: Path 
                  batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What the dense layer takes for ``photos`` photos of ``identities`` BFW people (as many per group).
 
-    The people and photos are :func:`course.siamese.sample_rows`'s; the faces are read from
+    The people and photos are :func:`course.bfw_rows.sample_rows`'s; the faces are read from
     ``datasets/bfw_aligned.h5`` (built from the assets on first use). Cached in ``cache_dir``
     (default ``datasets/``) as ``course_features_<fingerprint>_<identities>x<photos>.npz``.
 
@@ -49,7 +50,6 @@ def bfw_features(model, identities: int = 120, photos: int = 8, cache_dir: Path 
     """
     import h5py
 
-    from course.siamese import _read_rows, sample_rows
     from facerec.models.weights import weights_fingerprint
 
     h5_path = datasets.h5_path("bfw")
@@ -64,7 +64,7 @@ def bfw_features(model, identities: int = 120, photos: int = 8, cache_dir: Path 
     with h5py.File(h5_path, "r") as h5:
         labels, groups = h5["labels"][:], np.array(h5["groups"].asstr()[:])
         rows = sample_rows(groups, labels, identities, photos)
-        faces = _read_rows(h5["images"], rows)
+        faces = read_rows(h5["images"], rows)
     import keras
 
     trunk = keras.Model(model.input, model.get_layer(FEATURE_LAYER).input)

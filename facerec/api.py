@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, Face, find_faces
+from facerec.cohort import Cohort, encoder_cohort, gate, promise
 from facerec.database import FaceDatabase
 from facerec.exceptions import InvalidArgument
 from facerec.head import DECISION, load_method_head
@@ -65,6 +66,11 @@ class FaceResult:
         candidates: the ``k`` closest people, closest first.
         operating_point: the threshold's operating point (see :class:`facerec.operating_points.Threshold`).
         encoder: the encoder's name.
+        cohort_score: the cohort rule's score of the closest person (:mod:`facerec.cohort`; ``None`` when the
+            rule was not applied: an explicit threshold or operating point, or an encoder without a cohort).
+        cohort_limit: the rule's ``alpha``: a face is let in only when ``cohort_score <= cohort_limit`` too.
+        promise: with the cohort rule, the stranger rate measured for it at this gallery's size
+            (:func:`facerec.cohort.promise`: ``strangers_per_100``, ``people_measured``, ``text``).
     """
 
     image: str
@@ -75,6 +81,9 @@ class FaceResult:
     candidates: list[Match] = field(default_factory=list)
     operating_point: str = "threshold"
     encoder: str = ""
+    cohort_score: float | None = None
+    cohort_limit: float | None = None
+    promise: dict | None = None
 
     @property
     def closest(self) -> str:
@@ -82,11 +91,14 @@ class FaceResult:
         return self.candidates[0].name
 
     def to_json(self) -> dict:
-        """``{"image", "box", "identity", "distance", "threshold", "candidates", "operating_point", "encoder"}``."""
+        """``{"image", "box", "identity", "distance", "threshold", "candidates", "operating_point", "encoder",
+        "cohort_score", "cohort_limit", "promise"}``."""
+        score = None if self.cohort_score is None else round(self.cohort_score, 6)
         return {"image": self.image, "box": list(self.box), "identity": self.identity,
                 "distance": round(self.distance, 6), "threshold": round(self.threshold, 6),
                 "candidates": [{"name": m.name, "distance": round(m.distance, 6)} for m in self.candidates],
-                "operating_point": self.operating_point, "encoder": self.encoder}
+                "operating_point": self.operating_point, "encoder": self.encoder,
+                "cohort_score": score, "cohort_limit": self.cohort_limit, "promise": self.promise}
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class VerifyResult:
         method: ``"l2"``, ``"head-abs"`` or ``"head-chi2"``.
         operating_point: the threshold's operating point (``"head"`` for a head's probability).
         encoder: the encoder's name.
+        cohort_score, cohort_limit, promise: the default decision's cohort rule (as in :class:`FaceResult`;
+            ``None`` when it was not applied); ``match`` then also needs ``cohort_score <= cohort_limit``.
     """
 
     image: str
@@ -116,13 +130,18 @@ class VerifyResult:
     method: str = "l2"
     operating_point: str = "threshold"
     encoder: str = ""
+    cohort_score: float | None = None
+    cohort_limit: float | None = None
+    promise: dict | None = None
 
     def to_json(self) -> dict:
         """The fields as a JSON-ready dict."""
         probability = None if self.probability is None else round(self.probability, 6)
+        score = None if self.cohort_score is None else round(self.cohort_score, 6)
         return {"image": self.image, "name": self.name, "match": self.match, "distance": round(self.distance, 6),
                 "threshold": round(self.threshold, 6), "box": list(self.box), "probability": probability,
-                "method": self.method, "operating_point": self.operating_point, "encoder": self.encoder}
+                "method": self.method, "operating_point": self.operating_point, "encoder": self.encoder,
+                "cohort_score": score, "cohort_limit": self.cohort_limit, "promise": self.promise}
 
 
 def _label(image: ImageInput) -> str:
@@ -150,6 +169,21 @@ def decision_threshold(encoder, gallery_size: int | None, threshold: float | Non
         gallery_size: encodings a query is compared with (for gallery points).
     """
     return resolve(encoder.card(), threshold, operating_point, far, false_alarm, gallery_size)
+
+
+def decision_cohort(encoder, threshold: float | None = None, operating_point: str | None = None,
+                    far: float | None = None, false_alarm: float | None = None,
+                    extra_cohort: np.ndarray | None = None) -> Cohort | None:
+    """The cohort rule (:mod:`facerec.cohort`) that the default decision adds to its threshold, else ``None``.
+
+    It applies when no threshold, operating point, far or false alarm is asked for (the card's default)
+    and the encoder's card has a cohort. ``extra_cohort``: ``(N, D)`` more stranger encodings (e.g. the
+    door's known strangers) added to the card's.
+    """
+    if any(value is not None for value in (threshold, operating_point, far, false_alarm)):
+        return None
+    cohort = encoder_cohort(encoder)
+    return None if cohort is None else cohort.with_extra(extra_cohort)
 
 
 @contextmanager
@@ -259,7 +293,12 @@ def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | N
     distance = float(face_distance(known, encodings[0]).min())
     common = {"box": faces[0].box, "operating_point": decision.operating_point, "encoder": encoder.name}
     if head is None:
-        return VerifyResult(_label(image), name, distance <= decision.value, distance, decision.value, **common)
+        cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)
+        match, scores = gate(cohort, known, np.zeros(len(known)), encodings[:1], np.zeros(1), np.array([distance]),
+                             decision.value)
+        extra = {} if scores is None else {"cohort_score": float(scores[0]), "cohort_limit": cohort.alpha,
+                                           "promise": promise(encoder.card(), 1)}
+        return VerifyResult(_label(image), name, bool(match[0]), distance, decision.value, **common, **extra)
     probability = float(head.probability(known, encodings[0]).max())
     return VerifyResult(_label(image), name, probability >= decision.value, distance, decision.value,
                         probability=probability, method=method, **common)
@@ -268,27 +307,31 @@ def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | N
 def identify_faces(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,
                    threshold: float | None = None, encoder=None, backend: str = "exact",
                    label: str = "array", operating_point: str | None = None, far: float | None = None,
-                   false_alarm: float | None = None) -> list[FaceResult]:
+                   false_alarm: float | None = None, extra_cohort: np.ndarray | None = None) -> list[FaceResult]:
     """Identify already-detected faces of a loaded image (used for video frames).
 
     Args:
         rgb: RGB uint8 image ``(h, w, 3)``.
         faces: faces found in it (e.g. by :func:`facerec.detect_faces`); may be empty.
-        db, k, threshold, encoder, backend, operating_point, far, false_alarm: as in :func:`identify`.
+        db, k, threshold, encoder, backend, operating_point, far, false_alarm, extra_cohort: as in :func:`identify`.
         label: the ``image`` field of the results.
 
     Returns:
         One :class:`FaceResult` per face, in the order of ``faces``.
     """
     return identify_faces_encoded(rgb, faces, db, k, threshold, encoder, backend, label, operating_point, far,
-                                  false_alarm)[0]
+                                  false_alarm, extra_cohort)[0]
 
 
 def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput, k: int = 1,
                            threshold: float | None = None, encoder=None, backend: str = "exact",
                            label: str = "array", operating_point: str | None = None, far: float | None = None,
-                           false_alarm: float | None = None) -> tuple[list[FaceResult], np.ndarray]:
-    """:func:`identify_faces` and the faces' encodings ``(len(faces), 128)`` (the door tracks them)."""
+                           false_alarm: float | None = None,
+                           extra_cohort: np.ndarray | None = None) -> tuple[list[FaceResult], np.ndarray]:
+    """:func:`identify_faces` and the faces' encodings ``(len(faces), 128)`` (the door tracks them).
+
+    ``extra_cohort``: more stranger encodings for the default decision's cohort rule (:func:`decision_cohort`).
+    """
     if not faces:
         return [], np.zeros((0, ENCODING_SIZE), np.float32)
     with using_database(db) as database:
@@ -297,20 +340,27 @@ def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput
         search = database.searcher(backend)
         names = database.names_by_id()
         decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far, false_alarm)
+        cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm, extra_cohort)
     encodings = encoder.encode_faces(rgb, faces)
     distances, ids = search.search(encodings, k)
+    admitted, scores = gate(cohort, search.encodings, search.person_ids, encodings, ids[:, 0], distances[:, 0],
+                            decision.value)
     results = []
-    for face, row_d, row_ids in zip(faces, distances, ids):
+    told = None if scores is None else promise(encoder.card(), search.n_people)
+    for row, (face, row_d, row_ids) in enumerate(zip(faces, distances, ids)):
         candidates = [Match(names[int(i)], float(d)) for d, i in zip(row_d, row_ids)]
         best = candidates[0]
-        results.append(FaceResult(label, face.box, best.name if best.distance <= decision.value else None,
-                                  best.distance, decision.value, candidates, decision.operating_point, encoder.name))
+        extra = {} if scores is None else {"cohort_score": float(scores[row]), "cohort_limit": cohort.alpha,
+                                           "promise": told}
+        results.append(FaceResult(label, face.box, best.name if admitted[row] else None, best.distance,
+                                  decision.value, candidates, decision.operating_point, encoder.name, **extra))
     return results, np.asarray(encodings, np.float32).reshape(len(faces), -1)
 
 
 def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float | None = None,
              encoder=None, backend: str = "exact", operating_point: str | None = None, far: float | None = None,
-             false_alarm: float | None = None, detector: str = DEFAULT_DETECTOR) -> list[FaceResult]:
+             false_alarm: float | None = None, detector: str = DEFAULT_DETECTOR,
+             extra_cohort: np.ndarray | None = None) -> list[FaceResult]:
     """Who is in this image? (1:K, every face)
 
     Each face is compared with every stored encoding; a person's distance is
@@ -321,10 +371,13 @@ def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float 
         db: database or its path.
         k: candidates per face (default 1), closest first.
         threshold, operating_point, far, false_alarm: the decision threshold (at most one; default the
-            card's ``false-alarm-1e-2``, derived for the database's number of encodings).
+            card's ``false-alarm-1e-2``, derived for the database's number of encodings, and the card's cohort
+            rule on top: :mod:`facerec.cohort`).
         encoder: an encoder object (default: the database's own).
         backend: ``"exact"`` (default), ``"faiss-flat"`` or ``"faiss-hnsw"`` (see :mod:`facerec.search`).
         detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default).
+        extra_cohort: ``(N, 128)`` more stranger encodings for the cohort rule, e.g. the door's known strangers
+            (default none; see :func:`decision_cohort`).
 
     Returns:
         One :class:`FaceResult` per face, largest face first.
@@ -339,4 +392,4 @@ def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float 
             database.searcher(backend)  # raises EmptyDatabase before any detection work
         rgb, faces = find_faces(image, detector=detector)
         return identify_faces(rgb, faces, database, k, threshold, encoder, backend, _label(image),
-                              operating_point, far, false_alarm)
+                              operating_point, far, false_alarm, extra_cohort)

@@ -37,9 +37,19 @@ EPILOG = ("exit codes: 0 success; 1 negative answer (verify) or system error; 2 
 DELEGATED = ("train", "evaluate")  # subcommands whose options belong to the lead's modules
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    """``--db``, else ``$FACEREC_DB``, else ``faces.sqlite`` in the working folder."""
-    return Path(args.db or os.environ.get("FACEREC_DB") or DEFAULT_DB)
+def _db_path(args: argparse.Namespace) -> Path | str:
+    """``--db``, else ``$FACEREC_DB``, else ``faces.sqlite`` in the working folder: a path, or a
+    ``postgresql://`` URL kept as a string (print it with :func:`_db_label`, which hides its password)."""
+    from facerec.stores.base import location_of
+
+    return location_of(args.db or os.environ.get("FACEREC_DB") or DEFAULT_DB)
+
+
+def _db_label(args: argparse.Namespace) -> str:
+    """The database's location to print: its path, or its URL without password (:func:`facerec.stores.base.redact`)."""
+    from facerec.stores.base import redact
+
+    return redact(_db_path(args))
 
 
 @contextmanager
@@ -149,7 +159,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     lines += [f"{source}: already enrolled, skipped" for source in result.duplicates]
     lines += [f"{source}: skipped, {reason}" for source, reason in result.failed]
     lines.append(f"enrolled {len(result.added)} of {len(images)} photo(s) of {printable_name(result.name)} into "
-                 f"{_db_path(args)} "
+                 f"{_db_label(args)} "
                  f"({total} in all, {encoder.name} encoder)")
     _emit(args, {"name": result.name, "added": result.added, "duplicates": result.duplicates,
                  "failed": [{"image": s, "reason": r} for s, r in result.failed], "photos": total,
@@ -174,8 +184,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         sign = ">=" if result.match else "<"
         why = f"{args.method}: p(same) {result.probability:.3f} {sign} {result.threshold:.2f}"
         why += f"; distance {result.distance:.3f}"
-    _emit(args, result.to_json(), [f"{args.image}: {verdict} ({why})"])
+    _emit(args, result.to_json(), [f"{args.image}: {verdict} ({why})"] + _promise_lines(result))
     return 0 if result.match else 1
+
+
+def _promise_lines(result) -> list[str]:
+    """The default decision's cohort rule and its measured promise, in words ([] when it was not applied)."""
+    if result.cohort_score is None:
+        return []
+    lines = [f"cohort score {result.cohort_score:.3f} (let in at most {result.cohort_limit:.3f})"]
+    return lines + ([result.promise["text"]] if result.promise else [])
 
 
 def _progress_bar(items: list, **options):
@@ -204,7 +222,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     rows = [[r.image, ",".join(map(str, r.box)), r.identity or "unknown", f"{r.distance:.3f}",
              " ".join(f"{m.name}:{m.distance:.3f}" for m in r.candidates)] for r in results]
     footer = [f"threshold {results[0].threshold:.3f} ({results[0].operating_point}, {encoder.name} encoder)"
-              ] if results else []
+              ] + _promise_lines(results[0])[1:] if results else []
     _emit(args, [r.to_json() for r in results],
           _table(["image", "box", "identity", "distance", "closest"], rows) + footer)
     return 2 if failed else 0
@@ -228,6 +246,19 @@ def cmd_remove(args: argparse.Namespace) -> int:
         removed = db.remove(name)
     _emit(args, {"name": name, "removed": removed},
           [f"removed {printable_name(name)} ({removed} photo(s)); their picture and door-log rows too"])
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from facerec.stores.base import location_of
+    from facerec.stores.dump import migrate
+
+    report = migrate(location_of(args.source), location_of(args.target))
+    lines = [f"{table}: {entry['rows']} row(s), sha256 {entry['sha256'][:16]}" for table, entry in
+             report["tables"].items()]
+    if report["door_names_dropped"]:
+        lines.append(f"{report['door_names_dropped']} door-log row(s) lost their door's name (SQLite keeps none)")
+    _emit(args, report, lines + [f"copied {report['from']} into {report['to']}; counts and fingerprints match"])
     return 0
 
 
@@ -326,6 +357,7 @@ def _run_door(args: argparse.Namespace, live: bool, on_visit):
     from facerec.door import run_door
 
     with _open_db(args) as db:
+        db.door = args.door_name  # a PostgreSQL store writes it into each door-log row (several doors, one log)
         encoder = _encoder(args, db)
         problem = db.write_problem()
         if problem:
@@ -438,12 +470,12 @@ def _serve_token(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _has_keys(path: Path) -> bool:
+def _has_keys(path: Path | str) -> bool:
     from facerec.database import FaceDatabase
 
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         return False
-    with FaceDatabase(path, create=False) as db:
+    with FaceDatabase(path, create=isinstance(path, str)) as db:  # a URL: an empty database has no keys
         return db.has_keys()
 
 
@@ -467,7 +499,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      allowed_hosts=hosts, keep_log_days=args.keep_log_days or None, camera=args.camera,
                      camera_options=camera_options)
     guard = ", keys required" if token or keys else ""
-    print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_path(args)}, "
+    print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_label(args)}, "
           f"{app.state.service.encoder.name} encoder{guard}; answers to {', '.join(sorted(hosts))}"
           + (f"; the door runs on {safe_name(args.camera)}" if args.camera else ""), file=sys.stderr)
     # timeout_keep_alive: an idle connection is closed after 5 s; limit_concurrency: 503 beyond 64 connections
@@ -481,25 +513,25 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from facerec.database import FaceDatabase
     from facerec.server.security import ROLE_HELP, check_key_name, format_time, new_key
 
-    path = _db_path(args)
+    path, label = _db_path(args), _db_label(args)
     if args.keys_command == "add":
         check_key_name(args.name)
         with FaceDatabase(path, create=True) as db:
             key = new_key(db, args.name, args.role)
         if args.json:
-            print(json.dumps({"name": args.name, "role": args.role, "database": str(path), "key": key}))
+            print(json.dumps({"name": args.name, "role": args.role, "database": label, "key": key}))
         else:
-            print(f"added key {args.name!r} to {path}, role {args.role}: {ROLE_HELP[args.role]}")
+            print(f"added key {args.name!r} to {label}, role {args.role}: {ROLE_HELP[args.role]}")
             print("it is shown this once and stored only as a hash; send it as 'Authorization: Bearer KEY':")
             print(key)
         return 0
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         raise InvalidArgument(f"database {path} does not exist; create keys with `facerec --db {path} keys add`")
-    with FaceDatabase(path, create=False) as db:
+    with FaceDatabase(path, create=isinstance(path, str)) as db:
         if args.keys_command == "revoke":
             db.revoke_key(args.name)
             _emit(args, {"name": args.name, "revoked": True}, [f"revoked key {args.name!r}: it no longer opens "
-                                                               f"{path}'s server"])
+                                                               f"{label}'s server"])
             return 0
         keys = db.access_keys()
     lines = _table(["name", "role", "created", "last used"],
@@ -560,7 +592,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lines = [f"{encoder.name} encoder; threshold {first.threshold:.3f} ({first.operating_point})"] if first else []
     lines += _table(["image", "closest resident", "distance", "verdict"],
                     [[r.image, r.closest, f"{r.distance:.3f}", r.verdict] for r in rows])
-    lines += [f"database: {db_path}", f"contact sheet: {sheet}"]
+    lines += ((_promise_lines(first) if first else [])[1:] + [f"database: {db_path}", f"contact sheet: {sheet}"])
     payload = {"encoder": encoder.name, "threshold": first.threshold if first else None,
                "operating_point": first.operating_point if first else None, "database": str(db_path),
                "sheet": str(sheet),
@@ -664,7 +696,8 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Options accepted before or after the subcommand (after wins)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
     parser.add_argument("--db", default=default(None),
-                        help=f"face database file (default: $FACEREC_DB or ./{DEFAULT_DB})")
+                        help=f"face database: a file, or a postgresql://[user@]host[:port]/dbname URL (password from "
+                             f"~/.pgpass or PGPASSWORD) (default: $FACEREC_DB or ./{DEFAULT_DB})")
     parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4"],
                         help="encoder of a new database (default dlib); an existing database always uses its own, "
                              "and another one is refused")
@@ -846,6 +879,13 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("name", help="the key's name")
 
     _keep_log_days_option(sub)
+
+    sub = command("migrate", cmd_migrate, "copy a whole database into an empty one, SQLite file <-> "
+                                          "postgresql:// URL, and check counts and fingerprints")
+    sub.add_argument("--from", dest="source", required=True, metavar="DB", help="the database to copy (path or URL)")
+    sub.add_argument("--to", dest="target", required=True, metavar="DB",
+                     help="an empty database to copy into (a new file, or a URL of an empty PostgreSQL database); "
+                          "a non-empty one is refused")
 
     sub = command("purge", cmd_purge, "delete old door-log rows now (the door and the server also do it as they "
                   "log); the rows are overwritten in the file, not only unlinked")

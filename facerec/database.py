@@ -189,7 +189,8 @@ class FaceDatabase:
     latest committed state, including other processes' enrollments.
 
     Args:
-        path: SQLite file (created with its folder when missing, if ``create``).
+        path: SQLite file (created with its folder when missing, if ``create``), or a ``postgresql://`` URL
+            (:mod:`facerec.stores.postgres`: the same API and guarantees in a PostgreSQL database).
         create: create a missing database (default True); else raise DatabaseError.
         encoder: the encoder's name (``"dlib"`` or ``"nn4"``) for a new database, recorded
             at once; for an existing one, a check: another encoder than the database's is
@@ -202,6 +203,17 @@ class FaceDatabase:
             is missing and ``create`` is False.
         ModelMismatch: ``encoder`` is not the encoder of the faces already stored.
     """
+
+    # -- engine hook (issue 25): a postgresql:// URL opens the PostgreSQL engine, a path this SQLite one ------
+    def __new__(cls, path: str | os.PathLike, *args, **kwargs):
+        from facerec.stores.base import is_url
+
+        if cls is FaceDatabase and is_url(path):
+            from facerec.stores.postgres import PostgresFaceDatabase
+
+            return super().__new__(PostgresFaceDatabase)
+        return super().__new__(cls)
+    # -- end of the engine hook ------------------------------------------------------------------------------
 
     def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
                  shared: bool = False, read_only: bool = False):
@@ -926,11 +938,18 @@ class FaceDatabase:
 
     # -- visits: the door's decisions with their best crops (SQL in facerec/stores/sqlite_visits.py) ----------
 
+    stores_visits = True  # whether this engine keeps the door's visits (log_events(visit=...), the methods below)
+
+    def _check_visits(self) -> None:
+        if not self.stores_visits:
+            raise InvalidArgument("this database keeps no visits (they are stored in SQLite databases only for now); "
+                                  "the door log (facerec log) still lists each visit")
+
     def visits(self, limit: int = 50) -> list[dict]:
         """The last ``limit`` visits, newest first: ``door --json``'s objects (``visit`` is the stored id) with
         ``crop`` (whether a crop is stored) and ``review`` (null, or ``{"name", "stranger", "time"}``)."""
         _check_limit(limit)
-        return sqlite_visits.recent(self._query, limit)
+        return sqlite_visits.recent(self._query, limit) if self.stores_visits else []
 
     def visit(self, visit: int) -> dict:
         """One visit's object (see :meth:`visits`).
@@ -938,6 +957,7 @@ class FaceDatabase:
         Raises:
             UnknownVisit: no visit has that id (never logged, or deleted by the retention or a removal).
         """
+        self._check_visits()
         found = sqlite_visits.one(self._query, _visit_id(visit))
         if found is None:
             raise _unknown_visit(visit)
@@ -945,6 +965,7 @@ class FaceDatabase:
 
     def visit_crop(self, visit: int) -> bytes | None:
         """The JPEG of a visit's best face (None: none was stored). Raises :class:`UnknownVisit`."""
+        self._check_visits()
         found, jpeg = sqlite_visits.crop(self._query, _visit_id(visit))
         if not found:
             raise _unknown_visit(visit)
@@ -961,6 +982,7 @@ class FaceDatabase:
             UnknownVisit: no such visit. InvalidArgument: a bad name, or the visit holds no face.
             ModelMismatch: the visit was encoded with other weights than the database's faces.
         """
+        self._check_visits()
         visit, name = _visit_id(visit), check_name(name)
         jpeg, blob, fingerprint = self._visit_face(visit)
         side = VISIT_CROP_SIDE
@@ -979,6 +1001,7 @@ class FaceDatabase:
     def mark_stranger(self, visit: int) -> int:
         """"Not anyone we know": keep the visit's encoding as a known stranger; returns its id (see
         :meth:`known_strangers`). Raises :class:`UnknownVisit`, or InvalidArgument when it holds no face."""
+        self._check_visits()
         visit = _visit_id(visit)
         with self._transaction() as connection:
             face = sqlite_visits.face_of(connection, visit)
@@ -992,7 +1015,9 @@ class FaceDatabase:
 
     def known_strangers(self) -> np.ndarray:
         """The known strangers' encodings made with this database's weights: ``(N, 128)`` float32, oldest first
-        (for decision rules that use them as a cohort)."""
+        (for decision rules that use them as a cohort); none on an engine without visits."""
+        if not self.stores_visits:
+            return np.zeros((0, ENCODING_SIZE), np.float32)
         blobs = sqlite_visits.strangers(self._query, self.model_fingerprint)
         matrix = np.frombuffer(b"".join(blobs), dtype=_ENCODING_DTYPE).reshape(len(blobs), ENCODING_SIZE)
         return matrix.astype(np.float32)

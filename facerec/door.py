@@ -21,7 +21,15 @@ import cv2
 import numpy as np
 
 from facerec.align import DEFAULT_DETECTOR, Face, detect_faces, face_from_box, no_face_message
-from facerec.api import DatabaseInput, FaceResult, decision_threshold, identify, identify_faces_encoded, using_database
+from facerec.api import (
+    DatabaseInput,
+    FaceResult,
+    decision_cohort,
+    decision_threshold,
+    identify,
+    identify_faces_encoded,
+    using_database,
+)
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent
 from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
 from facerec.image import load_image
@@ -44,6 +52,7 @@ from facerec.visits import (
     Sighting,
     Tracker,
     Visit,
+    cohort_gate,
     decide,
     distances_from,
     face_crop,
@@ -199,11 +208,24 @@ class _Visits:
     """
 
     def __init__(self, database, threshold, report: DoorReport, log: bool, keep_log_days: float | None,
-                 timeout: float, on_visit, fingerprint: str | None = None):
+                 timeout: float, on_visit, cohort=None, fingerprint: str | None = None):
         self.database, self.threshold, self.report = database, threshold.value, report
         self.promise, self.fingerprint = threshold.describe(), fingerprint
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.tracker = Tracker(timeout)
+        self.cohort = cohort
+        self._search = database.searcher("exact")
+        names = database.names_by_id()
+        self.distances_to = distances_from(self._search, names)
+        self.gate = cohort_gate(self._search, names, cohort)  # the default decision's cohort rule
+
+    def _refresh(self) -> None:
+        """Decide with the gallery as it is now: people enrolled or removed since (at this door or another)."""
+        search = self.database.searcher("exact")
+        if search is not self._search:
+            names = self.database.names_by_id()
+            self._search, self.distances_to = search, distances_from(search, names)
+            self.gate = cohort_gate(search, names, self.cohort)
 
     def frame(self, timestamp: float, sightings: list[Sighting]) -> None:
         self._end(self.tracker.update(timestamp, sightings))
@@ -212,9 +234,10 @@ class _Visits:
         self._end(self.tracker.flush())
 
     def _end(self, visits: list[Visit]) -> None:
+        if visits:
+            self._refresh()
         for visit in visits:
-            distances_to = distances_from(self.database.searcher("exact"), self.database.names_by_id())  # up to date
-            decision = decide(visit, distances_to, self.threshold)
+            decision = decide(visit, self.distances_to, self.threshold, gate=self.gate)
             line = visit_json(visit, decision, self.report.source)
             line["promise"] = self.promise
             if self.log and self.report.logged:
@@ -234,10 +257,13 @@ class _Visits:
         best = visit.best(1)[0]
         record = VisitRecord(line, best.crop, _encoding_blob(best.encoding), self.fingerprint)
         try:
+            if not getattr(self.database, "stores_visits", False):  # an engine without visits: the log row only
+                self.database.log_events([event], self.keep_log_days)
+                return
             line["visit"] = self.database.log_events([event], self.keep_log_days, visit=record)
         except DatabaseNotWritable as error:
             print(f"facerec: warning: the door keeps identifying, but its log is not being written: {error}",
-                  file=sys.stderr)
+                    file=sys.stderr)
             self.report.logged = False
 
 
@@ -324,7 +350,8 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
             database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
             decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
                                           false_alarm)
-            visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit,
+            cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)
+            visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit, cohort,
                              encoder.fingerprint)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
                        "far": far, "false_alarm": false_alarm, "detector": detector, "detect_scale": detect_scale,

@@ -74,5 +74,13 @@ class SourceUnavailable(FaceRecError, OSError):
     """
 
 
+class DatabaseUnreachable(DatabaseNotWritable):
+    """A PostgreSQL database cannot be reached now (its server is down, restarting, or the network is away).
+
+    Nothing was written. A door keeps deciding from the gallery it holds in memory; enrolling fails until the
+    server is back. The command-line exit code is 1 (a system error); the server answers 503.
+    """
+
+
 class UnknownVisit(FaceRecError, ValueError):
     """A visit id is not in the database (never logged, or deleted by the log's retention or a removal)."""

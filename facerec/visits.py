@@ -221,8 +221,31 @@ def distances_from(search, names: dict[int, str], candidates: int = CANDIDATES) 
     return distances_to
 
 
+GateFunction = Callable[[np.ndarray, str], bool]
+
+
+def cohort_gate(search, names: dict[int, str], cohort) -> GateFunction | None:
+    """A :data:`GateFunction` for :func:`decide`: the cohort rule (:mod:`facerec.cohort`) on a visit's frames.
+
+    It passes when the median over the frames of the cohort score against the closest person's template is at
+    most the cohort's ``alpha``; ``None`` without a cohort (the threshold alone decides).
+    """
+    from facerec.cohort import templates_of
+
+    if cohort is None:
+        return None
+    ids = {name: person for person, name in names.items()}
+
+    def passes(encodings: np.ndarray, name: str) -> bool:
+        template = templates_of(search.encodings, search.person_ids, [ids[name]])
+        scores = cohort.scores(encodings, np.repeat(template, len(encodings), axis=0))
+        return bool(np.median(scores) <= cohort.alpha)
+    return passes
+
+
 def decide(visit: Visit, distances_to: DistanceFunction, threshold: float, best: int = BEST_FRAMES,
-           min_face: int = MIN_FACE, min_sharpness: float = MIN_SHARPNESS) -> Decision:
+           min_face: int = MIN_FACE, min_sharpness: float = MIN_SHARPNESS,
+           gate: GateFunction | None = None) -> Decision:
     """The visit's identity from its best frames: the median distance of those frames to each candidate.
 
     Args:
@@ -230,15 +253,19 @@ def decide(visit: Visit, distances_to: DistanceFunction, threshold: float, best:
         distances_to: ``(n, 128)`` encodings -> ``{name: (n,) distances}`` (inf where a frame is not near them).
         threshold: the operating point's distance threshold.
         best, min_face, min_sharpness: frames used and the quality gates (see :meth:`Visit.best`).
+        gate: ``(frames' encodings, closest name) -> bool``, a second test the closest person must pass too
+            (the door's cohort rule, :func:`cohort_gate`); default none.
     """
     frames = visit.best(best, min_face, min_sharpness)
     gated = not any(s.usable(min_face, min_sharpness) for s in visit.sightings)
-    medians = {name: float(np.median(d)) for name, d in distances_to(np.stack([s.encoding for s in frames])).items()}
+    encodings = np.stack([s.encoding for s in frames])
+    medians = {name: float(np.median(d)) for name, d in distances_to(encodings).items()}
     if not medians:
         return Decision(None, math.inf, None, len(frames), gated)
     closest = min(medians, key=medians.get)
     distance = medians[closest]
-    return Decision(closest if distance <= threshold else None, distance, closest, len(frames), gated)
+    admitted = distance <= threshold and (gate is None or gate(encodings, closest))
+    return Decision(closest if admitted else None, distance, closest, len(frames), gated)
 
 
 def iso_utc(timestamp: float) -> str:

@@ -41,3 +41,23 @@ def trained_weights() -> Path:
     if not (path / "model.json").is_file():
         pytest.skip(f"no trained weights with model.json in {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster on a loopback port (tests/helpers_postgres.py); skips when not installed."""
+    from helpers_postgres import start_cluster
+
+    cluster, reason = start_cluster()
+    if cluster is None:
+        pytest.skip(reason)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request, tmp_path):
+    """A new, empty database's location on each engine: an SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "faces.sqlite"
+    return request.getfixturevalue("postgres").url()

@@ -106,6 +106,7 @@ def test_enroll_by_the_form_then_a_camera_shot_draws_the_right_name(server, brow
     browser.find_element(By.ID, "door-photo").send_keys(str(photo("camera_0")))
     drawn = _wait_for_text(browser, "#door-faces", "younes")
     assert "unknown" not in drawn
+    _wait_for_text(browser, "#door-faces", "strangers of any group would be let in at this gallery")  # issue 23
     _wait_for_text(browser, "#log-table tbody", "younes")
     assert "admitted" in browser.find_element(By.CSS_SELECTOR, "#log-table tbody").text
     pixels = browser.execute_script(

@@ -143,3 +143,32 @@ def test_wide_and_fused_encodings_get_the_nearest_photo_distance_the_door_search
         assert np.allclose(fused, 3 * brute, atol=1e-3)
     finally:
         bench.BLOCKS[:] = []
+
+
+def test_the_default_decision_is_the_doors_threshold_and_cohort_gate(bench, synthetic, monkeypatch):
+    import facerec.api
+    import facerec.cohort
+
+    rows, encodings = synthetic
+    bench.BLOCKS[:] = []
+    calls = []
+    real_gate = facerec.cohort.gate
+
+    def spy(*arguments, **keywords):
+        calls.append(1)
+        return real_gate(*arguments, **keywords)
+
+    monkeypatch.setattr(facerec.cohort, "gate", spy)
+    strict = facerec.cohort.Cohort(encodings[~rows.held][::7], 3, 0.0)  # alpha 0: nobody passes the rule
+    monkeypatch.setattr(facerec.api, "decision_cohort", lambda encoder, *a, **k: strict)
+    result = bench.evaluate(rows, encodings, args(), CARD, lambda name, size: 0.6)
+    assert calls and result["decision"].startswith("threshold and cohort")
+    assert all(g["residents_admitted"] == 0.0 and g["strangers_let_in"] == 0.0 for g in result["groups"].values())
+    assert result["operating_points"]["balanced"]["groups"]["g_a"]["residents_admitted"] > 0.9  # the threshold alone
+    loose = facerec.cohort.Cohort(strict.encodings, 3, 1e9)  # the rule never refuses: the threshold decides
+    monkeypatch.setattr(facerec.api, "decision_cohort", lambda encoder, *a, **k: loose)
+    same = bench.evaluate(rows, encodings, args(), CARD, lambda name, size: 0.6)
+    for group, figures in same["groups"].items():
+        alone = same["operating_points"]["balanced"]["groups"][group]
+        assert figures["strangers_let_in"] == alone["strangers_let_in"]
+        assert figures["residents_admitted"] == alone["residents_admitted"]

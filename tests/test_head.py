@@ -348,7 +348,7 @@ def test_evaluate_lfw_with_a_head_on_a_small_pairs_file(encoder_with_heads, tmp_
 
 
 def test_course_sample_rows_take_each_groups_first_people_and_photos():
-    from course import siamese as section
+    from course import bfw_rows as section
 
     groups = np.repeat(np.array(list("ABCDEFGH")), 50)  # 8 groups x 5 people x 10 photos, sorted by group
     labels = np.repeat(np.arange(40), 10)
@@ -363,13 +363,13 @@ def test_course_sample_rows_take_each_groups_first_people_and_photos():
 def test_course_read_rows_equals_fancy_indexing(tmp_path):
     import h5py
 
-    from course import siamese as section
+    from course import bfw_rows as section
 
     data = np.arange(1000 * 3).reshape(1000, 3)
     rows = np.sort(np.random.default_rng(0).choice(1000, 120, replace=False))
     with h5py.File(tmp_path / "x.h5", "w") as h5:
         h5.create_dataset("x", data=data, chunks=(64, 3))
-        np.testing.assert_array_equal(section._read_rows(h5["x"], rows), data[rows])
+        np.testing.assert_array_equal(section.read_rows(h5["x"], rows), data[rows])
 
 
 def test_course_figures_show_weights_and_aucs(trained):

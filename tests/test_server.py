@@ -72,6 +72,8 @@ def test_identify_verify_and_the_door_log(client):
     assert face["identity"] == "younes" and face["distance"] <= face["threshold"]
     assert len(face["box"]) == 4 and face["candidates"][0]["name"] == "younes"
     assert (found["width"], found["height"]) == (96, 96)
+    assert face["cohort_score"] <= face["cohort_limit"]  # issue 23: the default decision's cohort rule
+    assert face["promise"]["text"].startswith("about ") and face["promise"]["strangers_per_100"] <= 2
     stranger = client.post("/api/identify", files=[_file("camera_3")]).json()["faces"][0]
     log = client.get("/api/log?limit=10").json()
     assert [e["identity"] for e in log] == [stranger["identity"], "younes"]  # newest first
@@ -80,6 +82,7 @@ def test_identify_verify_and_the_door_log(client):
     assert len(client.get("/api/log?limit=1").json()) == 1
     verdict = client.post("/api/verify", files=[_file("camera_0")], data={"name": "younes"}).json()
     assert verdict["match"] is True and set(verdict) >= {"match", "distance", "threshold", "box"}
+    assert verdict["promise"]["people_measured"] >= 1 and verdict["cohort_score"] <= verdict["cohort_limit"]
     assert client.post("/api/verify", files=[_file("camera_0")], data={"name": "kian"}).json()["match"] is False
 
 

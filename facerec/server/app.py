@@ -12,9 +12,11 @@ everything; see :mod:`facerec.server.security`):
   ``{"name", "enrolled": [file, ...], "skipped": [{"file", "reason"}, ...]}``;
 * ``DELETE /api/people/{name}`` (admin): ``{"removed": N}`` (faces removed);
 * ``POST /api/verify`` (door): multipart ``photo``, form ``name`` -> ``{"match", "distance", "threshold", "box",
-  ...}``;
+  "cohort_score", "cohort_limit", "promise", ...}``;
 * ``POST /api/identify`` (door): multipart ``photo`` -> ``{"faces": [{"box", "identity", "distance",
-  "candidates", ...}], "width", "height"}``; every face is written to the door log;
+  "candidates", "cohort_score", "cohort_limit", "promise", ...}], "width", "height"}``; every face is written to
+  the door log. ``promise`` (``{"strangers_per_100", "people_measured", "text"}``) is the stranger rate measured
+  for the default decision at this gallery's size (:func:`facerec.cohort.promise`), null without a cohort;
 * ``GET /api/log?limit=N`` (viewer): the last N door events, newest first (``time``, ``identity``, ``distance``,
   ``admitted``, ``source``);
 * ``GET /api/visits?limit=N``, ``GET /api/visits/{visit}/crop`` (viewer), ``POST /api/visits/{visit}/assign``
@@ -57,6 +59,7 @@ from fastapi.staticfiles import StaticFiles
 from facerec.align import work_slots
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent, FaceDatabase, file_sha256, now_utc
 from facerec.exceptions import (
+    DatabaseError,
     DatabaseGone,
     DatabaseNotWritable,
     DetectionBudgetSpent,
@@ -170,7 +173,9 @@ class DoorService:
     def __init__(self, db_path: str | Path, encoder: str | None = None, weights: str | None = None,
                  runtime: str | None = None, detector: str = "auto",
                  keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS):
-        self.db_path, self.detector, self.keep_log_days = Path(db_path), detector, keep_log_days
+        from facerec.stores.base import location_of
+
+        self.db_path, self.detector, self.keep_log_days = location_of(db_path), detector, keep_log_days
         from facerec.align import use_cnn_processes
 
         use_cnn_processes()  # dlib's CNN holds the GIL: in this process it would stop every other request
@@ -185,7 +190,16 @@ class DoorService:
         self.db.close()
 
     def secrets(self) -> tuple[str, ...]:
-        """Strings no error message may show a client: the database's path, as given and absolute."""
+        """Strings no error message may show a client: the database's path, as given and absolute (a URL: as
+        given and as printed, and its host and database names)."""
+        if isinstance(self.db_path, str):
+            from urllib.parse import urlsplit
+
+            from facerec.stores.base import redact
+
+            parts = urlsplit(self.db_path)
+            return tuple(filter(None, (self.db_path, redact(self.db_path), parts.hostname, parts.path.lstrip("/"),
+                                       parts.password)))
         return (str(self.db_path), str(self.db_path.resolve()), self.db_path.name)
 
     def log(self, events: list[DoorEvent]) -> bool:
@@ -249,6 +263,26 @@ def _label(upload: UploadFile, number: int) -> str:
     return name or f"photo-{number}"
 
 
+def _offline_health(service: DoorService) -> dict | None:
+    """A shared (PostgreSQL) store that is away: ``status`` ``offline``, identifying from the gallery in memory,
+    door-log rows ``queued`` locally; None when the store is a file or is online."""
+    state = getattr(service.db, "store_state", None)
+    if state is None:
+        return None
+    with service.lock:
+        now = state()
+        if now["store"] == "online":
+            return None
+        try:
+            people = len(set(service.db.names_by_id().values()))
+        except DatabaseError:
+            people = None
+    return {"status": "offline", "encoder": service.encoder.name, "people": people, "writable": False,
+            "log": "queued", "queued": now["queued"],
+            "message": "the shared database cannot be reached: identifying from the gallery in memory, door-log "
+                       "rows queued locally, enrolling refused until it is back"}
+
+
 def needs_key(path: str) -> bool:
     """The paths whose key the gate checks before the body: the API (its open routes pass the check)."""
     return path.startswith("/api/")
@@ -263,7 +297,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
-        db_path: the face database file.
+        db_path: the face database file, or a ``postgresql://`` URL.
         token: the server's ``admin`` key. With it, or with any key in the database (``facerec keys add``),
             every route but ``/api/health``, the page, ``/docs`` and static files needs
             ``Authorization: Bearer KEY`` of a role the route allows.
@@ -338,6 +372,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
 
     @app.get("/api/health", response_model=schemas.HealthOut)
     def health():
+        offline = _offline_health(service)
+        if offline is not None:
+            return JSONResponse(offline)  # with its "queued" count, which the other states do not have
         with service.lock:
             problem = service.db.write_problem()
             try:

@@ -25,6 +25,13 @@ class CandidateOut(BaseModel):
     distance: float
 
 
+class PromiseOut(BaseModel):
+    strangers_per_100: float = Field(description="about this many strangers in 100, of the worst-off demographic "
+                                                 "group measured, are let in at this gallery")
+    people_measured: int = Field(description="the gallery size (people) of the measurement used")
+    text: str = Field(description="the promise in words, for people")
+
+
 class VerifyOut(BaseModel):
     match: bool
     distance: float = Field(description="L2 distance to the claimed person's closest photo")
@@ -33,6 +40,9 @@ class VerifyOut(BaseModel):
     name: str
     operating_point: str
     encoder: str
+    cohort_score: float | None = Field(None, description="the cohort rule's score (issue 23); null when not applied")
+    cohort_limit: float | None = Field(None, description="a match also needs cohort_score <= cohort_limit")
+    promise: PromiseOut | None = Field(None, description="the stranger rate measured for this decision rule")
 
 
 class FaceOut(BaseModel):
@@ -41,6 +51,9 @@ class FaceOut(BaseModel):
     distance: float
     threshold: float
     candidates: list[CandidateOut]
+    cohort_score: float | None = Field(None, description="the cohort rule's score (issue 23); null when not applied")
+    cohort_limit: float | None = Field(None, description="identity also needs cohort_score <= cohort_limit")
+    promise: PromiseOut | None = Field(None, description="the stranger rate measured for this decision rule")
 
 
 class IdentifyOut(BaseModel):
@@ -60,11 +73,13 @@ class DoorEventOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str = Field(description="ok; read-only (identifying works, the log is not written); error")
+    status: str = Field(description="ok; read-only (identifying works, the log is not written); offline (a "
+                              "shared PostgreSQL store is away: identifying from memory, the log queued, and "
+                              "the body's queued field counts the rows waiting); error")
     encoder: str
     people: int | None = Field(description="people enrolled (null when the database cannot be read)")
     writable: bool = Field(True, description="whether the database can be written now (disk, permissions)")
-    log: str = Field("written", description="written, or not written")
+    log: str = Field("written", description="written, not written, or queued (offline)")
     message: str | None = Field(None, description="why the database cannot be written")
 
 

@@ -124,17 +124,17 @@ def _make_step(model, optimizer, args, identities: int, projector_init):
     import tensorflow as tf
 
     from facerec.training.train import (
-        _early_variables,
-        _projector,
+        early_variables,
         embedding_distillation_loss,
+        projector_layer,
         similarity_correlation_loss,
         triplet_semihard_loss,
     )
 
-    projector = _projector(projector_init)
+    projector = projector_layer(projector_init)
     cosface = tf.Variable(np.random.default_rng(args.seed).normal(size=(128, identities)).astype(np.float32),
                           name="cosface_weights")
-    early = _early_variables(model)
+    early = early_variables(model)
     variables = model.trainable_variables + projector.trainable_variables + [cosface]
     scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
     scales += [1.0] * len(projector.trainable_variables) + [args.cosface_lr_scale]

@@ -134,7 +134,8 @@ def _learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _early_variables(model) -> set[int]:
+def early_variables(model) -> set[int]:
+    """Ids of the trainable variables of the layers before ``EARLY_LAYERS_END`` (trained at ``--early-lr-scale``)."""
     names = [layer.name for layer in model.layers]
     end = names.index(EARLY_LAYERS_END)
     return {id(v) for layer in model.layers[:end] for v in layer.trainable_weights}
@@ -311,7 +312,7 @@ def fit_projector(student: np.ndarray, teacher: np.ndarray) -> tuple[np.ndarray,
     return solution[:-1].astype(np.float32), solution[-1].astype(np.float32)
 
 
-def _projector(initial: tuple[np.ndarray, np.ndarray] | None):
+def projector_layer(initial: tuple[np.ndarray, np.ndarray] | None):
     """The affine map from student to teacher space of the direct distillation; discarded after training."""
     import keras
 
@@ -340,7 +341,7 @@ def _make_step(model, optimizer, scales: list[float], margin: float, distill_wei
                embed_weight: float = 0.0, projector_init: tuple[np.ndarray, np.ndarray] | None = None):
     import tensorflow as tf
 
-    projector = _projector(projector_init) if embed_weight else None
+    projector = projector_layer(projector_init) if embed_weight else None
     variables = model.trainable_variables + (projector.trainable_variables if projector else [])
     scales = list(scales) + [1.0] * (len(variables) - len(scales))
 
@@ -509,7 +510,7 @@ def train(args: argparse.Namespace) -> dict:
                              args.embed_weight, _initial_projector(model, bfw.images, teacher, args.embed_weight)))
 
     def full_phase() -> _Phase:  # built when phase 1 is over, so its projector fits the model as phase 1 left it
-        early = _early_variables(model)
+        early = early_variables(model)
         scales = [args.early_lr_scale if id(v) in early else 1.0 for v in model.trainable_variables]
         return _Phase("full", model, sampler.batch_with_rows, args.full_epochs, steps, args.lr, args.warmup,
                       args.margin, scales, teacher, args.distill_weight, args.embed_weight,

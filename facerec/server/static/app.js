@@ -120,6 +120,10 @@ function drawFaces(source, result) {
     list.append(element("li", { class: known ? "known" : "unknown" },
       `${label} (distance ${face.distance.toFixed(3)}, threshold ${face.threshold.toFixed(3)})`));
   }
+  const promise = result.faces.length ? result.faces[0].promise : null;  // issue 23: the measured stranger rate
+  if (promise) {
+    list.append(element("li", { class: "promise" }, promise.text));
+  }
 }
 
 async function identify(blob, source) {

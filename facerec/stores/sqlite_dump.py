@@ -1,0 +1,46 @@
+"""Whole tables of an SQLite face database, read and written for ``facerec migrate`` (:mod:`facerec.stores.dump`)."""
+
+from __future__ import annotations
+
+from facerec.stores.dump import TABLES, Tables
+
+
+def read_tables(db) -> Tables:
+    """Every row of every table of ``db`` (an SQLite :class:`~facerec.database.FaceDatabase`), in id order.
+
+    The rows are those of :data:`facerec.stores.dump.TABLES`; SQLite's door log has no door column (``""``).
+    """
+    def rows(table: str, sql: str) -> list[tuple]:
+        return [tuple(row) for row in db._query(sql)] if db._has_table(table) else []
+
+    return {
+        "meta": rows("meta", "SELECT key, value FROM meta ORDER BY key"),
+        "people": rows("people", "SELECT id, name, created FROM people ORDER BY id"),
+        "faces": [(*r[:2], bytes(r[2]), *r[3:]) for r in rows(
+            "faces", "SELECT id, person_id, encoding, source, sha256, box_left, box_top, box_right, box_bottom, added "
+                     "FROM faces ORDER BY id")],
+        "thumbnails": [(r[0], bytes(r[1])) for r in rows("thumbnails", "SELECT person_id, jpeg FROM thumbnails "
+                                                                       "ORDER BY person_id")],
+        "door_log": [(t, i, d, bool(a), s, "") for t, i, d, a, s in rows(
+            "door_log", "SELECT time, identity, distance, admitted, source FROM door_log ORDER BY id")],
+        "access_keys": rows("access_keys", "SELECT name, role, sha256, created, last_used FROM access_keys "
+                                           "ORDER BY name"),
+    }
+
+
+def write_tables(db, tables: Tables) -> None:
+    """Write ``tables`` into the empty SQLite database ``db`` in one transaction (ids kept; the door name dropped)."""
+    from facerec.database import _ACCESS_KEYS, _DOOR_LOG, _THUMBNAILS
+
+    assert set(tables) == set(TABLES)
+    with db._transaction() as connection:
+        for statement in (_DOOR_LOG, _THUMBNAILS, _ACCESS_KEYS):
+            connection.execute(statement)
+        connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", tables["meta"])
+        connection.executemany("INSERT INTO people (id, name, created) VALUES (?, ?, ?)", tables["people"])
+        connection.executemany("INSERT INTO faces (id, person_id, encoding, source, sha256, box_left, box_top, "
+                               "box_right, box_bottom, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tables["faces"])
+        connection.executemany("INSERT INTO thumbnails VALUES (?, ?)", tables["thumbnails"])
+        connection.executemany("INSERT INTO door_log (time, identity, distance, admitted, source) VALUES "
+                               "(?, ?, ?, ?, ?)", [(t, i, d, int(a), s) for t, i, d, a, s, _ in tables["door_log"]])
+        connection.executemany("INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)", tables["access_keys"])
