@@ -248,14 +248,13 @@ class _Visits:
             if self.on_visit is not None:
                 self.on_visit(line)
 
-
     def _store(self, visit: Visit, line: dict, event: DoorEvent) -> None:
         """Log the visit: its door-log row, its decision and best crop; ``line["visit"]`` becomes the stored id."""
-        from facerec.database import _encoding_blob
         from facerec.stores.sqlite_visits import VisitRecord
 
         best = visit.best(1)[0]
-        record = VisitRecord(line, best.crop, _encoding_blob(best.encoding), self.fingerprint)
+        blob = np.asarray(best.encoding, "<f4").reshape(-1).tobytes()  # 128 little-endian float32, as faces are
+        record = VisitRecord(line, best.crop, blob, self.fingerprint)
         try:
             if not getattr(self.database, "stores_visits", False):  # an engine without visits: the log row only
                 self.database.log_events([event], self.keep_log_days)
