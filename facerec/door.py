@@ -30,6 +30,7 @@ from facerec.api import (
     identify_faces_encoded,
     using_database,
 )
+from facerec.cohort import promise
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent
 from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
 from facerec.image import load_image
@@ -203,14 +204,19 @@ def visit_json(visit: Visit, decision: Decision, source: str) -> dict:
 class _Visits:
     """The door's visits: tracks sightings, decides each ended visit, logs it and hands it on.
 
-    ``threshold`` is the operating point (:class:`facerec.operating_points.Threshold`): each visit's
-    ``promise`` is its description; ``fingerprint`` the encoder's weights (stored with each visit's face).
+    Each visit's line gets the promise it was decided under, as ``/api/identify`` gives it for a face:
+    ``threshold`` (the L2 distance), ``operating_point`` (from ``threshold``, a
+    :class:`facerec.operating_points.Threshold`) and ``promise`` (with the cohort rule, the stranger rate measured
+    for it: :func:`facerec.cohort.promise`; else None). ``fingerprint``: the encoder's weights (stored with each
+    visit's face).
     """
 
     def __init__(self, database, threshold, report: DoorReport, log: bool, keep_log_days: float | None,
-                 timeout: float, on_visit, cohort=None, fingerprint: str | None = None):
+                 timeout: float, on_visit, cohort=None, fingerprint: str | None = None, told: dict | None = None):
         self.database, self.threshold, self.report = database, threshold.value, report
-        self.promise, self.fingerprint = threshold.describe(), fingerprint
+        self.fingerprint = fingerprint
+        self.promise = {"threshold": round(float(threshold.value), 6), "operating_point": threshold.describe(),
+                        "promise": told}
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.tracker = Tracker(timeout)
         self.cohort = cohort
@@ -239,7 +245,7 @@ class _Visits:
         for visit in visits:
             decision = decide(visit, self.distances_to, self.threshold, gate=self.gate)
             line = visit_json(visit, decision, self.report.source)
-            line["promise"] = self.promise
+            line.update(self.promise)
             if self.log and self.report.logged:
                 label = visit.sightings[0].label  # where the visit began: a file name, or a stream's frame
                 event = DoorEvent(line["start"], decision.identity, decision.distance, line["admitted"], label)
@@ -350,8 +356,9 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
             decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
                                           false_alarm)
             cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)
+            told = None if cohort is None else promise(encoder.card(), len(database.names()))
             visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit, cohort,
-                             encoder.fingerprint)
+                             encoder.fingerprint, told)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
                        "far": far, "false_alarm": false_alarm, "detector": detector, "detect_scale": detect_scale,
                        "encode_every": encode_every}

@@ -34,7 +34,8 @@ def log_visit(db: FaceDatabase, start: str, identity: str | None = None, encodin
               keep_days: float | None = None, fingerprint: str = FINGERPRINT, tag: str = "") -> int:
     """Log one visit (its door-log row, decision, a fake crop holding ``MARKER + tag``); returns its id."""
     line = {"visit": 1, "start": start, "end": start, "identity": identity, "admitted": identity is not None,
-            "distance": 0.3 if identity else 0.8, "frames": 5, "flat": None, "promise": "0.540 (false-alarm-1e-2)"}
+            "distance": 0.3 if identity else 0.8, "frames": 5, "flat": None, "threshold": 0.54,
+            "operating_point": "0.540 (false-alarm-1e-2)", "promise": None}
     vector = encoding if encoding is not None else np.random.default_rng(len(tag)).standard_normal(128)
     record = VisitRecord(line, MARKER + tag.encode(), np.asarray(vector, "<f4").tobytes(), fingerprint)
     return db.log_events([DoorEvent(start, identity, line["distance"], line["admitted"], "cam")], keep_days,
@@ -55,7 +56,7 @@ def test_visits_are_listed_newest_first_with_their_decision_and_promise(db):
     third = log_visit(db, ago(0.3))  # logged last, started first
     visits = db.visits()
     assert [v["visit"] for v in visits] == [second, first, third]
-    assert visits[1]["identity"] == "anna" and visits[1]["admitted"] and visits[1]["promise"].startswith("0.540")
+    assert visits[1]["identity"] == "anna" and visits[1]["admitted"] and visits[1]["threshold"] == 0.54
     assert visits[0]["crop"] and visits[0]["review"] is None
     assert [v["visit"] for v in db.visits(limit=1)] == [second]
     assert db.visit_crop(first) == MARKER
@@ -168,7 +169,9 @@ def test_the_cli_lists_visits_as_door_json_objects_and_this_is_x_enrolls_the_cro
     assert main(["--db", str(door_db), "visits", "--json"]) == 0
     visits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(visits) == 1 and visits[0]["identity"] is None and visits[0]["crop"]
-    assert {"visit", "start", "end", "identity", "admitted", "distance", "frames", "flat", "promise"} <= set(visits[0])
+    assert {"visit", "start", "end", "identity", "admitted", "distance", "frames", "flat", "promise", "threshold",
+            "operating_point"} <= set(visits[0])
+    assert visits[0]["promise"] is None or "strangers" in visits[0]["promise"]["text"]  # the cohort rule's, if any
     visit = visits[0]["visit"]
     assert main(["--db", str(door_db), "assign", str(visit), "benoit"]) == 0
     assert f"visit {visit}: enrolled its face to benoit" in capsys.readouterr().out

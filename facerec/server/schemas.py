@@ -133,7 +133,10 @@ class VisitOut(BaseModel):
     frames: int = Field(description="frames the decision used")
     flat: bool | None = Field(description="true: a flat surface (a photo or a screen); false: a real head; "
                                           "null: not checked or could not tell")
-    promise: str | None = Field(None, description="the operating point the decision was made under")
+    threshold: float | None = Field(None, description="the L2 distance the decision accepted up to")
+    operating_point: str | None = Field(None, description="the threshold and the operating point it comes from")
+    promise: dict | None = Field(None, description="with the default decision's cohort rule, the stranger rate "
+                                                   "measured for it ({strangers_per_100, people_measured, text})")
     crop: bool = Field(description="whether a crop of the face is stored")
     review: VisitReviewOut | None = Field(description="what an admin said it was (null: not reviewed)")
 

@@ -213,7 +213,8 @@ function visitCard(visit) {
       `${who}: ${visit.admitted ? "admitted" : "refused"}, ${distance}`),
     element("div", { class: "when" }, `${visit.start.slice(0, 19).replace("T", " ")} UTC, ${visit.frames} frame(s)` +
       (visit.flat === true ? ", a flat surface" : "")),
-    element("div", { class: "promise" }, visit.promise ? `threshold ${visit.promise}` : ""));
+    element("div", { class: "promise" }, (visit.operating_point ? `threshold ${visit.operating_point}` : "") +
+      (visit.promise ? `; ${visit.promise.text}` : "")));
   if (visit.review) {
     card.append(element("div", { class: "review" },
       visit.review.stranger ? "reviewed: not anyone we know" : `reviewed: this is ${visit.review.name}`));
