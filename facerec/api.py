@@ -282,6 +282,7 @@ def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | N
         head = None if method == "l2" else load_method_head(method, encoder)
         known, _ = database.encodings(name)
         database.check_encoder(encoder)
+        strangers = database.known_strangers()  # visits reviewed as "not anyone we know": more cohort
         if head is None:
             decision = decision_threshold(encoder, len(known), threshold, operating_point, far, false_alarm)
         else:
@@ -293,7 +294,7 @@ def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | N
     distance = float(face_distance(known, encodings[0]).min())
     common = {"box": faces[0].box, "operating_point": decision.operating_point, "encoder": encoder.name}
     if head is None:
-        cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)
+        cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm, strangers)
         match, scores = gate(cohort, known, np.zeros(len(known)), encodings[:1], np.zeros(1), np.array([distance]),
                              decision.value)
         extra = {} if scores is None else {"cohort_score": float(scores[0]), "cohort_limit": cohort.alpha,
@@ -339,6 +340,8 @@ def identify_faces_encoded(rgb: np.ndarray, faces: list[Face], db: DatabaseInput
         database.check_encoder(encoder)
         search = database.searcher(backend)
         names = database.names_by_id()
+        if extra_cohort is None:  # default: the visits reviewed as "not anyone we know"
+            extra_cohort = database.known_strangers()
         decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far, false_alarm)
         cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm, extra_cohort)
     encodings = encoder.encode_faces(rgb, faces)
@@ -376,8 +379,8 @@ def identify(image: ImageInput, db: DatabaseInput, k: int = 1, threshold: float 
         encoder: an encoder object (default: the database's own).
         backend: ``"exact"`` (default), ``"faiss-flat"`` or ``"faiss-hnsw"`` (see :mod:`facerec.search`).
         detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (default).
-        extra_cohort: ``(N, 128)`` more stranger encodings for the cohort rule, e.g. the door's known strangers
-            (default none; see :func:`decision_cohort`).
+        extra_cohort: ``(N, 128)`` more stranger encodings for the cohort rule (default: the database's known
+            strangers, the visits reviewed as "not anyone we know"; see :func:`decision_cohort`).
 
     Returns:
         One :class:`FaceResult` per face, largest face first.

@@ -355,7 +355,8 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
             database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
             decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
                                           false_alarm)
-            cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)
+            cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm,
+                                     database.known_strangers())  # reviewed "not anyone we know"
             told = None if cohort is None else promise(encoder.card(), len(database.names()))
             visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit, cohort,
                              encoder.fingerprint, told)

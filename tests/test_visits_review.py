@@ -327,3 +327,24 @@ def test_serve_with_a_video_file_as_camera_reads_it_once(tmp_path):
         door._thread.join(60)
         assert not door._thread.is_alive() and door.visits == 1  # read once, not again every retry
         assert [v["identity"] for v in client.get("/api/visits").json()] == ["younes"]
+
+
+def test_a_known_stranger_joins_the_cohort_of_later_decisions(tmp_path):
+    """'Not anyone we know' makes the default decision stricter for that face: the stranger's own encoding is
+    now in the cohort, so the probe's cohort distances shrink and its cohort score grows (identify and verify)."""
+    from facerec.api import encode_faces, identify, verify
+
+    weights_or_skip()
+    path = tmp_path / "faces.sqlite"
+    assert main(["--db", str(path), "enroll", "younes", str(photo("younes"))]) == 0
+    before = identify(photo("benoit"), path)[0]
+    checked_before = verify(photo("benoit"), "younes", path)
+    if before.cohort_score is None:
+        pytest.skip("the default encoder's card has no cohort")
+    encoding = encode_faces(photo("benoit"))[0][0]
+    with FaceDatabase(path) as db:
+        visit = log_visit(db, ago(0.01), encoding=encoding, fingerprint=db.model_fingerprint)
+        db.mark_stranger(visit)
+    after = identify(photo("benoit"), path)[0]
+    assert after.cohort_score > before.cohort_score and after.identity is None
+    assert verify(photo("benoit"), "younes", path).cohort_score > checked_before.cohort_score
