@@ -1,0 +1,156 @@
+"""Is the face at the door flat? A photo or a screen moves as one plane; a head does not.
+
+The landmarks of a printed photo or of a phone screen moved in front of the camera are, in every
+frame, one homography (a plane's perspective motion) of the first frame's; a real head that turns or
+nods does not fit one homography: the nose moves against the eyes and the jaw line's ends. For each
+frame of a visit, :func:`check_flat` fits, from the first frame's landmarks to that frame's:
+
+* a similarity (shift, rotation in the image, scale): what remains is the frame's *motion*, the part of
+  the change no flat photo slid across the image would make (turning out of the image plane, for a head
+  or a photo alike);
+* a homography (8 parameters, least squares after Hartley's normalisation): what remains is the frame's
+  *non-planar residual*.
+
+Both are root-mean-square pixel residuals divided by the frame's face size (the root-mean-square distance
+of its landmarks from their centroid). Frames with motion of at least ``min_motion`` are the *moving*
+frames; the statistic is the median, over the moving frames, of the non-planar residual divided by the
+motion (how much of the out-of-plane change no plane explains: near 0 for a plane, whatever the motion).
+A visit is flat when the statistic is under ``flat_below``, a real head when it is at least that, and
+cannot be told (None) when it has fewer than ``min_frames`` frames with landmarks or fewer than
+``min_moving`` moving frames (a face that stays still; a photo held still too).
+
+The thresholds were chosen on synthetic heads and attacks made from LFW's development people and the
+Happy House photos, never on ``pairs.txt``; they are measured in MODEL_CARD.md ("Is the face flat?").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from facerec.exceptions import InvalidArgument
+
+MIN_FRAMES = 8  # frames with landmarks a visit needs before it can be told flat or not
+MIN_MOVING = 3  # frames that moved out of the image plane enough (below: cannot tell)
+MIN_MOTION = 0.01  # similarity residual / face size a moving frame needs at least, whatever the jitter
+FLAT_BELOW = 1.3  # statistic (non-planar residual over jitter) under this: flat
+MOTION_OVER_JITTER = 2.0  # a moving frame's motion is at least this many times the jitter
+MAX_FRAMES = 60  # frames compared (evenly spaced over the visit): bounded work for a long visit
+
+
+@dataclass(frozen=True)
+class Flatness:
+    """The check's verdict on one visit.
+
+    Attributes:
+        flat: True (one plane explains the landmarks' motion), False (a real head), None (cannot tell).
+        statistic: the median over moving frames of non-planar residual / motion (None when not computed).
+        motion: the largest motion of a frame (similarity residual / face size; 0.0 without frames).
+        frames: frames with landmarks; ``moving``: those that moved enough.
+        reason: one line saying why, for the door's output.
+    """
+
+    flat: bool | None
+    statistic: float | None
+    motion: float
+    frames: int
+    moving: int
+    reason: str
+
+    def to_json(self) -> dict:
+        statistic = None if self.statistic is None else round(self.statistic, 4)
+        return {"flat": self.flat, "statistic": statistic, "motion": round(self.motion, 4),
+                "frames": self.frames, "moving": self.moving, "reason": self.reason}
+
+
+def _normaliser(points: np.ndarray) -> np.ndarray:
+    """Hartley's ``(3, 3)`` normalisation: centroid to 0, mean distance sqrt(2)."""
+    centre = points.mean(axis=0)
+    spread = np.sqrt(((points - centre) ** 2).sum(axis=1)).mean()
+    scale = np.sqrt(2.0) / max(spread, 1e-9)
+    return np.array([[scale, 0, -scale * centre[0]], [0, scale, -scale * centre[1]], [0, 0, 1]])
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    homogeneous = np.column_stack([points, np.ones(len(points))]) @ matrix.T
+    return homogeneous[:, :2] / homogeneous[:, 2:3]
+
+
+def fit_homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The ``(3, 3)`` homography taking ``source`` ``(n, 2)`` points closest to ``target`` (DLT, n >= 4)."""
+    t_source, t_target = _normaliser(source), _normaliser(target)
+    a, b = _apply(t_source, source), _apply(t_target, target)
+    rows = []
+    for (x, y), (u, v) in zip(a, b):
+        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
+        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
+    _, _, vt = np.linalg.svd(np.asarray(rows))
+    matrix = np.linalg.inv(t_target) @ vt[-1].reshape(3, 3) @ t_source
+    return matrix / matrix[2, 2] if abs(matrix[2, 2]) > 1e-12 else matrix
+
+
+def fit_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``source`` ``(n, 2)`` moved by the similarity closest to ``target`` (least squares, Umeyama 1991)."""
+    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
+    s, t = source - mu_s, target - mu_t
+    u, sigma, vt = np.linalg.svd(t.T @ s)
+    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rotation = u @ d @ vt
+    scale = float((sigma * np.diag(d)).sum() / max((s ** 2).sum(), 1e-12))
+    return mu_t + scale * s @ rotation.T
+
+
+def _rms(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(((a - b) ** 2).sum(axis=1).mean()))
+
+
+def frame_residuals(reference: np.ndarray, points: np.ndarray) -> tuple[float, float]:
+    """``(motion, non-planar residual)`` of one frame's ``points`` against the ``reference`` frame's, each a
+    root-mean-square pixel residual divided by the frame's face size (see the module docstring)."""
+    size = max(float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean())), 1e-9)
+    motion = _rms(fit_similarity(reference, points), points) / size
+    planar = _rms(_apply(fit_homography(reference, points), reference), points) / size
+    return motion, planar
+
+
+def check_flat(landmarks: Sequence[np.ndarray], min_frames: int = MIN_FRAMES, min_moving: int = MIN_MOVING,
+               min_motion: float = MIN_MOTION, flat_below: float = FLAT_BELOW) -> Flatness:
+    """Decide whether a visit's face is flat from its per-frame landmarks (see the module docstring).
+
+    Args:
+        landmarks: one ``(n, 2)`` pixel array per frame in time order, the same ``n >= 5`` points in each
+            (dlib's 5 or 68 points); frames without landmarks are left out by the caller.
+        min_frames, min_moving, min_motion, flat_below: the rule's constants (defaults above).
+
+    Returns:
+        A :class:`Flatness`.
+
+    Raises:
+        InvalidArgument: the frames' points differ in number or are fewer than 5.
+    """
+    frames = [np.asarray(points, np.float64) for points in landmarks]
+    if frames and (len({f.shape for f in frames}) != 1 or frames[0].ndim != 2 or frames[0].shape[0] < 5
+                   or frames[0].shape[1] != 2):
+        raise InvalidArgument("landmarks must be one (n, 2) array per frame with the same n >= 5 points in each")
+    if len(frames) < min_frames:
+        return Flatness(None, None, 0.0, len(frames), 0, f"too few frames with landmarks "
+                        f"({len(frames)} of the {min_frames} needed)")
+    chosen = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), MAX_FRAMES)).round().astype(int))
+    pairs = np.array([frame_residuals(frames[chosen[0]], frames[i]) for i in chosen[1:]])
+    jitter = max(float(np.median([frame_residuals(frames[i], frames[j])[1]
+                                  for i, j in zip(chosen[:-1], chosen[1:])])), 1e-6)
+    moving = pairs[pairs[:, 0] >= max(min_motion, MOTION_OVER_JITTER * jitter)]
+    largest = float(pairs[:, 0].max())
+    if len(moving) < min_moving:
+        return Flatness(None, None, largest, len(frames), len(moving),
+                        f"too little motion: {len(moving)} frame(s) turned out of the image plane "
+                        f"({min_moving} needed); turn your head a little")
+    statistic = float(np.median(moving[:, 1]) / jitter)
+    if statistic < flat_below:
+        return Flatness(True, statistic, largest, len(frames), len(moving),
+                        f"flat: one plane explains the face's motion (statistic {statistic:.3f} < {flat_below:g}); "
+                        "a photo or a screen?")
+    return Flatness(False, statistic, largest, len(frames), len(moving),
+                    f"a real head: its motion is not one plane's (statistic {statistic:.3f} >= {flat_below:g})")
