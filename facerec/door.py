@@ -24,6 +24,7 @@ from facerec.align import DEFAULT_DETECTOR, detect_faces, no_face_message
 from facerec.api import DatabaseInput, FaceResult, decision_threshold, identify, identify_faces_encoded, using_database
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent
 from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
+from facerec.flatness import Flatness, check_flat, landmarks_68
 from facerec.image import load_image
 from facerec.sources import FrameSource, open_source
 from facerec.sources.files import (  # noqa: F401 - re-exported: the door's historical names
@@ -175,24 +176,34 @@ class DoorReport:
                 "visits": self.visits}
 
 
-def visit_json(visit: Visit, decision: Decision, source: str) -> dict:
+def visit_json(visit: Visit, decision: Decision, source: str, flatness: Flatness | None = None) -> dict:
     """The JSON line of one visit: ``visit``, ``start``, ``end`` (UTC ISO 8601), ``identity`` (null: unknown),
-    ``admitted``, ``distance`` (median over the frames used), ``frames`` (used), ``flat`` (null: not checked
-    yet), ``closest``, ``seen`` (frames the face was in), ``gated`` and ``source``."""
+    ``admitted``, ``distance`` (median over the frames used), ``frames`` (used), ``flat`` (true: a flat face,
+    refused whatever its distance; false: a real head; null: cannot tell, or the check is off), ``closest``,
+    ``seen`` (frames the face was in), ``gated``, ``source``, and with the check on ``flatness`` (its
+    :meth:`Flatness.to_json`: statistic, motion, reason); ``refused`` says why a recognised face was refused."""
     distance = round(decision.distance, 6) if np.isfinite(decision.distance) else None
-    return {"visit": visit.visit, "start": iso_utc(visit.start), "end": iso_utc(visit.end),
-            "identity": decision.identity, "admitted": decision.identity is not None, "distance": distance,
-            "frames": decision.frames, "flat": None, "closest": decision.closest, "seen": visit.seen,
-            "gated": decision.gated, "source": source}
+    flat = None if flatness is None else flatness.flat
+    line = {"visit": visit.visit, "start": iso_utc(visit.start), "end": iso_utc(visit.end),
+            "identity": decision.identity, "admitted": decision.identity is not None and flat is not True,
+            "distance": distance, "frames": decision.frames, "flat": flat, "closest": decision.closest,
+            "seen": visit.seen, "gated": decision.gated, "source": source}
+    # --- flatness check (issue 24, item 3) ---
+    if flatness is not None:
+        line["flatness"] = flatness.to_json()
+        if decision.identity is not None and flat is True:
+            line["refused"] = f"flat face: {flatness.reason}"
+    return line
 
 
 class _Visits:
     """The door's visits: tracks sightings, decides each ended visit, logs it and hands it on."""
 
     def __init__(self, database, threshold: float, report: DoorReport, log: bool, keep_log_days: float | None,
-                 timeout: float, on_visit):
+                 timeout: float, on_visit, flat_check: bool = False):
         self.database, self.threshold, self.report = database, threshold, report
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
+        self.flat_check = flat_check
         self.tracker = Tracker(timeout)
         self.distances_to = distances_from(database.searcher("exact"), database.names_by_id())
 
@@ -205,7 +216,9 @@ class _Visits:
     def _end(self, visits: list[Visit]) -> None:
         for visit in visits:
             decision = decide(visit, self.distances_to, self.threshold)
-            line = visit_json(visit, decision, self.report.source)
+            flatness = check_flat([s.landmarks for s in visit.sightings if s.landmarks is not None]) \
+                if self.flat_check else None
+            line = visit_json(visit, decision, self.report.source, flatness)
             self.report.visits.append(line)
             if self.log and self.report.logged:
                 label = visit.sightings[0].label  # where the visit began: a file name, or a stream's frame
@@ -236,7 +249,7 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
              far: float | None = None, false_alarm: float | None = None, log: bool = True,
              keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, max_fps: float | None = None,
              poll: float | None = None, give_up: float = 30.0, duration: float | None = None,
-             visit_timeout: float | None = None, on_visit=None) -> DoorReport:
+             visit_timeout: float | None = None, on_visit=None, flat_check: bool = False) -> DoorReport:
     """Identify the faces of every frame, decide once per visit, log the visits, write annotated frames.
 
     Args:
@@ -261,6 +274,9 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
         max_fps, poll, give_up, duration: for live sources (see :func:`facerec.sources.open_source`).
         visit_timeout: seconds of stream time after a face leaves before its visit ends (default 2).
         on_visit: called with each visit's JSON object as soon as the visit ends.
+        flat_check: find each face's 68 landmarks and refuse a visit whose face moves as one plane (a photo or
+            a screen; :mod:`facerec.flatness`). Off by default: the 68-point model's training data restricts
+            commercial use (MODEL_CARD.md, "Licences"), and without the check a photo can open the door.
 
     Returns:
         A :class:`DoorReport`.
@@ -281,9 +297,10 @@ def run_door(source: str | os.PathLike, db: DatabaseInput, out: str | os.PathLik
             database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
             decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
                                           false_alarm)
-            visits = _Visits(database, decision.value, report, log, keep_log_days, visit_timeout, on_visit)
+            visits = _Visits(database, decision.value, report, log, keep_log_days, visit_timeout, on_visit,
+                             flat_check)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
-                       "far": far, "false_alarm": false_alarm, "detector": detector}
+                       "far": far, "false_alarm": false_alarm, "detector": detector, "flat_check": flat_check}
             try:  # the visits seen before an interruption are kept
                 _read_frames(frames, database, report, visits, writer, every, progress, options)
             finally:
@@ -303,7 +320,7 @@ def _read_frames(frames: FrameSource, database, report: DoorReport, visits: _Vis
 
     single_image = isinstance(frames, FileSource) and frames.stills and frames.path.is_file()
     total = count_frames(frames.path) if isinstance(frames, FileSource) else None
-    detector = options.pop("detector")
+    detector, flat_check = options.pop("detector"), options.pop("flat_check")
     results: list[FaceResult] = []
     for index, frame in enumerate(tqdm(frames, total=total, desc="door", unit="frame", disable=not progress)):
         if index % every == 0:
@@ -312,7 +329,8 @@ def _read_frames(frames: FrameSource, database, report: DoorReport, visits: _Vis
                 raise FaceNotFound(no_face_message(frames.path))
             results, encodings = identify_faces_encoded(frame.rgb, faces, database, label=frame.label, **options)
             visits.frame(frame.timestamp, [Sighting(frame.timestamp, r.box, e, sharpness(frame.rgb, r.box),
-                                                    frame.label) for r, e in zip(results, encodings)])
+                                                    frame.label, landmarks_68(frame.rgb, r.box) if flat_check else None)
+                                           for r, e in zip(results, encodings)])
             report.processed += 1
             report.faces.extend((index, result) for result in results)
         if writer is not None:

@@ -33,13 +33,15 @@ MAX_SIGHTINGS = 300  # sightings a visit keeps (a face standing at the door for 
 
 @dataclass(frozen=True)
 class Sighting:
-    """One face in one frame: its box ``(left, top, right, bottom)``, encoding and quality."""
+    """One face in one frame: its box ``(left, top, right, bottom)``, encoding and quality; ``landmarks``:
+    its ``(68, 2)`` landmarks when the flatness check is on (:mod:`facerec.flatness`), else None."""
 
     timestamp: float
     box: tuple[int, int, int, int]
     encoding: np.ndarray
     sharpness: float = math.inf
     label: str = ""
+    landmarks: np.ndarray | None = None
 
     @property
     def size(self) -> int:
