@@ -37,14 +37,14 @@ def moving(shape: np.ndarray, seed: int, frames: int = 20, turn: float = 15.0, n
 
 @pytest.mark.parametrize("seed", range(5))
 def test_a_head_that_turns_a_little_is_not_flat(seed):
-    verdict = check_flat(moving(HEAD, seed))
-    assert verdict.flat is False and verdict.statistic > 1.5, verdict
+    verdict = check_flat(moving(HEAD, seed, turn=20.0))
+    assert verdict.flat is False and verdict.statistic > 1.2, verdict
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_the_same_face_printed_flat_and_moved_is_flat(seed):
-    verdict = check_flat(moving(PHOTO, seed, turn=30.0))
-    assert verdict.flat is True and verdict.statistic < 1.15, verdict
+    verdict = check_flat(moving(PHOTO, seed, turn=35.0))
+    assert verdict.flat is True and verdict.statistic < 1.0, verdict
 
 
 def test_a_head_or_a_photo_that_stays_still_cannot_be_told():
@@ -59,18 +59,17 @@ def test_too_few_frames_cannot_be_told():
     assert check_flat([]).flat is None
 
 
-def test_landmarks_of_different_shapes_are_refused():
-    with pytest.raises(InvalidArgument, match="same n >= 5"):
+def test_landmarks_other_than_dlibs_68_are_refused():
+    with pytest.raises(InvalidArgument, match=r"\(68, 2\)"):
         check_flat([np.zeros((68, 2))] * 9 + [np.zeros((5, 2))])
 
 
 def test_five_points_cannot_tell_a_head_from_a_photo():
     """Why the check uses 68 points: dlib's 5 (four eye corners nearly on one line, and the nose base) leave a
     homography almost free, so heads and photos score alike (see MODEL_CARD.md, 'Is the face flat?')."""
-    heads = [check_flat([p[FIVE_OF_68] for p in moving(HEAD, s)]).statistic for s in range(10)]
-    photos = [check_flat([p[FIVE_OF_68] for p in moving(PHOTO, s, turn=30.0)]).statistic for s in range(10)]
-    heads, photos = [s for s in heads if s is not None], [s for s in photos if s is not None]
-    assert max(photos) > min(heads)  # the two overlap
+    five = [check_flat(moving(PHOTO, s, turn=35.0), use=FIVE_OF_68).flat for s in range(20)]
+    all_68 = [check_flat(moving(PHOTO, s, turn=35.0)).flat for s in range(20)]
+    assert five.count(False) >= 5 and all_68.count(False) == 0  # 5 points take many photos for heads
 
 
 def test_the_homography_fit_recovers_a_plane_motion_exactly():
