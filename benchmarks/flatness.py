@@ -12,8 +12,8 @@
   (up to 15 degrees) with 0.5, 1 and 2 px of noise (``--synthetic`` sequences each).
 
 Both rates count "cannot tell" (None) separately: the door admits such a visit (as it would without the check).
-Usage: ``python benchmarks/flatness.py [--lfw N] [--skip N] [--frames N] [--synthetic N] [--seed S] [--save-landmarks F]
-[--json]``
+Usage: ``python benchmarks/flatness.py [--lfw N] [--skip N] [--no-house] [--frames N] [--synthetic N] [--seed S]
+[--save-landmarks F] [--json]``
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from facerec.image import load_image  # noqa: E402
 from facerec.paths import assets_dir  # noqa: E402
 
 
-def photos(lfw: int, skip: int = 0) -> list[Path]:
-    """The Happy House photos and the first photo of ``lfw`` people of ``peopleDevTest.txt`` after its first
-    ``skip``."""
-    house = sorted(p for p in (assets_dir() / "happy-house" / "images").iterdir() if p.suffix in (".jpg", ".png"))
+def photos(lfw: int, skip: int = 0, house: bool = True) -> list[Path]:
+    """The Happy House photos (unless not ``house``) and the first photo of ``lfw`` people of
+    ``peopleDevTest.txt`` after its first ``skip``."""
+    folder = assets_dir() / "happy-house" / "images"
+    house = sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png")) if house else []
     lines = (assets_dir() / "lfw" / "peopleDevTest.txt").read_text().split("\n")[1:]
     people = [line.split("\t")[0] for line in lines if line.strip()][skip:skip + lfw]
     return house + [assets_dir() / "lfw" / name / f"{name}_0001.jpg" for name in people]
@@ -76,6 +77,8 @@ def main() -> int:
     parser.add_argument("--lfw", type=int, default=12, help="LFW dev people (one photo each; default 12)")
     parser.add_argument("--skip", type=int, default=0,
                         help="LFW dev people skipped first (the constants were chosen on the first 30; default 0)")
+    parser.add_argument("--house", action=argparse.BooleanOptionalAction, default=True,
+                        help="include the Happy House photos (default: yes; they were used to choose the constants)")
     parser.add_argument("--frames", type=int, default=20, help="frames per sequence (default 20)")
     parser.add_argument("--synthetic", type=int, default=100, help="synthetic heads per noise level (default 100)")
     parser.add_argument("--seed", type=int, default=0)
@@ -85,7 +88,7 @@ def main() -> int:
     args = parser.parse_args()
     rng, start = np.random.default_rng(args.seed), time.monotonic()
     attacks, heads, rows, saved = [], [], [], {}
-    for path in photos(args.lfw, args.skip):
+    for path in photos(args.lfw, args.skip, args.house):
         rgb = load_image(path)
         saved[f"attack/{path.name}"] = landmarks_of(planar_attack(rgb, rng, args.frames))
         attack = check_flat(list(saved[f"attack/{path.name}"]))
