@@ -9,11 +9,12 @@
   (no real face video was found on this machine or brought in; see MODEL_CARD.md): the same photos warped
   as a head turning and nodding (:func:`facerec.attacks.turning_head`, real detector and landmarks), and
   synthetic 68-point landmarks of the 3D mean head (:mod:`facerec.face_shape`) under random small rotations
-  (up to 15 degrees) with 0.5, 1 and 2 px of noise (``--synthetic`` sequences each).
+  (up to 15 degrees) with 0.5, 1 and 2 px of noise (``--synthetic`` sequences each); the same head printed flat
+  and turned by up to 30 degrees gives synthetic photos.
 
 Both rates count "cannot tell" (None) separately: the door admits such a visit (as it would without the check).
 Usage: ``python benchmarks/flatness.py [--lfw N] [--skip N] [--no-house] [--frames N] [--synthetic N] [--seed S]
-[--save-landmarks F] [--json]``
+[--save-landmarks F | --from-landmarks F] [--json]``
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ def landmarks_of(frames: list[np.ndarray]) -> np.ndarray:
     return np.array(landmarks, np.float32).reshape(-1, 68, 2)
 
 
-def synthetic(rng: np.random.Generator, frames: int, noise: float) -> list[np.ndarray]:
-    head, out = mean_face_3d(), []
-    yaw, pitch = rng.uniform(-15, 15, 2)
+def synthetic(rng: np.random.Generator, shape: np.ndarray, frames: int, noise: float, turn: float) -> list:
+    """``frames`` landmark sets of ``shape`` turning by up to ``turn`` degrees, with ``noise`` px of noise."""
+    out = []
+    yaw, pitch = rng.uniform(-turn, turn, 2)
     for t in np.linspace(0, 1, frames):
-        points = project(head, rotation(yaw * np.sin(2 * np.pi * t), pitch * np.sin(np.pi * t), rng.uniform(-2, 2)),
+        points = project(shape, rotation(yaw * np.sin(2 * np.pi * t), pitch * np.sin(np.pi * t), rng.uniform(-2, 2)),
                          750 - 50 * t, shift=(30 * t, 10 * t))
         out.append(points + rng.normal(0, noise, points.shape))
     return out
@@ -70,6 +72,38 @@ def rates(flats: list) -> dict:
     count = len(flats)
     return {"sequences": count, "flat": sum(f is True for f in flats), "real_head": sum(f is False for f in flats),
             "cannot_tell": sum(f is None for f in flats)}
+
+
+def sequences(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``{"attack/<photo>" | "head/<photo>": (frames, 68, 2) landmarks}``: made and detected here, or read from
+    ``--from-landmarks``."""
+    if args.from_landmarks:
+        with np.load(args.from_landmarks) as saved:
+            return {key: saved[key] for key in saved.files}
+    saved = {}
+    for path in photos(args.lfw, args.skip, args.house):
+        rgb = load_image(path)
+        saved[f"attack/{path.name}"] = landmarks_of(planar_attack(rgb, rng, args.frames))
+        base, _ = place(rgb)
+        found = detect_faces(base, detector="hog")
+        if found:
+            saved[f"head/{path.name}"] = landmarks_of(turning_head(base, landmarks_68(base, found[0].box), rng,
+                                                                   args.frames))
+    if args.save_landmarks:
+        np.savez_compressed(args.save_landmarks, **saved)
+    return saved
+
+
+def synthetic_rates(rng: np.random.Generator, count: int, frames: int) -> dict:
+    """Verdicts on ``count`` synthetic heads and printed faces (the head with z = 0) per noise level."""
+    head = mean_face_3d()
+    out = {}
+    for noise in (0.5, 1.0, 2.0):
+        out[f"heads_noise_{noise}px"] = rates([check_flat(synthetic(rng, head, frames, noise, 15)).flat
+                                              for _ in range(count)])
+        out[f"photos_noise_{noise}px"] = rates([check_flat(synthetic(rng, head * [1, 1, 0], frames, noise, 30)).flat
+                                               for _ in range(count)])
+    return out
 
 
 def main() -> int:
@@ -85,36 +119,21 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--save-landmarks", default=None, metavar="NPZ",
                         help="also save every sequence's landmarks to this .npz (to study the statistic)")
+    parser.add_argument("--from-landmarks", default=None, metavar="NPZ",
+                        help="judge the landmarks a --save-landmarks run saved (no detection: seconds)")
     args = parser.parse_args()
     rng, start = np.random.default_rng(args.seed), time.monotonic()
-    attacks, heads, rows, saved = [], [], [], {}
-    for path in photos(args.lfw, args.skip, args.house):
-        rgb = load_image(path)
-        saved[f"attack/{path.name}"] = landmarks_of(planar_attack(rgb, rng, args.frames))
-        attack = check_flat(list(saved[f"attack/{path.name}"]))
-        base, _ = place(rgb)
-        found = detect_faces(base, detector="hog")
-        head = None
-        if found:
-            saved[f"head/{path.name}"] = landmarks_of(turning_head(base, landmarks_68(base, found[0].box), rng,
-                                                                   args.frames))
-            head = check_flat(list(saved[f"head/{path.name}"]))
-        attacks.append(attack.flat)
-        if head is not None:
-            heads.append(head.flat)
-        rows.append({"photo": path.name, "attack": attack.to_json(), "head": head and head.to_json()})
-    if args.save_landmarks:
-        np.savez_compressed(args.save_landmarks, **saved)
-    synthetic_heads = {str(noise): rates([check_flat(synthetic(rng, args.frames, noise)).flat
-                                          for _ in range(args.synthetic)]) for noise in (0.5, 1.0, 2.0)}
-    attack_rates, head_rates = rates(attacks), rates(heads)
+    verdicts = {key: check_flat(list(points)) for key, points in sequences(args, rng).items()}
+    attacks = rates([v.flat for k, v in verdicts.items() if k.startswith("attack/")])
+    heads = rates([v.flat for k, v in verdicts.items() if k.startswith("head/")])
+    synthetic = synthetic_rates(rng, args.synthetic, args.frames)
     result = {
         "command": "python benchmarks/flatness.py " + " ".join(sys.argv[1:]),
-        "attacks": attack_rates, "APCER": (attack_rates["sequences"] - attack_rates["flat"]) / max(1, len(attacks)),
-        "warped_heads": head_rates, "BPCER_warped_heads": head_rates["flat"] / max(1, len(heads)),
-        "synthetic_heads": synthetic_heads,
-        "BPCER_synthetic": {k: v["flat"] / max(1, v["sequences"]) for k, v in synthetic_heads.items()},
-        "seconds": round(time.monotonic() - start, 1), "sequences": rows}
+        "attacks": attacks, "APCER": (attacks["sequences"] - attacks["flat"]) / max(1, attacks["sequences"]),
+        "warped_heads": heads, "BPCER_warped_heads": heads["flat"] / max(1, heads["sequences"]),
+        "synthetic": synthetic,
+        "seconds": round(time.monotonic() - start, 1),
+        "sequences": {key: v.to_json() for key, v in verdicts.items()}}
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -96,7 +96,7 @@ def fit_homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     for (x, y), (u, v) in zip(a, b):
         rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
         rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
-    _, _, vt = np.linalg.svd(np.asarray(rows))
+    _, _, vt = np.linalg.svd(np.asarray(rows), full_matrices=False)
     matrix = np.linalg.inv(t_target) @ vt[-1].reshape(3, 3) @ t_source
     return matrix / matrix[2, 2] if abs(matrix[2, 2]) > 1e-12 else matrix
 
