@@ -149,3 +149,13 @@ def test_a_head_turning_made_from_a_happy_house_photo_is_not_refused(younes_db, 
     report = run_door(write_video(tmp_path / "head.avi", frames), younes_db, detector="hog", progress=False,
                       log=False, flat_check=True)
     assert [(v["identity"], v["flat"], v["admitted"]) for v in report.visits] == [("younes", False, True)]
+
+
+def test_the_human_line_of_a_refused_flat_visit_says_why():
+    from facerec.cli import _visit_line
+
+    line = {"visit": 3, "identity": "younes", "admitted": False, "distance": 0.3, "frames": 5, "flat": True,
+            "start": "2026-12-04T21:30:00.125+00:00", "end": "2026-12-04T21:30:04.000+00:00",
+            "refused": "flat face: flat: a plane explains the face's motion as well as a head"}
+    assert _visit_line(line).endswith("UTC; flat face: flat: a plane explains the face's motion as well as a head")
+    assert "refused, 0.300" in _visit_line(line)
