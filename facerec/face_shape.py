@@ -1,4 +1,4 @@
-"""An approximate mean adult head: dlib's 68 landmarks in 3D (mm), for the flatness check's tests and benchmark.
+"""An approximate mean adult head: dlib's 68 landmarks in 3D (mm), for the flatness check, its tests and benchmark.
 
 The points follow the 68-point iBUG 300-W order that dlib's landmark models use (0-16 jaw line from the
 image's left, 17-26 brows, 27-30 nose bridge, 31-35 nostrils, 36-47 eyes, 48-67 lips). They are not a scan:
