@@ -368,6 +368,7 @@ def _run_door(args: argparse.Namespace, live: bool, on_visit):
                           keep_log_days=args.keep_log_days or None, max_fps=args.max_fps, poll=args.poll,
                           give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
                           on_visit=on_visit, detect_scale=args.detect_scale, encode_every=args.encode_every,
+                          flat_check=args.flat_check,
                           **_decision(args))
     return report
 
@@ -395,8 +396,9 @@ def _visit_line(visit: dict) -> str:
     """``visit 3: younes admitted, 0.312 over 5 frame(s), 21:30:00.125 to 21:30:04.000``."""
     who = printable_name(visit["identity"] or "unknown")
     distance = "no distance" if visit["distance"] is None else f"{visit['distance']:.3f}"
+    flat = f"; {visit['refused']}" if visit.get("refused") else ""
     return (f"visit {visit['visit']}: {who} {'admitted' if visit['admitted'] else 'refused'}, {distance} over "
-            f"{visit['frames']} frame(s), {visit['start'][11:23]} to {visit['end'][11:23]} UTC")
+            f"{visit['frames']} frame(s), {visit['start'][11:23]} to {visit['end'][11:23]} UTC{flat}")
 
 
 def _print_visit(as_json: bool):
@@ -818,6 +820,10 @@ def build_parser() -> argparse.ArgumentParser:
     _detect_scale_option(sub)
     sub.add_argument("--door-name", default="door", metavar="NAME",
                      help="this door's name in MQTT topics and Home Assistant (default door)")
+    sub.add_argument("--flat-check", action=argparse.BooleanOptionalAction, default=False,
+                     help="refuse a visit whose face moves as one plane (a photo or a screen held up), from dlib's "
+                          "68 landmarks, whose training data restricts commercial use (default: off, and then a "
+                          "photo can open the door; see MODEL_CARD.md, 'Is the face flat?')")
     sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
     sub.add_argument("--fps", type=_number(0.01, 1000), default=None,
                      help="output frame rate (default: the source's, 2 for folders)")
