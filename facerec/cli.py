@@ -496,7 +496,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                               "or listen on 127.0.0.1")
     hosts = allowed_host_names(args.host, args.allowed_host)
     camera_options = {"max_fps": args.max_fps, "detector": args.detector, "detect_scale": args.detect_scale,
-                      "encode_every": args.encode_every}
+                      "encode_every": args.encode_every, "flat_check": args.flat_check}
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
                      allowed_hosts=hosts, keep_log_days=args.keep_log_days or None, camera=args.camera,
                      camera_options=camera_options)
@@ -746,6 +746,14 @@ def _detect_scale_option(parser: argparse.ArgumentParser) -> None:
                              "frame; in between it keeps its identity (default: 2 for a live source, 1 for files)")
 
 
+def _flat_check_option(sub: argparse.ArgumentParser) -> None:
+    """``--flat-check / --no-flat-check`` of the door (``door``, ``serve --camera``)."""
+    sub.add_argument("--flat-check", action=argparse.BooleanOptionalAction, default=False,
+                     help="refuse a visit whose face moves as one plane (a photo or a screen held up), from dlib's "
+                          "68 landmarks, whose training data restricts commercial use (default: off, and then a "
+                          "photo can open the door; see MODEL_CARD.md, 'Is the face flat?')")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``facerec`` argument parser."""
     parser = argparse.ArgumentParser(prog="facerec", description="Face verification and recognition "
@@ -820,10 +828,7 @@ def build_parser() -> argparse.ArgumentParser:
     _detect_scale_option(sub)
     sub.add_argument("--door-name", default="door", metavar="NAME",
                      help="this door's name in MQTT topics and Home Assistant (default door)")
-    sub.add_argument("--flat-check", action=argparse.BooleanOptionalAction, default=False,
-                     help="refuse a visit whose face moves as one plane (a photo or a screen held up), from dlib's "
-                          "68 landmarks, whose training data restricts commercial use (default: off, and then a "
-                          "photo can open the door; see MODEL_CARD.md, 'Is the face flat?')")
+    _flat_check_option(sub)
     sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
     sub.add_argument("--fps", type=_number(0.01, 1000), default=None,
                      help="output frame rate (default: the source's, 2 for folders)")
@@ -861,6 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "Recent visits; it stops with the server")
     sub.add_argument("--max-fps", type=_number(0.01, 1000), default=None,
                      help="with --camera: search at most this many frames a second (the others are dropped)")
+    _flat_check_option(sub)
     _detector_option(sub)
     _detect_scale_option(sub)
     sub.set_defaults(detector=None)  # the door's default: hog for a live source, auto for files (run_door)
