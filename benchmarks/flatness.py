@@ -6,15 +6,20 @@
   :func:`facerec.attacks.planar_attack` (random tilt up to 25 degrees, shift, blur, JPEG, moiré and glare),
   with the real detector (HOG) and dlib's 68 landmarks on every frame.
 * BPCER (bona fide presentations classified as attacks: ``flat`` is True) on moving heads, of two kinds
-  (no real face video was found on this machine or brought in; see MODEL_CARD.md): the same photos warped
+  (and on real face video with --video, below): the same photos warped
   as a head turning and nodding (:func:`facerec.attacks.turning_head`, real detector and landmarks), and
   synthetic 68-point landmarks of the 3D mean head (:mod:`facerec.face_shape`) under random small rotations
   (up to 15 degrees) with 0.5, 1 and 2 px of noise (``--synthetic`` sequences each); the same head printed flat
   and turned by up to 30 degrees gives synthetic photos.
 
+* BPCER on real face video (``--video CLIP``, repeatable; clips are never committed: MODEL_CARD.md says where
+  each measured clip is from and its licence): the clip read at about 10 frames/s (the door's live rate), cut
+  into windows of ``--frames`` frames; in each window every face the HOG detector finds is chained from frame to
+  frame by box overlap, and each face present in at least 80 % of the window's frames is one bona fide sequence.
+
 Both rates count "cannot tell" (None) separately: the door admits such a visit (as it would without the check).
 Usage: ``python benchmarks/flatness.py [--lfw N] [--skip N] [--no-house] [--frames N] [--synthetic N] [--seed S]
-[--save-landmarks F | --from-landmarks F] [--json]``
+[--video CLIP ...] [--save-landmarks F | --from-landmarks F] [--json]``
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from facerec.face_shape import mean_face_3d, project, rotation  # noqa: E402
 from facerec.flatness import check_flat, landmarks_68  # noqa: E402
 from facerec.image import load_image  # noqa: E402
 from facerec.paths import assets_dir  # noqa: E402
+from facerec.visits import iou  # noqa: E402
 
 
 def photos(lfw: int, skip: int = 0, house: bool = True) -> list[Path]:
@@ -103,6 +109,54 @@ def sequences(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, n
     return saved
 
 
+def video_windows(path: str, frames: int, rate: float = 10.0) -> list[list[np.ndarray]]:
+    """The clip at ``path`` read at about ``rate`` frames/s (RGB), cut into windows of ``frames`` frames."""
+    import cv2
+
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise SystemExit(f"cannot read the video {path}")
+    step = max(1, round((capture.get(cv2.CAP_PROP_FPS) or rate) / rate))
+    kept, index = [], 0
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        if index % step == 0:
+            kept.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        index += 1
+    capture.release()
+    return [kept[i:i + frames] for i in range(0, len(kept) - frames + 1, frames)]
+
+
+def video_faces(window: list[np.ndarray], min_share: float = 0.8) -> list[np.ndarray]:
+    """Each face chained through the window by box overlap (IoU over 0.3 with its box in the previous frame it
+    was in), present in at least ``min_share`` of the frames: ``(frames, 68, 2)`` landmarks each."""
+    chains: list[dict] = []
+    for rgb in window:
+        for face in detect_faces(rgb, detector="hog"):
+            chain = max(chains, key=lambda c: iou(c["box"], face.box), default=None)
+            if chain is None or iou(chain["box"], face.box) <= 0.3:
+                chain = {"points": []}
+                chains.append(chain)
+            chain["box"] = face.box
+            chain["points"].append(landmarks_68(rgb, face.box))
+    return [np.array(c["points"], np.float32) for c in chains if len(c["points"]) >= min_share * len(window)]
+
+
+def video_rates(paths: list[str], frames: int) -> dict:
+    """Verdicts on the real faces of the clips (bona fide presentations): per clip and in all."""
+    out, everything = {}, []
+    for path in paths:
+        flats = [check_flat(list(points)).flat for window in video_windows(path, frames)
+                 for points in video_faces(window)]
+        out[Path(path).name] = rates(flats)
+        everything += flats
+    out["all"] = rates(everything)
+    out["BPCER"] = out["all"]["flat"] / max(1, out["all"]["sequences"])
+    return out
+
+
 def synthetic_rates(rng: np.random.Generator, count: int, frames: int) -> dict:
     """Verdicts on ``count`` synthetic heads and printed faces (the head with z = 0) per noise level."""
     head = mean_face_3d()
@@ -126,6 +180,8 @@ def main() -> int:
     parser.add_argument("--synthetic", type=int, default=100, help="synthetic heads per noise level (default 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--video", action="append", default=[], metavar="CLIP",
+                        help="a real face video for BPCER (repeatable; see the docstring)")
     parser.add_argument("--save-landmarks", default=None, metavar="NPZ",
                         help="also save every sequence's landmarks to this .npz (to study the statistic)")
     parser.add_argument("--from-landmarks", default=None, metavar="NPZ",
@@ -142,6 +198,7 @@ def main() -> int:
         "attacks": attacks, "APCER": (attacks["sequences"] - attacks["flat"]) / max(1, attacks["sequences"]),
         "warped_heads": heads, "BPCER_warped_heads": heads["flat"] / max(1, heads["sequences"]),
         "synthetic": synthetic,
+        "real_video": video_rates(args.video, args.frames) if args.video else None,
         "seconds": round(time.monotonic() - start, 1),
         "cost": {"detect_ms_per_frame": round(1000 * TIMES["detect_s"] / max(1, TIMES["frames"]), 2),
                  "landmarks_68_ms_per_face": round(1000 * TIMES["landmarks_68_s"] / max(1, TIMES["faces"]), 2),
