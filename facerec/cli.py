@@ -659,8 +659,9 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--db", default=default(None),
                         help=f"face database: a file, or a postgresql://[user@]host[:port]/dbname URL (password from "
                              f"~/.pgpass or PGPASSWORD) (default: $FACEREC_DB or ./{DEFAULT_DB})")
-    parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4"],
-                        help="encoder of a new database (default dlib); an existing database always uses its own, "
+    parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4", "dlib+facenet"],
+                        help="encoder of a new database (default dlib; dlib+facenet: both on each face, 640-d, "
+                             "fairer across groups, slower); an existing database always uses its own, "
                              "and another one is refused")
     parser.add_argument("--weights", default=default(None),
                         help="nn4's weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
