@@ -109,7 +109,8 @@ class VerifyResult:
         image: the image's path as given (``"array"`` for arrays).
         name: the claimed identity.
         match: ``distance <= threshold`` (method ``l2``), or ``probability >= threshold`` (a head).
-        distance: L2 distance from the photo's largest face to the closest of ``name``'s photos.
+        distance: the encoder's distance (L2; dlib+facenet: summed over its blocks) from the photo's largest
+            face to the closest of ``name``'s photos.
         threshold: the threshold applied: an L2 distance (``l2``) or a probability (a head).
         box: ``(left, top, right, bottom)`` pixels of the face used.
         probability: a siamese head's p(same person), the highest over ``name``'s photos; ``None`` for ``l2``.
