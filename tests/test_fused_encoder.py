@@ -55,3 +55,13 @@ def test_the_command_line_enrolls_identifies_and_verifies_with_it(tmp_path, caps
         assert opened.model_fingerprint == encoder.fingerprint
     assert main(["--db", db, "--encoder", "dlib", "enroll", "andrew", str(photo("andrew"))]) == 2
     assert "holds dlib+facenet encodings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["calibrate", "--encoder", FUSED], ["--encoder", FUSED, "calibrate"]])
+def test_facerec_calibrate_runs_the_view1_calibration_of_the_named_encoder(monkeypatch, argv):
+    from facerec.training import calibrate
+
+    seen = []
+    monkeypatch.setattr(calibrate, "main", lambda rest: seen.append(rest))
+    assert main(argv) == 0
+    assert seen == [["--encoder", FUSED]]
