@@ -7,12 +7,13 @@ doing its own alignment from the detected faces (nn4: OpenFace's 96x96 warp;
 dlib: its 150x150 chip). A database records the encoder it was made with
 (:class:`facerec.database.FaceDatabase`), and every later call on it uses that one.
 
-=========  ==========================================  ===========================  ====================
-name       model                                       LFW 10-fold (MODEL_CARD.md)  faces/s, batches
-=========  ==========================================  ===========================  ====================
-``dlib``   dlib ResNet-29, 150x150 chips (default)     98.95 %                      8.1 (BENCHMARKS.md)
-``nn4``    nn4.small2, 96x96, face + mirror averaged   94.33 %                      221 (OpenVINO)
-=========  ==========================================  ===========================  ====================
+================  =======================================  ============  ====================================
+name              model                                    LFW 10-fold   speed (BENCHMARKS.md, MODEL_CARD.md)
+================  =======================================  ============  ====================================
+``dlib``          dlib ResNet-29, 150x150 chips (default)  98.95 %       8.1 faces/s in batches
+``nn4``           nn4.small2, 96x96, face + mirror         94.33 %       221 faces/s in batches
+``dlib+facenet``  dlib and FaceNet per face, 640-d         not measured  1.10x dlib's door time a photo
+================  =======================================  ============  ====================================
 
 ``dlib`` is the default for new databases: on LFW 1:K it names the right person
 for 98.6 % of the queries against nn4's 69.1 %, and only it keeps strangers out
