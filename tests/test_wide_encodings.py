@@ -105,6 +105,7 @@ def test_a_narrow_database_refuses_wide_encodings(location):
         with pytest.raises(EncodingSizeMismatch, match="128-d"):
             db.add_faces("kian", wide_records(rng, 1), FINGERPRINT, "dlib")
         assert db.count_faces() == 1 and db.encoding_size == 128
+        assert db._meta("encoding_size") is None and db._meta("encoding_blocks") is None  # 128-d: no new rows
 
 
 def test_an_empty_narrow_database_cannot_be_rebound_to_a_wide_encoder(tmp_path):
