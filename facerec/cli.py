@@ -654,6 +654,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``facerec calibrate [--encoder NAME] ...``: :mod:`facerec.training.calibrate` (LFW View 1 only)."""
+    from facerec.training import calibrate
+
+    rest = list(args.rest)
+    if args.encoder and "--encoder" not in rest:  # `facerec --encoder X calibrate` as well as `calibrate --encoder X`
+        rest = ["--encoder", args.encoder, *rest]
+    calibrate.main(rest)
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------
 
 
@@ -700,8 +711,9 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--db", default=default(None),
                         help=f"face database: a file, or a postgresql://[user@]host[:port]/dbname URL (password from "
                              f"~/.pgpass or PGPASSWORD) (default: $FACEREC_DB or ./{DEFAULT_DB})")
-    parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4"],
-                        help="encoder of a new database (default dlib); an existing database always uses its own, "
+    parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4", "dlib+facenet"],
+                        help="encoder of a new database (default dlib; dlib+facenet: both on each face, 640-d, "
+                             "fairer across groups, slower); an existing database always uses its own, "
                              "and another one is refused")
     parser.add_argument("--weights", default=default(None),
                         help="nn4's weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
@@ -934,7 +946,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--epochs", type=_integer(1, 100_000), default=20, help="passes over the pairs (default 20)")
 
     for name, handler, help_text in (("train", cmd_train, "train nn4.small2 (see `facerec train --help`)"),
-                                     ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)")):
+                                     ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)"),
+                                     ("calibrate", cmd_calibrate, "an encoder's operating points on LFW View 1, "
+                                      "written into its model card (see `facerec calibrate --help`)")):
         sub = commands.add_parser(name, help=help_text, add_help=False, prefix_chars="\0")
         sub.add_argument("rest", nargs=argparse.REMAINDER)
         sub.set_defaults(handler=handler)

@@ -273,7 +273,7 @@ class _Visits:
         from facerec.stores.sqlite_visits import VisitRecord
 
         best = visit.best(1)[0]
-        blob = np.asarray(best.encoding, "<f4").reshape(-1).tobytes()  # 128 little-endian float32, as faces are
+        blob = np.asarray(best.encoding, "<f4").reshape(-1).tobytes()  # little-endian float32, as faces are
         record = VisitRecord(line, best.crop, blob, self.fingerprint)
         try:
             if not getattr(self.database, "stores_visits", False):  # an engine without visits: the log row only
