@@ -1,0 +1,84 @@
+"""The photo library: index (incremental, resume, duplicates), grouping scores, naming, "not X", find."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facerec.database import FaceDatabase
+from facerec.library import index as library_index
+from facerec.library.grouping import bcubed, cluster, pairwise
+from facerec.stores import sqlite_library as store
+
+PEOPLE = {"Aaron_Peirsol": 3, "Amelie_Mauresmo": 3}
+
+
+@pytest.fixture()
+def photos(assets: Path, tmp_path: Path) -> Path:
+    """A folder of 6 LFW photos of 2 people (one a subfolder each) and a copy of one of them."""
+    folder = tmp_path / "photos"
+    for person, count in PEOPLE.items():
+        (folder / person).mkdir(parents=True)
+        for i in range(1, count + 1):
+            shutil.copy(assets / "lfw" / person / f"{person}_{i:04d}.jpg", folder / person)
+    shutil.copy(folder / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg", folder / "copy.jpg")
+    return folder
+
+
+def _index(db: FaceDatabase, folder: Path, **options) -> library_index.IndexReport:
+    return library_index.index(db, [folder], workers=1, detector="hog", **options)
+
+
+def test_index_is_incremental_and_encodes_duplicates_once(photos: Path, tmp_path: Path) -> None:
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:
+        first = _index(db, photos)
+        assert (first.photos, first.encoded, first.duplicates, first.failed) == (7, 6, 1, [])
+        assert first.faces >= 6
+        assert store.counts(db)["photos"] == 7 and store.counts(db)["contents"] == 6
+        again = _index(db, photos)
+        assert (again.encoded, again.unchanged, again.removed) == (0, 7, 0)
+        (photos / "copy.jpg").unlink()
+        shutil.copy(photos / "Amelie_Mauresmo" / "Amelie_Mauresmo_0003.jpg", photos / "Aaron_Peirsol" / "x.jpg")
+        (photos / "Amelie_Mauresmo" / "Amelie_Mauresmo_0003.jpg").unlink()
+        moved = _index(db, photos)
+        assert (moved.encoded, moved.removed, moved.duplicates) == (0, 2, 1)  # a moved file is not encoded again
+        assert store.counts(db)["contents"] == 6
+        (photos / "Amelie_Mauresmo" / "Amelie_Mauresmo_0002.jpg").unlink()
+        gone = _index(db, photos)
+        assert gone.removed == 1 and store.counts(db)["contents"] == 5  # its faces are forgotten too
+        assert db.encoder_name == "dlib"
+
+
+def test_an_interrupted_index_resumes_where_it_stopped(photos: Path, tmp_path: Path, monkeypatch) -> None:
+    real, calls = library_index.encode_content, []
+
+    def flaky(job):
+        calls.append(job[0])
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(job)
+
+    monkeypatch.setattr(library_index, "encode_content", flaky)
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:
+        with pytest.raises(KeyboardInterrupt):
+            _index(db, photos, batch=2)
+        assert store.counts(db)["contents"] == 2  # the first batch of two was committed
+        monkeypatch.setattr(library_index, "encode_content", real)
+        resumed = _index(db, photos)
+        assert resumed.encoded == 4 and store.counts(db)["contents"] == 6
+
+
+def test_grouping_scores() -> None:
+    assert bcubed([0, 0, 1, 1], [5, 5, 7, 7]) == (1.0, 1.0, 1.0)
+    precision, recall, f = pairwise([0, 0, 1, 1], [0, 0, 0, 0])
+    assert (precision, recall) == (pytest.approx(1 / 3), 1.0)
+    assert bcubed([0, 0, 1, 1], [0, 1, 2, 3])[:2] == (1.0, 0.5)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 128)).astype(np.float32)
+    points = np.repeat(centres, 4, axis=0) + rng.normal(scale=0.01, size=(12, 128)).astype(np.float32)
+    for method in ("chinese-whispers", "dbscan", "agglomerative", "hdbscan"):
+        labels = cluster(points, method, threshold=0.5, min_faces=2)
+        assert bcubed(np.repeat(np.arange(3), 4), labels)[2] == pytest.approx(1.0), method
