@@ -13,7 +13,7 @@ from facerec.library import index as library_index
 from facerec.library.grouping import bcubed, cluster, pairwise
 from facerec.stores import sqlite_library as store
 
-PEOPLE = {"Aaron_Peirsol": 3, "Amelie_Mauresmo": 3}
+PEOPLE = {"Aaron_Peirsol": 3, "Abdullah_Gul": 3}
 
 
 @pytest.fixture()
@@ -41,12 +41,12 @@ def test_index_is_incremental_and_encodes_duplicates_once(photos: Path, tmp_path
         again = _index(db, photos)
         assert (again.encoded, again.unchanged, again.removed) == (0, 7, 0)
         (photos / "copy.jpg").unlink()
-        shutil.copy(photos / "Amelie_Mauresmo" / "Amelie_Mauresmo_0003.jpg", photos / "Aaron_Peirsol" / "x.jpg")
-        (photos / "Amelie_Mauresmo" / "Amelie_Mauresmo_0003.jpg").unlink()
+        shutil.copy(photos / "Abdullah_Gul" / "Abdullah_Gul_0003.jpg", photos / "Aaron_Peirsol" / "x.jpg")
+        (photos / "Abdullah_Gul" / "Abdullah_Gul_0003.jpg").unlink()
         moved = _index(db, photos)
         assert (moved.encoded, moved.removed, moved.duplicates) == (0, 2, 1)  # a moved file is not encoded again
         assert store.counts(db)["contents"] == 6
-        (photos / "Amelie_Mauresmo" / "Amelie_Mauresmo_0002.jpg").unlink()
+        (photos / "Abdullah_Gul" / "Abdullah_Gul_0002.jpg").unlink()
         gone = _index(db, photos)
         assert gone.removed == 1 and store.counts(db)["contents"] == 5  # its faces are forgotten too
         assert db.encoder_name == "dlib"
@@ -82,3 +82,39 @@ def test_grouping_scores() -> None:
     for method in ("chinese-whispers", "dbscan", "agglomerative", "hdbscan"):
         labels = cluster(points, method, threshold=0.5, min_faces=2)
         assert bcubed(np.repeat(np.arange(3), 4), labels)[2] == pytest.approx(1.0), method
+
+
+def _group_of(groups: list[dict], photo_part: str) -> dict:
+    return next(g for g in groups if any(photo_part in f["photo"] for f in g["faces"]))
+
+
+def test_cluster_name_maybe_not_and_find(photos: Path, tmp_path: Path) -> None:
+    from facerec.api import identify
+    from facerec.library import people
+
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:
+        _index(db, photos)
+        assert people.group_faces(db)["grouped"] >= 6
+        groups = people.groups(db)
+        assert [len(g["faces"]) for g in groups] == sorted((len(g["faces"]) for g in groups), reverse=True)
+        aaron = _group_of(groups, "Aaron_Peirsol_0001")
+        assert all("Aaron" in f["photo"] or "copy" in f["photo"] for f in aaron["faces"])
+        face = {Path(f["photo"]).name[-8:-4]: f["face"] for f in aaron["faces"]}
+        assert sorted(face) == ["0001", "0002", "0003"]  # the copy's face is the original's: one face
+        people.move(db, face["0002"], 999)
+        people.move(db, face["0003"], 999)
+        result = people.name_group(db, aaron["group"], "Aaron")
+        assert result == {"name": "Aaron", "faces": 1, "left_out": 0}
+        assert db.count_faces() == 1 and db.thumbnail("Aaron")
+        maybe = _group_of(people.groups(db), "Aaron_Peirsol")
+        assert maybe["group"] == 999 and maybe["maybe"] == "Aaron"
+        people.not_person(db, face["0003"], "Aaron")
+        assert people.name_group(db, 999, "Aaron")["left_out"] == 1  # the face ruled "not Aaron" stays out
+        assert db.count_faces() == 2
+        found = {Path(hit["photo"]).name for hit in people.find(db, "Aaron")}
+        assert found == {"Aaron_Peirsol_0001.jpg", "copy.jpg", "Aaron_Peirsol_0002.jpg"}
+        door = identify(photos / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg", db)
+        assert door[0].identity == "Aaron"  # named faces are enrolled faces
+        people.not_person(db, face["0001"], "Aaron")  # a named face unnamed: its enrolled encoding goes too
+        assert db.count_faces() == 1
+        assert [w["name"] for w in people.who(db, str(photos / "copy.jpg"))] == [None]

@@ -243,8 +243,9 @@ def next_group(db) -> int:
     return int(db._query("SELECT coalesce(max(group_id), 0) + 1 FROM library_faces")[0][0])
 
 
-def mark_named(connection: sqlite3.Connection, face_ids: Sequence[int], person: int) -> None:
-    """Inside a write transaction: these faces are ``person``'s now (and in no group)."""
+def mark_named(connection: sqlite3.Connection, face_ids: Sequence[int], name: str) -> None:
+    """Inside the write transaction that enrolled them: these faces are ``name``'s now (and in no group)."""
+    person = connection.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0]
     connection.executemany("UPDATE library_faces SET person_id = ?, group_id = NULL WHERE id = ?",
                            [(int(person), int(f)) for f in face_ids])
 
@@ -273,3 +274,27 @@ def not_rules(db) -> set[tuple[int, int]]:
 def face_exists(db, face_id: int) -> bool:
     """Whether a library face has this id."""
     return exists(db) and bool(db._query("SELECT 1 FROM library_faces WHERE id = ?", (int(face_id),)))
+
+
+def face_details(db, face_ids: Sequence[int]) -> list[tuple[int, str, str, tuple[int, int, int, int], np.ndarray]]:
+    """``(face id, content sha256, one photo path, box, encoding)`` of each face, by face id."""
+    if not face_ids or not exists(db):
+        return []
+    rows = db._query(
+        "SELECT f.id, f.sha256, (SELECT min(p.path) FROM library_photos p WHERE p.sha256 = f.sha256), f.box_left, "
+        f"f.box_top, f.box_right, f.box_bottom, f.encoding FROM library_faces f WHERE f.id IN "
+        f"({','.join('?' * len(face_ids))}) ORDER BY f.id", tuple(int(i) for i in face_ids))
+    return [(r[0], r[1], r[2], tuple(r[3:7]), np.frombuffer(r[7], _DTYPE).astype(np.float32)) for r in rows]
+
+
+def photos_of_faces(db, face_ids: Sequence[int]) -> dict[int, list[str]]:
+    """``{face id: every indexed path holding its photo}``."""
+    if not face_ids or not exists(db):
+        return {}
+    rows = db._query(f"SELECT f.id, p.path FROM library_faces f JOIN library_photos p ON p.sha256 = f.sha256 "
+                     f"WHERE f.id IN ({','.join('?' * len(face_ids))}) ORDER BY p.path",
+                     tuple(int(i) for i in face_ids))
+    found: dict[int, list[str]] = {}
+    for face, path in rows:
+        found.setdefault(face, []).append(path)
+    return found
