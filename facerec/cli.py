@@ -229,6 +229,10 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
 
 def cmd_people(args: argparse.Namespace) -> int:
+    if getattr(args, "groups", False):
+        from facerec.library.commands import show_groups
+
+        return show_groups(args)
     with _open_db(args) as db:
         people = db.people()
     payload = [{"name": p.name, "photos": p.photos, "created": p.created} for p in people]
@@ -806,7 +810,8 @@ def build_parser() -> argparse.ArgumentParser:
     _threshold_option(sub)
     _detector_option(sub)
 
-    command("people", cmd_people, "list the enrolled people")
+    sub = command("people", cmd_people, "list the enrolled people")
+    sub.add_argument("--groups", action="store_true", help="list the photo library's unnamed groups instead")
 
     sub = command("remove", cmd_remove, "remove a person and all their photos")
     sub.add_argument("name", help="the person's name")
@@ -944,6 +949,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--pairs-per-identity", type=_integer(1, 100_000), default=50,
                      help="same-person pairs per BFW identity, and as many different-person pairs (default 50)")
     sub.add_argument("--epochs", type=_integer(1, 100_000), default=20, help="passes over the pairs (default 20)")
+
+    from facerec.library.commands import add_commands  # the photo library: index, cluster, name, find, ...
+
+    add_commands(command, _integer, _number)
 
     for name, handler, help_text in (("train", cmd_train, "train nn4.small2 (see `facerec train --help`)"),
                                      ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)"),

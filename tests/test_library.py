@@ -118,3 +118,30 @@ def test_cluster_name_maybe_not_and_find(photos: Path, tmp_path: Path) -> None:
         people.not_person(db, face["0001"], "Aaron")  # a named face unnamed: its enrolled encoding goes too
         assert db.count_faces() == 1
         assert [w["name"] for w in people.who(db, str(photos / "copy.jpg"))] == [None]
+
+
+def test_cli_index_cluster_name_find_json(photos: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    from facerec.cli import main
+
+    db = str(tmp_path / "faces.sqlite")
+    assert main(["--db", db, "index", str(photos), "--workers", "1", "--detector", "hog", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["encoded"] == 6
+    assert main(["--db", db, "cluster", "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    assert len(groups) == 2 and all(len(g["faces"]) == 3 for g in groups)
+    assert set(groups[0]) >= {"group", "faces"} and set(groups[0]["faces"][0]) >= {"photo", "box"}
+    assert len(groups[0]["faces"][0]["box"]) == 4
+    aaron = _group_of(groups, "Aaron_Peirsol")
+    assert main(["--db", db, "name", str(aaron["group"]), "Aaron"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "find", "Aaron", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert {Path(h["photo"]).name for h in hits} == {f"Aaron_Peirsol_000{i}.jpg" for i in (1, 2, 3)} | {"copy.jpg"}
+    assert all(set(h) == {"photo", "box", "distance"} and h["distance"] == 0 for h in hits)
+    assert main(["--db", db, "people", "--groups", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["groups"]) == 1
+    assert main(["--db", db, "who", str(photos / "copy.jpg"), "--json"]) == 0
+    assert [w["name"] for w in json.loads(capsys.readouterr().out)] == ["Aaron"]
+    assert main(["--db", db, "move", "1", "x"]) == 2
