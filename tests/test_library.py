@@ -145,3 +145,32 @@ def test_cli_index_cluster_name_find_json(photos: Path, tmp_path: Path, capsys) 
     assert main(["--db", db, "who", str(photos / "copy.jpg"), "--json"]) == 0
     assert [w["name"] for w in json.loads(capsys.readouterr().out)] == ["Aaron"]
     assert main(["--db", db, "move", "1", "x"]) == 2
+
+
+def test_rest_routes_group_name_not_find(photos: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from facerec.server.app import create_app
+
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:
+        _index(db, photos)
+    with TestClient(create_app(tmp_path / "faces.sqlite", token="library-admin-token")) as client:
+        assert client.get("/api/library/groups").status_code == 401
+        auth = {"Authorization": "Bearer library-admin-token"}
+        groups = client.post("/api/library/cluster", headers=auth).json()["groups"]
+        assert [len(g["faces"]) for g in groups] == [3, 3]
+        aaron = _group_of(groups, "Aaron_Peirsol")
+        crop = client.get(f"/api/library/faces/{aaron['faces'][0]['face']}/crop", headers=auth)
+        assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+        out = aaron["faces"][2]["face"]
+        assert client.post(f"/api/library/faces/{out}/move", data={"group": "none"}, headers=auth).json() == {
+            "face": out, "group": None}
+        named = client.post(f"/api/library/groups/{aaron['group']}/name", data={"name": "Aaron"}, headers=auth)
+        assert named.json() == {"name": "Aaron", "faces": 2, "left_out": 0}
+        assert client.post(f"/api/library/faces/{out}/not", data={"name": "Aaron"}, headers=auth).status_code == 200
+        hits = client.get("/api/library/find", params={"name": "Aaron"}, headers=auth).json()
+        assert len(hits) == 3 and all(h["distance"] == 0 for h in hits)  # 0001, its copy, 0002 (or 0003)
+        assert len(client.get("/api/library/groups", headers=auth).json()["groups"]) == 1
+        other = groups[0]["group"] if groups[0] is not aaron else groups[1]["group"]
+        bad = client.post(f"/api/library/groups/{other}/merge", data={"other": "0"}, headers=auth)
+        assert bad.status_code in (400, 422)

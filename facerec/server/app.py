@@ -20,7 +20,8 @@ everything; see :mod:`facerec.server.security`):
 * ``GET /api/log?limit=N`` (viewer): the last N door events, newest first (``time``, ``identity``, ``distance``,
   ``admitted``, ``source``);
 * ``GET /api/visits?limit=N``, ``GET /api/visits/{visit}/crop`` (viewer), ``POST /api/visits/{visit}/assign``
-  (admin): the door's visits and their review (:mod:`facerec.server.visits`).
+  (admin): the door's visits and their review (:mod:`facerec.server.visits`);
+* ``/api/library/...``: the photo library's groups, naming and search (see :mod:`facerec.server.library_routes`).
 
 Errors are ``{"error": TYPE, "message": one line}`` with a status code: 400 an
 unreadable image, no face or a bad argument; 401 a missing or wrong key; 403 a key
@@ -497,4 +498,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
     from facerec.server.visits import add_visit_routes
 
     add_visit_routes(app, service, admin, viewer)  # /api/visits...
+    from facerec.server.library_routes import add_library_routes  # the photo library: groups, name, find
+
+    add_library_routes(app, service, admin, viewer)
     return app
