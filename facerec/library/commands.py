@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from facerec.library.grouping import DEFAULT_METHOD, DEFAULT_THRESHOLD, METHODS
+from facerec.library.people import MATCH_THRESHOLD
 
 
 def _cli():
@@ -55,7 +56,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     with _cli()._open_db(args) as db:
         counts = people.group_faces(db, args.method, args.threshold, full=args.full)
-        groups = people.groups(db, threshold=args.threshold)
+        groups = people.groups(db)
     summary = (f"{counts['joined']} faces joined existing groups, {counts['grouped']} formed new groups, "
                f"{counts['alone']} alone; {len(groups)} unnamed groups of 2 or more")
     _cli()._emit(args, {"groups": groups}, _group_lines(groups) + [summary])
@@ -185,5 +186,5 @@ def add_commands(command, integer, number) -> None:
             ("who", cmd_who, "who is in this indexed photo", "photo")):
         sub = command(name, handler, help_text)
         sub.add_argument(what)
-        sub.add_argument("--threshold", type=number(0.01, 4), default=DEFAULT_THRESHOLD,
-                         help=f"L2 distance to an enrolled face to count as them (default {DEFAULT_THRESHOLD})")
+        sub.add_argument("--threshold", type=number(0.01, 4), default=MATCH_THRESHOLD,
+                         help=f"L2 distance to an enrolled face to count as them (default {MATCH_THRESHOLD})")

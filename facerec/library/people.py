@@ -15,6 +15,9 @@ from facerec.exceptions import InvalidArgument
 from facerec.library.grouping import DEFAULT_METHOD, DEFAULT_THRESHOLD, cluster
 from facerec.stores import sqlite_library as store
 
+MATCH_THRESHOLD = 0.5  # L2: an unnamed face this close to someone's enrolled face is offered as them (find, who,
+#                        "maybe"); face_recognition's clustering distance, stricter than dlib's 0.6 for pairs
+
 
 def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THRESHOLD,
                 full: bool = False) -> dict[str, int]:
@@ -22,7 +25,7 @@ def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THR
 
     Args:
         method: a :data:`facerec.library.grouping.METHODS` name (default Chinese whispers).
-        threshold: L2 distance (default 0.5) for grouping and for joining a group.
+        threshold: L2 distance (default 0.45) for grouping and for joining a group.
         full: regroup every unnamed face (default: only the faces not in a group yet).
 
     Returns:
@@ -56,14 +59,14 @@ def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THR
     return {"joined": joined, "grouped": grouped, "alone": int(new.sum()) - grouped}
 
 
-def groups(db, min_faces: int = 2, threshold: float = DEFAULT_THRESHOLD) -> list[dict]:
+def groups(db, min_faces: int = 2, threshold: float = MATCH_THRESHOLD) -> list[dict]:
     """The unnamed groups of at least ``min_faces`` faces, biggest first (then by group id).
 
     Returns:
         ``[{"group": id, "faces": [{"face": id, "photo": path, "box": [l, t, r, b]}, ...], "maybe": name or
         None, "maybe_distance": median L2 distance or None}, ...]``: ``maybe`` is the enrolled person closest to
-        most of the group's faces when the median distance is below ``threshold`` (faces with a "not" rule for
-        someone never count for them).
+        most of the group's faces when the median distance is below ``threshold`` (default 0.5); faces with a
+        "not" rule for someone never count for them.
     """
     by_group: dict[int, list[dict]] = {}
     for row in store.face_rows(db):
@@ -185,7 +188,7 @@ def not_person(db, face: int, name: str) -> None:
     store.add_not(db, face, db.person_id(name))
 
 
-def find(db, name: str, threshold: float = DEFAULT_THRESHOLD) -> list[dict]:
+def find(db, name: str, threshold: float = MATCH_THRESHOLD) -> list[dict]:
     """The photos that contain ``name``: faces named so, and unnamed faces closer than ``threshold`` to one of
     their enrolled faces (never a face with a "not ``name``" rule).
 
@@ -214,7 +217,7 @@ def find(db, name: str, threshold: float = DEFAULT_THRESHOLD) -> list[dict]:
     return sorted(found, key=lambda hit: (hit["distance"], hit["photo"]))
 
 
-def who(db, photo: str, threshold: float = DEFAULT_THRESHOLD) -> list[dict]:
+def who(db, photo: str, threshold: float = MATCH_THRESHOLD) -> list[dict]:
     """Who is in an indexed photo: ``[{"face": id, "box": [...], "name": name or None, "distance": L2 or None,
     "group": id or None}, ...]``; a named face has distance 0, an unnamed one its closest enrolled person
     within ``threshold`` (never one it has a "not" rule for).
