@@ -40,6 +40,11 @@ def server(tmp_path):
 def _serve(tmp_path, *options: str):
     """``facerec serve`` on a free loopback port (with ``options``): yields its URL, stops it afterwards."""
     weights_or_skip()
+    yield from _serve(tmp_path)
+
+
+def _serve(tmp_path):
+    """Start ``facerec serve`` on ``tmp_path/faces.sqlite``; yields its URL, stops it after."""
     port = _free_port()
     log = open(tmp_path / "server.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "facerec", "--db", str(tmp_path / "faces.sqlite"), "serve",
@@ -210,3 +215,39 @@ def test_the_docs_render_offline_under_the_csp_and_another_origin_cannot_write(s
     with urllib.request.urlopen(server + "/api/health", timeout=10) as response:
         assert response.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in response.headers[
             "Content-Security-Policy"]
+
+
+@pytest.fixture()
+def library_server(tmp_path, assets):
+    """``facerec serve`` on a database that indexed 3 LFW photos each of 2 people (not grouped yet)."""
+    from facerec.database import FaceDatabase
+    from facerec.library.index import index
+
+    for person in ("Aaron_Peirsol", "Abdullah_Gul"):
+        (tmp_path / "photos" / person).mkdir(parents=True)
+        for i in (1, 2, 3):
+            shutil.copy(assets / "lfw" / person / f"{person}_{i:04d}.jpg", tmp_path / "photos" / person)
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:
+        index(db, [tmp_path / "photos"], workers=1, detector="hog")
+    yield from _serve(tmp_path)
+
+
+def test_the_library_view_groups_faces_removes_one_and_names_a_group(library_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(library_server + "/")
+    _wait_for_text(browser, "#library-groups", "no unnamed groups")
+    browser.find_element(By.ID, "library-cluster").click()
+    _wait_for_text(browser, "#library-groups", "group 2: 3 faces")
+    first = browser.find_elements(By.CSS_SELECTOR, "#library-groups .group")[0]
+    first.find_element(By.CSS_SELECTOR, ".face button").click()  # remove one face from the biggest group
+    _wait_for_text(browser, "#library-message", "removed from its group")
+    _wait_for_text(browser, "#library-groups", ": 2 faces")
+    group = browser.find_elements(By.CSS_SELECTOR, "#library-groups .group")[0]
+    number = group.get_attribute("data-group")
+    group.find_element(By.CSS_SELECTOR, "form.library-name input").send_keys("Someone")
+    group.find_element(By.CSS_SELECTOR, "form.library-name button").click()
+    _wait_for_text(browser, "#library-message", f"group {number} named Someone")
+    _wait_for_text(browser, "#people", "Someone (")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#library-groups .group")) == 1
+    assert not _csp_violations(browser)

@@ -1,5 +1,6 @@
 // facerec door page: people, enrollment, the door view (camera snapshots or an uploaded photo), the recent visits
-// (with their review), the log.
+// (with their review), the log, and the photo library (groups of unnamed faces to name, merge, or remove a face
+// from).
 // Plain JavaScript, no build step, no CDN. Talks to the REST API of facerec serve (see /docs).
 "use strict";
 
@@ -269,6 +270,90 @@ async function assignVisit(visit, body) {
   refreshStatus();
 }
 
+// -- the photo library: groups of unnamed faces, name / merge / remove-face actions --------------------------
+
+function libraryForm(group, label, placeholder, submit) {
+  const form = element("form", { class: "library-" + label, "data-group": group.group });
+  const input = element("input", { type: "text", placeholder, required: "" });
+  form.append(input, element("button", { type: "submit" }, label));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit(input.value.trim());
+  });
+  return form;
+}
+
+function faceCard(face) {
+  const card = element("div", { class: "face", "data-face": face.face });
+  const picture = element("div", { class: "blank" });
+  const remove = element("button", { type: "button", title: "not this person: out of the group" }, "remove");
+  remove.addEventListener("click", () => libraryAction(`/api/library/faces/${face.face}/move`, { group: "none" },
+    `face ${face.face} removed from its group`));
+  card.append(picture, remove);
+  api(`/api/library/faces/${face.face}/crop`).then((blob) => {
+    const image = element("img", { alt: `face ${face.face}` });
+    image.src = URL.createObjectURL(blob);
+    picture.replaceWith(image);
+  }).catch(() => {});
+  return card;
+}
+
+function groupCard(group) {
+  const card = element("div", { class: "group", "data-group": group.group });
+  const maybe = group.maybe ? ` (maybe ${group.maybe}, distance ${group.maybe_distance.toFixed(2)})` : "";
+  card.append(element("h3", {}, `group ${group.group}: ${group.faces.length} faces${maybe}`));
+  const faces = element("div", { class: "faces" });
+  for (const face of group.faces) faces.append(faceCard(face));
+  card.append(faces);
+  card.append(libraryForm(group, "name", group.maybe || "name", (name) =>
+    libraryAction(`/api/library/groups/${group.group}/name`, { name }, `group ${group.group} named ${name}`)));
+  card.append(libraryForm(group, "merge", "merge group number into this one", (other) =>
+    libraryAction(`/api/library/groups/${group.group}/merge`, { other }, `group ${other} merged into ${group.group}`)));
+  return card;
+}
+
+function showGroups(groups) {
+  const box = $("library-groups");
+  box.replaceChildren(...groups.map(groupCard));
+  if (!groups.length) box.textContent = "no unnamed groups (index photos with facerec index, then group them)";
+}
+
+async function refreshLibrary() {
+  try {
+    showGroups((await api("/api/library/groups")).groups);
+  } catch (error) {
+    $("library-message").textContent = error.message;
+  }
+}
+
+async function libraryAction(path, fields, done) {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) form.append(key, value);
+  try {
+    await api(path, { method: "POST", body: form });
+    $("library-message").textContent = done;
+  } catch (error) {
+    $("library-message").textContent = error.message;
+  }
+  refreshLibrary();
+  refreshPeople();
+  refreshStatus();
+}
+
+async function clusterLibrary() {
+  $("library-message").textContent = "grouping...";
+  try {
+    const result = await api("/api/library/cluster", { method: "POST" });
+    showGroups(result.groups);
+    $("library-message").textContent = `${result.groups.length} groups`;
+  } catch (error) {
+    $("library-message").textContent = error.message;
+  }
+}
+
+$("library-cluster").addEventListener("click", clusterLibrary);
+$("library-refresh").addEventListener("click", refreshLibrary);
+
 $("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   token = $("token").value;
@@ -286,6 +371,7 @@ function refreshAll() {
   refreshPeople();
   refreshLog();
   refreshVisits();
+  refreshLibrary();
 }
 refreshAll();
 setInterval(refreshLog, 5000);
