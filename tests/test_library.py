@@ -10,7 +10,7 @@ import pytest
 
 from facerec.database import FaceDatabase
 from facerec.library import index as library_index
-from facerec.library.grouping import bcubed, cluster, pairwise
+from facerec.library.grouping import bcubed, cluster, nearest, pairwise
 from facerec.stores import sqlite_library as store
 
 PEOPLE = {"Aaron_Peirsol": 3, "Abdullah_Gul": 3}
@@ -69,6 +69,14 @@ def test_an_interrupted_index_resumes_where_it_stopped(photos: Path, tmp_path: P
         monkeypatch.setattr(library_index, "encode_content", real)
         resumed = _index(db, photos)
         assert resumed.encoded == 4 and store.counts(db)["contents"] == 6
+
+
+def test_nearest_is_the_exact_closest_row() -> None:
+    rng = np.random.default_rng(1)
+    queries, gallery = rng.normal(size=(50, 128)), rng.normal(size=(30, 128))
+    distances, rows = nearest(queries, gallery, block=16)
+    exact = np.linalg.norm(queries[:, None] - gallery[None], axis=2)
+    assert (rows == exact.argmin(axis=1)).all() and np.allclose(distances, exact.min(axis=1), atol=1e-4)
 
 
 def test_grouping_scores() -> None:

@@ -50,6 +50,27 @@ def close_pairs(encodings: np.ndarray, threshold: float) -> tuple[np.ndarray, np
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(dists)
 
 
+def nearest(queries: np.ndarray, gallery: np.ndarray, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's closest gallery row: ``(L2 distances (Q,) float32, row indices (Q,) int64)`` (exact, blocked).
+
+    Raises:
+        InvalidArgument: an empty gallery.
+    """
+    if len(gallery) == 0:
+        raise InvalidArgument("nothing to compare with: the gallery is empty")
+    q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, gallery.shape[1])
+    g = np.ascontiguousarray(gallery, dtype=np.float32)
+    g_norms = np.einsum("ij,ij->i", g, g)
+    distances, indices = np.empty(len(q), np.float32), np.empty(len(q), np.int64)
+    for start in range(0, len(q), block):
+        part = q[start:start + block]
+        squared = np.einsum("ij,ij->i", part, part)[:, None] + g_norms[None, :] - 2.0 * part @ g.T
+        best = squared.argmin(axis=1)
+        indices[start:start + block] = best
+        distances[start:start + block] = np.sqrt(np.maximum(squared[np.arange(len(part)), best], 0.0))
+    return distances, indices
+
+
 def _singletons(labels: np.ndarray) -> np.ndarray:
     """Give every face labelled -1 a label of its own."""
     labels = np.asarray(labels, dtype=np.int64).copy()

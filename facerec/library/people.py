@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from facerec.exceptions import InvalidArgument
-from facerec.library.grouping import DEFAULT_METHOD, DEFAULT_THRESHOLD, cluster
+from facerec.library.grouping import DEFAULT_METHOD, DEFAULT_THRESHOLD, cluster, nearest
 from facerec.stores import sqlite_library as store
 
 MATCH_THRESHOLD = 0.5  # L2: an unnamed face this close to someone's enrolled face is offered as them (find, who,
@@ -38,12 +38,10 @@ def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THR
     assignment: dict[int, int | None] = {int(f): None for f in faces.ids} if full else {}
     joined = 0
     if new.any() and (~new).any():
-        from facerec.search import make_search
-
-        distances, nearest = make_search(faces.encodings[~new], np.flatnonzero(~new)).search(faces.encodings[new])
-        rows = np.flatnonzero(new)
-        close = distances[:, 0] < threshold
-        for row, neighbour in zip(rows[close], nearest[close, 0]):
+        old_rows, rows = np.flatnonzero(~new), np.flatnonzero(new)
+        distances, closest = nearest(faces.encodings[new], faces.encodings[old_rows])
+        close = distances < threshold
+        for row, neighbour in zip(rows[close], old_rows[closest[close]]):
             assignment[int(faces.ids[row])] = int(groups[neighbour])
         joined = int(close.sum())
         new[rows[close]] = False
@@ -198,14 +196,12 @@ def find(db, name: str, threshold: float = MATCH_THRESHOLD) -> list[dict]:
     Raises:
         UnknownIdentity: ``name`` is not enrolled.
     """
-    from facerec.search import make_search
-
     person = db.person_id(name)
     encodings, _ = db.encodings(name)
     library = store.faces(db)
     if len(library.ids) == 0:
         return []
-    distances = make_search(encodings, np.zeros(len(encodings), np.int64)).search(library.encodings)[0][:, 0]
+    distances = nearest(library.encodings, encodings)[0]
     distances = np.where(library.people == person, 0.0, distances)
     ruled = {face for face, p in store.not_rules(db) if p == person}
     hits = [(float(d), int(f)) for f, d, p in zip(library.ids, distances, library.people)

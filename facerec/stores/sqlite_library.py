@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS library_not (
     person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE, PRIMARY KEY (face_id, person_id));
 """
 _DTYPE = np.dtype("<f4")
+_CHUNK = 5_000  # ids per "IN (...)" (SQLite's limit on bound parameters is 32,766)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,9 @@ def face_rows(db, face_ids: Sequence[int] | None = None, group: int | None = Non
     """
     if not exists(db):
         return []
+    if face_ids is not None and len(face_ids) > _CHUNK:
+        return [row for start in range(0, len(face_ids), _CHUNK)
+                for row in face_rows(db, face_ids[start:start + _CHUNK], group, person)]
     sql = ("SELECT f.id, (SELECT min(p.path) FROM library_photos p WHERE p.sha256 = f.sha256), f.box_left, f.box_top, "
            "f.box_right, f.box_bottom, f.group_id, f.person_id, f.quality FROM library_faces f")
     clauses, params = [], []
@@ -280,6 +284,9 @@ def face_details(db, face_ids: Sequence[int]) -> list[tuple[int, str, str, tuple
     """``(face id, content sha256, one photo path, box, encoding)`` of each face, by face id."""
     if not face_ids or not exists(db):
         return []
+    if len(face_ids) > _CHUNK:
+        return [row for start in range(0, len(face_ids), _CHUNK)
+                for row in face_details(db, face_ids[start:start + _CHUNK])]
     rows = db._query(
         "SELECT f.id, f.sha256, (SELECT min(p.path) FROM library_photos p WHERE p.sha256 = f.sha256), f.box_left, "
         f"f.box_top, f.box_right, f.box_bottom, f.encoding FROM library_faces f WHERE f.id IN "
@@ -291,6 +298,11 @@ def photos_of_faces(db, face_ids: Sequence[int]) -> dict[int, list[str]]:
     """``{face id: every indexed path holding its photo}``."""
     if not face_ids or not exists(db):
         return {}
+    if len(face_ids) > _CHUNK:
+        found = {}
+        for start in range(0, len(face_ids), _CHUNK):
+            found.update(photos_of_faces(db, face_ids[start:start + _CHUNK]))
+        return found
     rows = db._query(f"SELECT f.id, p.path FROM library_faces f JOIN library_photos p ON p.sha256 = f.sha256 "
                      f"WHERE f.id IN ({','.join('?' * len(face_ids))}) ORDER BY p.path",
                      tuple(int(i) for i in face_ids))
