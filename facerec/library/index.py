@@ -156,7 +156,7 @@ def index(db, folders: Sequence[str | os.PathLike], workers: int | None = None, 
     from tqdm import tqdm
 
     from facerec.align import check_detector, work_slots
-    from facerec.database import file_sha256, now_utc
+    from facerec.database import now_utc
 
     if not folders:
         raise InvalidArgument("give at least one folder of photos to index")
@@ -166,25 +166,11 @@ def index(db, folders: Sequence[str | os.PathLike], workers: int | None = None, 
     files = photo_files(folders)
     changed, removed, unchanged = _changes(db, files, folders)
     report = IndexReport(photos=len(files), unchanged=unchanged)
-    known, pending, firsts = store.known_contents(db), {}, {}
-    ready: list[tuple[str, PhotoState]] = []
-    for path, size, mtime in changed:
-        try:
-            state = PhotoState(size, mtime, file_sha256(path))
-        except OSError as error:
-            report.failed.append((path, f"cannot read {path}: {error.strerror or error}"))
-            continue
-        if state.sha256 in known:
-            ready.append((path, state))
-            report.duplicates += 1
-        elif state.sha256 in pending:
-            pending[state.sha256].append((path, state))
-            report.duplicates += 1
-        else:
-            pending[state.sha256], firsts[state.sha256] = [(path, state)], path
     model = (encoder.name, encoder.fingerprint)
+    ready, pending = _hash_changed(db, changed, report)
     if ready:
         store.save(db, ready, [], now_utc(), model)
+    firsts = {sha: files[0][0] for sha, files in pending.items()}
     jobs = [(firsts[sha], sha, encoder.name, detector) for sha in pending]
     first_sha = {path: sha for sha, path in firsts.items()}
     run = runner or (run_inline if (workers or work_slots()) == 1 or len(jobs) < 2 else
@@ -203,6 +189,28 @@ def index(db, folders: Sequence[str | os.PathLike], workers: int | None = None, 
     _save(db, contents, pending, report, model)
     report.removed = store.forget(db, removed)  # last: a file moved within the folders keeps its faces
     return report
+
+
+def _hash_changed(db, changed: list, report: IndexReport) -> tuple[list[tuple[str, PhotoState]], dict]:
+    """Hash the new or changed files: ``(files whose content is stored already, {new sha256: its files})``."""
+    from facerec.database import file_sha256
+
+    known, pending, ready = store.known_contents(db), {}, []
+    for path, size, mtime in changed:
+        try:
+            state = PhotoState(size, mtime, file_sha256(path))
+        except OSError as error:
+            report.failed.append((path, f"cannot read {path}: {error.strerror or error}"))
+            continue
+        if state.sha256 in known:
+            ready.append((path, state))
+            report.duplicates += 1
+        elif state.sha256 in pending:
+            pending[state.sha256].append((path, state))
+            report.duplicates += 1
+        else:
+            pending[state.sha256] = [(path, state)]
+    return ready, pending
 
 
 def _save(db, contents: list[EncodedContent], pending: dict, report: IndexReport, model: tuple[str, str]) -> None:
