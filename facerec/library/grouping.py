@@ -25,26 +25,30 @@ from facerec.exceptions import InvalidArgument
 METHODS = ("chinese-whispers", "dbscan", "agglomerative", "hdbscan")
 DEFAULT_METHOD = "chinese-whispers"  # chosen on the measurements of MODEL_CARD.md ("Photo library: grouping")
 DEFAULT_THRESHOLD = 0.45  # L2 on dlib encodings: the best of 0.4/0.45/0.5/0.55 on BFW (face_recognition uses 0.5)
+BLOCK_FLOATS = 1 << 25  # distances computed at once by close_pairs (128 MiB of float32)
 NEIGHBOURS = 30  # nearest neighbours kept per face by the agglomerative connectivity graph
 
 
 def close_pairs(encodings: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair ``i < j`` with ``||e_i - e_j|| < threshold``: ``(i, j, distance)`` arrays.
 
-    Exact, in blocks of 2,048 rows (memory ``2048 x N`` floats).
+    Exact, in blocks of rows of at most :data:`BLOCK_FLOATS` distances (128 MiB), whatever N.
     """
     x = np.ascontiguousarray(encodings, dtype=np.float32)
     norms = np.einsum("ij,ij->i", x, x)
     rows, cols, dists = [], [], []
-    for start in range(0, len(x), 2048):
-        block = x[start:start + 2048]
-        squared = norms[start:start + 2048, None] + norms[None, :] - 2.0 * block @ x.T
+    step = max(16, BLOCK_FLOATS // max(1, len(x)))
+    for start in range(0, len(x), step):
+        block = x[start:start + step]
+        squared = block @ x.T
+        squared *= -2.0
+        squared += norms[start:start + step, None]
+        squared += norms[None, :]
         i, j = np.nonzero(squared < threshold * threshold)
-        i = i + start
-        keep = i < j
-        rows.append(i[keep])
+        keep = i + start < j
+        rows.append(i[keep] + start)
         cols.append(j[keep])
-        dists.append(np.sqrt(np.maximum(squared[i[keep] - start, j[keep]], 0.0)))
+        dists.append(np.sqrt(np.maximum(squared[i[keep], j[keep]], 0.0)))
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(dists)
