@@ -184,14 +184,20 @@ def test_rest_routes_group_name_not_find(photos: Path, tmp_path: Path) -> None:
         assert bad.status_code in (400, 422)
 
 
-def test_index_through_a_local_dask_cluster_of_two_workers(photos: Path, tmp_path: Path) -> None:
-    pytest.importorskip("distributed", reason="Dask distributed is not installed (pip install -r requirements.txt)")
-    from facerec.library.distributed import dask_runner, local_cluster
+def test_index_through_a_local_dask_cluster_of_two_workers(photos: Path, tmp_path: Path, capsys) -> None:
+    import json
 
-    with local_cluster(2) as cluster, FaceDatabase(tmp_path / "faces.sqlite") as db:
+    pytest.importorskip("distributed", reason="Dask distributed is not installed (pip install -r requirements.txt)")
+    from facerec.cli import main
+    from facerec.library.distributed import local_cluster
+
+    with local_cluster(2) as cluster:
         assert len(cluster.workers) == 2
-        report = library_index.index(db, [photos], detector="hog", runner=dask_runner(cluster))
-        assert (report.encoded, report.duplicates, report.failed) == (6, 1, [])
+        assert main(["--db", str(tmp_path / "faces.sqlite"), "index", str(photos), "--detector", "hog", "--json",
+                     "--cluster", cluster.scheduler_address]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["encoded"], report["duplicates"], report["failed"]) == (6, 1, [])
+    with FaceDatabase(tmp_path / "faces.sqlite") as db:
         assert store.counts(db)["contents"] == 6
         local = _index(db, photos)
         assert local.encoded == 0 and local.unchanged == 7
