@@ -49,7 +49,7 @@ def _pool_seconds(n: int) -> float:
 def _dask_seconds(n: int) -> float:
     from distributed import Client, LocalCluster, as_completed
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         client.gather(client.map(noop, [f"w{i}" for i in range(100)], pure=False))
         start = time.perf_counter()

@@ -51,4 +51,4 @@ def local_cluster(workers: int = 2):
     """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes on this machine."""
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")  # a free port
