@@ -40,11 +40,6 @@ def server(tmp_path):
 def _serve(tmp_path, *options: str):
     """``facerec serve`` on a free loopback port (with ``options``): yields its URL, stops it afterwards."""
     weights_or_skip()
-    yield from _serve(tmp_path)
-
-
-def _serve(tmp_path):
-    """Start ``facerec serve`` on ``tmp_path/faces.sqlite``; yields its URL, stops it after."""
     port = _free_port()
     log = open(tmp_path / "server.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "facerec", "--db", str(tmp_path / "faces.sqlite"), "serve",

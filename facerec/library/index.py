@@ -161,6 +161,7 @@ def index(db, folders: Sequence[str | os.PathLike], workers: int | None = None, 
     if not folders:
         raise InvalidArgument("give at least one folder of photos to index")
     check_detector(detector)
+    store.check_supported(db)
     encoder = db.load_encoder()
     _check_model(db, encoder)
     files = photo_files(folders)

@@ -93,6 +93,21 @@ class LibraryFaces:
     people: np.ndarray
 
 
+def check_supported(db) -> None:
+    """Refuse a database the library cannot hold yet: a PostgreSQL one, or one of encodings wider than 128 floats.
+
+    Raises:
+        InvalidArgument: saying so and what to use instead.
+    """
+    from facerec.exceptions import InvalidArgument
+
+    if type(db).__name__ != "FaceDatabase":
+        raise InvalidArgument("the photo library lives in SQLite databases only for now; give --db a file")
+    if getattr(db, "encoding_size", 128) != 128:
+        raise InvalidArgument(f"the photo library holds 128-float encodings; this database's encoder "
+                              f"({db.encoder_name}) makes {db.encoding_size}; index into a dlib or nn4 database")
+
+
 def create(connection: sqlite3.Connection) -> None:
     """Inside a write transaction: the library's tables, if missing."""
     for statement in _SCHEMA.strip().split(";\n"):
@@ -130,6 +145,7 @@ def save(db, photos: Sequence[tuple[str, PhotoState]], contents: Sequence[Encode
         model: ``(encoder name, weights fingerprint)`` that made the encodings, recorded in ``meta`` if the
             database has none yet (the caller checked that they match the database's).
     """
+    check_supported(db)
     with db._transaction() as connection:
         create(connection)
         connection.execute("INSERT OR IGNORE INTO meta VALUES ('encoder', ?)", (model[0],))
