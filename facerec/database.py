@@ -917,7 +917,7 @@ class FaceDatabase:
                  for face, vector in zip(self.faces(stored), encodings)]
         record = {"name": stored, "enrolled": created, "encoder": self.encoder_name, "faces": faces,
                   "door_log": [event.to_json() for event in self.door_log(MAX_LIMIT, identity=stored)],
-                  "visits": sqlite_visits.of_person(self._query, stored),
+                  "visits": self._visits_sql.of_person(self._query, stored),
                   "exported": now_utc()}
         return record, self.thumbnail(stored)
 
@@ -936,20 +936,20 @@ class FaceDatabase:
     def _has_table(self, table: str) -> bool:
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
-    # -- visits: the door's decisions with their best crops (SQL in facerec/stores/sqlite_visits.py) ----------
+    # -- visits: the door's decisions with their best crops (SQL in facerec/stores/*_visits.py) ------------------
 
     stores_visits = True  # whether this engine keeps the door's visits (log_events(visit=...), the methods below)
+    _visits_sql = sqlite_visits  # the engine's visits module (PostgreSQL: facerec.stores.postgres_visits)
 
     def _check_visits(self) -> None:
         if not self.stores_visits:
-            raise InvalidArgument("this database keeps no visits (they are stored in SQLite databases only for now); "
-                                  "the door log (facerec log) still lists each visit")
+            raise InvalidArgument("this database keeps no visits; the door log (facerec log) still lists each visit")
 
     def visits(self, limit: int = 50) -> list[dict]:
         """The last ``limit`` visits, newest first: ``door --json``'s objects (``visit`` is the stored id) with
         ``crop`` (whether a crop is stored) and ``review`` (null, or ``{"name", "stranger", "time"}``)."""
         _check_limit(limit)
-        return sqlite_visits.recent(self._query, limit) if self.stores_visits else []
+        return self._visits_sql.recent(self._query, limit) if self.stores_visits else []
 
     def visit(self, visit: int) -> dict:
         """One visit's object (see :meth:`visits`).
@@ -958,7 +958,7 @@ class FaceDatabase:
             UnknownVisit: no visit has that id (never logged, or deleted by the retention or a removal).
         """
         self._check_visits()
-        found = sqlite_visits.one(self._query, _visit_id(visit))
+        found = self._visits_sql.one(self._query, _visit_id(visit))
         if found is None:
             raise _unknown_visit(visit)
         return found
@@ -966,7 +966,7 @@ class FaceDatabase:
     def visit_crop(self, visit: int) -> bytes | None:
         """The JPEG of a visit's best face (None: none was stored). Raises :class:`UnknownVisit`."""
         self._check_visits()
-        found, jpeg = sqlite_visits.crop(self._query, _visit_id(visit))
+        found, jpeg = self._visits_sql.crop(self._query, _visit_id(visit))
         if not found:
             raise _unknown_visit(visit)
         return jpeg
@@ -991,9 +991,9 @@ class FaceDatabase:
                                                                         side - side // 6), jpeg)
 
         def review(connection: sqlite3.Connection) -> None:
-            if sqlite_visits.face_of(connection, visit) is None:  # deleted meanwhile: nothing is enrolled
+            if self._visits_sql.face_of(connection, visit) is None:  # deleted meanwhile: nothing is enrolled
                 raise _unknown_visit(visit)
-            sqlite_visits.mark_reviewed(connection, visit, name, now_utc())
+            self._visits_sql.mark_reviewed(connection, visit, name, now_utc())
 
         added, duplicates = self.add_faces(name, [record], fingerprint, self.encoder_name, then=review)
         return EnrollResult(name, added, duplicates, [])
@@ -1004,13 +1004,13 @@ class FaceDatabase:
         self._check_visits()
         visit = _visit_id(visit)
         with self._transaction() as connection:
-            face = sqlite_visits.face_of(connection, visit)
+            face = self._visits_sql.face_of(connection, visit)
             if face is None:
                 raise _unknown_visit(visit)
             if face[1] is None:
                 raise InvalidArgument(f"visit {visit} holds no face encoding; nothing to keep")
-            stranger = sqlite_visits.add_stranger(connection, face[1], face[2], visit, now_utc())
-            sqlite_visits.mark_reviewed(connection, visit, None, now_utc())
+            stranger = self._visits_sql.add_stranger(connection, face[1], face[2], visit, now_utc())
+            self._visits_sql.mark_reviewed(connection, visit, None, now_utc())
         return stranger
 
     def known_strangers(self) -> np.ndarray:
@@ -1018,23 +1018,23 @@ class FaceDatabase:
         (for decision rules that use them as a cohort); none on an engine without visits."""
         if not self.stores_visits:
             return np.zeros((0, ENCODING_SIZE), np.float32)
-        blobs = sqlite_visits.strangers(self._query, self.model_fingerprint)
+        blobs = self._visits_sql.strangers(self._query, self.model_fingerprint)
         matrix = np.frombuffer(b"".join(blobs), dtype=_ENCODING_DTYPE).reshape(len(blobs), ENCODING_SIZE)
         return matrix.astype(np.float32)
 
     def forget_strangers(self) -> int:
         """Delete every known stranger's encoding (overwritten in the file); returns how many."""
         with self._transaction() as connection:
-            removed = sqlite_visits.forget_strangers(connection)
+            removed = self._visits_sql.forget_strangers(connection)
         self.checkpoint()
         return removed
 
     def _visit_face(self, visit: int) -> tuple[bytes | None, bytes, str]:
         """``(crop, encoding blob, fingerprint)`` of a visit that holds a face."""
-        if not sqlite_visits.has_visits(self._query):
+        if not self._visits_sql.has_visits(self._query):
             raise _unknown_visit(visit)
         with self._transaction() as connection:  # a read of the three, consistent; nothing is written
-            face = sqlite_visits.face_of(connection, visit)
+            face = self._visits_sql.face_of(connection, visit)
         if face is None:
             raise _unknown_visit(visit)
         if face[1] is None or face[2] is None:

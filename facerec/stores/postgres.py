@@ -52,7 +52,9 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name, normalise_name, printable_name
 from facerec.search import ENCODING_SIZE, PersonSearch, make_search
+from facerec.stores import postgres_visits
 from facerec.stores.base import redact
+from facerec.stores.sqlite_visits import VisitRecord
 
 WRITE_LOCK = 0x46524543  # pg_advisory_xact_lock key of every write ("FREC", as SQLite's application_id)
 CHANNEL = "facerec_gallery"  # NOTIFY channel: the payload is the gallery's new generation
@@ -108,7 +110,8 @@ class PostgresFaceDatabase(FaceDatabase):
         DatabaseError: the database holds other tables than facerec's, or another schema version.
     """
 
-    stores_visits = False  # the door's visits (facerec/stores/sqlite_visits.py) are kept in SQLite only for now
+    stores_visits = True  # the door's visits, their crops and the known strangers: facerec/stores/postgres_visits.py
+    _visits_sql = postgres_visits
 
     def __init__(self, path: str, create: bool = True, encoder: str | None = None, shared: bool = False,
                  read_only: bool = False, door: str | None = None, queue: str | os.PathLike | None = None):
@@ -507,13 +510,13 @@ class PostgresFaceDatabase(FaceDatabase):
                  for face, vector in zip(self.faces(stored), encodings)]
         record = {"name": stored, "enrolled": created, "encoder": self.encoder_name, "faces": faces,
                   "door_log": [event.to_json() for event in self.door_log(MAX_LIMIT, identity=stored)],
-                  "exported": now_utc()}
+                  "visits": postgres_visits.of_person(self._query, stored), "exported": now_utc()}
         return record, self.thumbnail(stored)
 
     # -- writing ---------------------------------------------------------------------------
 
     def add_faces(self, name: str, records: Sequence[FaceRecord], fingerprint: str,
-                  encoder: str | None = None) -> tuple[list[str], list[str]]:
+                  encoder: str | None = None, then=None) -> tuple[list[str], list[str]]:
         name = check_name(name)
         blobs = [_encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
@@ -534,7 +537,9 @@ class PostgresFaceDatabase(FaceDatabase):
             picture = next((record.thumbnail for record in records if record.thumbnail), None)
             if picture:
                 connection.execute("INSERT INTO thumbnails VALUES (%s, %s) ON CONFLICT DO NOTHING", (person, picture))
-            self._gallery_changed(connection)
+            if then is not None:  # e.g. a visit's review, recorded with its enrollment (assign_visit)
+                then(connection)
+            self._gallery_changed(connection)  # every door's gallery learns the face, a reviewed visit's too
         return added, duplicates
 
     def remove(self, name: str) -> int:
@@ -544,6 +549,7 @@ class PostgresFaceDatabase(FaceDatabase):
             removed = connection.execute("DELETE FROM faces WHERE person_id = %s", (person,)).rowcount
             connection.execute("DELETE FROM thumbnails WHERE person_id = %s", (person,))
             connection.execute("DELETE FROM door_log WHERE identity = %s", (stored,))
+            postgres_visits.delete_person(connection, stored)  # their visits and crops
             connection.execute("DELETE FROM people WHERE id = %s", (person,))
             self._gallery_changed(connection, removed=True)
         return removed
@@ -551,34 +557,45 @@ class PostgresFaceDatabase(FaceDatabase):
     # -- the door log ----------------------------------------------------------------------
 
     def log_events(self, events: Sequence[DoorEvent], keep_days: float | None = DEFAULT_KEEP_LOG_DAYS,
-                   keys: Sequence[str] | None = None) -> None:
+                   visit: VisitRecord | None = None, keys: Sequence[str] | None = None) -> int | None:
         """Append door events (one transaction), each with this door's name; see :meth:`FaceDatabase.log_events`.
 
         Args:
+            visit: the door's visit these events are, stored in the same transaction with the first event's key
+                (its idempotency key: a visit resent from the queue is stored once).
             keys: an idempotency key per event (default: new random ones); a key stored already is skipped,
                 so a queue that resends rows after a lost answer stores each once.
 
-        While the server is away the rows wait in the door's local queue (:mod:`facerec.stores.log_queue`) and
-        are sent, each once, when it is back (at the watcher's reconnection, or with the next rows logged).
+        Returns:
+            the visit's id; None without ``visit``, or when it was queued (the store is away: it gets its id
+            when the queue is sent).
+
+        While the server is away the rows (and the visit with its crop and encoding) wait in the door's local
+        queue (:mod:`facerec.stores.log_queue`) and are sent, each once, when it is back (at the watcher's
+        reconnection, or with the next rows logged).
         """
         if not events:
-            return
+            return None
         keys = list(keys) if keys is not None else [uuid.uuid4().hex for _ in events]
         rows = [{"time": e.time, "identity": e.identity, "distance": float(e.distance), "admitted": bool(e.admitted),
                  "source": _file_name(e.source), "door": self.door, "event_key": key} for e, key in zip(events, keys)]
+        if visit is not None:
+            rows[0]["visit"] = postgres_visits.queued(visit)
         if self._watch is not None and not self._watch.online.is_set():
             return self._log_queue().append(rows)
         try:
             with self._transaction() as connection:
-                _insert_log_rows(connection, rows)
+                stored = _insert_log_rows(connection, rows)
                 if keep_days is not None:
                     connection.execute("DELETE FROM door_log WHERE time < %s", (_days_ago(keep_days),))
+                    postgres_visits.purge_before(connection, _days_ago(keep_days))
         except DatabaseUnreachable:
             return self._log_queue().append(rows)
         try:
             self.flush_queue()
         except DatabaseUnreachable:
             pass  # sent at the next reconnection or the next rows logged
+        return stored
 
     def _log_queue(self):
         from facerec.stores.log_queue import LogQueue, default_queue_path
@@ -608,10 +625,12 @@ class PostgresFaceDatabase(FaceDatabase):
         _check_days(keep_days)
         if not self._is_ready():
             return 0
-        with self._transaction() as connection:
-            if keep_days == 0:
+        with self._transaction() as connection:  # the visits (and their crops) older than that go with them
+            cutoff = None if keep_days == 0 else _days_ago(keep_days)
+            postgres_visits.purge_before(connection, cutoff)
+            if cutoff is None:
                 return connection.execute("DELETE FROM door_log").rowcount
-            return connection.execute("DELETE FROM door_log WHERE time < %s", (_days_ago(keep_days),)).rowcount
+            return connection.execute("DELETE FROM door_log WHERE time < %s", (cutoff,)).rowcount
 
     def door_log(self, limit: int = 50, identity: str | None = None) -> list[DoorEvent]:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT:
@@ -705,12 +724,23 @@ def _face_matrix(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
             np.array([row[2] for row in rows], dtype=np.int64))
 
 
-def _insert_log_rows(connection, rows: list[dict]) -> None:
-    """Insert door-log rows (dicts with their ``event_key``); a key stored already is skipped."""
+def _insert_log_rows(connection, rows: list[dict]) -> int | None:
+    """Insert door-log rows (dicts with their ``event_key``; a key stored already is skipped) and the visit a row
+    carries (``visit``: :func:`facerec.stores.postgres_visits.queued`, stored once under that row's key).
+
+    Returns:
+        the id of the last visit stored (None when no row carried one, or it was stored already).
+    """
     connection.cursor().executemany(
         "INSERT INTO door_log (time, identity, distance, admitted, source, door, event_key) "
         "VALUES (%(time)s, %(identity)s, %(distance)s, %(admitted)s, %(source)s, %(door)s, %(event_key)s) "
         "ON CONFLICT (event_key) DO NOTHING", rows)
+    stored = None
+    for row in rows:
+        if row.get("visit") is not None:
+            stored = postgres_visits.insert(connection, postgres_visits.unqueued(row["visit"]), row["door"],
+                                            row["event_key"])
+    return stored
 
 
 def _set_meta(connection, key: str, value: str) -> None:

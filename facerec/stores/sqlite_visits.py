@@ -83,7 +83,8 @@ def delete_person(connection: sqlite3.Connection, name: str) -> int:
     return connection.execute("DELETE FROM visits WHERE identity = ? OR assigned = ?", (name, name)).rowcount
 
 
-def _visit(row: tuple) -> dict:
+def row_json(row: tuple) -> dict:
+    """A visit's JSON object from its ``_COLUMNS`` row (both engines' rows have this shape)."""
     visit_id, start, identity, data, has_crop, assigned, stranger, reviewed = row
     review = None if reviewed is None else {"name": assigned, "stranger": bool(stranger), "time": reviewed}
     return {"visit": visit_id, **json.loads(data), "start": start, "identity": identity, "crop": bool(has_crop),
@@ -95,7 +96,7 @@ def recent(query: Query, limit: int) -> list[dict]:
     if not has_visits(query):
         return []
     rows = query(f"SELECT {_COLUMNS} FROM visits ORDER BY start DESC, id DESC LIMIT ?", (limit,))
-    return [_visit(row) for row in rows]
+    return [row_json(row) for row in rows]
 
 
 def of_person(query: Query, name: str) -> list[dict]:
@@ -104,7 +105,7 @@ def of_person(query: Query, name: str) -> list[dict]:
         return []
     rows = query(f"SELECT {_COLUMNS} FROM visits WHERE identity = ? OR assigned = ? ORDER BY start DESC, id DESC",
                  (name, name))
-    return [_visit(row) for row in rows]
+    return [row_json(row) for row in rows]
 
 
 def one(query: Query, visit: int) -> dict | None:
@@ -112,7 +113,7 @@ def one(query: Query, visit: int) -> dict | None:
     if not has_visits(query):
         return None
     rows = query(f"SELECT {_COLUMNS} FROM visits WHERE id = ?", (visit,))
-    return _visit(rows[0]) if rows else None
+    return row_json(rows[0]) if rows else None
 
 
 def crop(query: Query, visit: int) -> tuple[bool, bytes | None]:
