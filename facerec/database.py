@@ -56,11 +56,11 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name, normalise_name, printable_name
 from facerec.search import ENCODING_SIZE, PersonSearch, make_search
-from facerec.stores import sqlite_visits
+from facerec.stores import sqlite_door_log, sqlite_visits
 from facerec.stores.sqlite_visits import VisitRecord
 from facerec.visits import VISIT_CROP_SIDE
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: door_log.door (facerec/stores/sqlite_door_log.py upgrades version 1 files)
 APPLICATION_ID = 0x46524543  # "FREC" in the SQLite header marks a facerec database
 BUSY_TIMEOUT_MS = 60_000
 MIN_FREE_BYTES = 1 << 20  # below this much free space the disk counts as full (health, write_problem)
@@ -90,7 +90,7 @@ CREATE INDEX IF NOT EXISTS faces_person ON faces(person_id);
 # Tables added later: created when first written (so older databases and read-only files still open).
 _DOOR_LOG = """CREATE TABLE IF NOT EXISTS door_log (
     id INTEGER PRIMARY KEY, time TEXT NOT NULL, identity TEXT, distance REAL NOT NULL,
-    admitted INTEGER NOT NULL, source TEXT NOT NULL DEFAULT '')"""
+    admitted INTEGER NOT NULL, source TEXT NOT NULL DEFAULT '', door TEXT)"""
 _THUMBNAILS = """CREATE TABLE IF NOT EXISTS thumbnails (
     person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE, jpeg BLOB NOT NULL)"""
 _ACCESS_KEYS = """CREATE TABLE IF NOT EXISTS access_keys (
@@ -150,6 +150,8 @@ class DoorEvent:
         distance: L2 distance to the closest enrolled photo.
         admitted: whether the door let them in.
         source: where the face was seen (a photo's name, ``camera``, a video frame).
+        door: the name of the door that logged it (read from the log; None or "" when it has none). A write
+            takes the database's ``door`` instead.
     """
 
     time: str
@@ -157,11 +159,12 @@ class DoorEvent:
     distance: float
     admitted: bool
     source: str = ""
+    door: str | None = None
 
     def to_json(self) -> dict:
-        """``{"time", "identity", "distance", "admitted", "source"}``."""
+        """``{"time", "identity", "distance", "admitted", "source", "door"}`` (``door``: null when not named)."""
         return {"time": self.time, "identity": self.identity, "distance": round(float(self.distance), 6),
-                "admitted": bool(self.admitted), "source": self.source}
+                "admitted": bool(self.admitted), "source": self.source, "door": self.door or None}
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,8 @@ class FaceDatabase:
             refused. Default ``None``: a new database gets :data:`facerec.encoders.DEFAULT_ENCODER`
             at its first enrollment, an existing one keeps its own.
         shared: allow calls from several threads (the caller serialises them with a lock, as the server does).
+        read_only: open for reading only.
+        door: this process's door name, written into every door-log row (default ``$FACEREC_DOOR``, else "").
 
     Raises:
         DatabaseError: the file is not a facerec SQLite database, is damaged, or
@@ -216,8 +221,10 @@ class FaceDatabase:
     # -- end of the engine hook ------------------------------------------------------------------------------
 
     def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
-                 shared: bool = False, read_only: bool = False):
+                 shared: bool = False, read_only: bool = False, door: str | None = None):
         self.path = Path(path)
+        self.door = os.environ.get("FACEREC_DOOR", "") if door is None else door  # written into door-log rows
+        self._upgrade_from: str | None = None  # an older schema version, upgraded by the next write
         if self.path.is_dir():
             raise DatabaseError(f"{self.path} is a directory; give the database a file name such as faces.sqlite")
         if not self.path.exists() and not create:
@@ -317,10 +324,26 @@ class FaceDatabase:
             raise DatabaseError(f"{self.path} is an SQLite database but not a facerec one; "
                                 "use another file name for the face database")
         version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        # -- schema migration hook: an older version is upgraded in a write transaction, or read as it is --------
+        if version is not None and version[0] in sqlite_door_log.UPGRADABLE_VERSIONS:
+            self._upgrade_from, self._ready = version[0], True
+            return self._upgrade()
+        # -- end of the schema migration hook -----------------------------------------------------------------
         if version is None or version[0] != str(SCHEMA_VERSION):
             raise DatabaseError(f"{self.path} has facerec schema version {version and version[0]}, this facerec "
                                 f"reads version {SCHEMA_VERSION}; re-enroll into a new database")
         self._ready = True
+
+    def _upgrade(self) -> None:
+        """Upgrade an older file now (one write transaction, see :meth:`_transaction`); a file that cannot be
+        written is read as it is (its next write, if any, upgrades it first)."""
+        if self._read_only:
+            return
+        try:
+            with self._transaction():
+                pass
+        except DatabaseNotWritable:
+            pass
 
     def _is_ready(self) -> bool:
         """Whether the file holds facerec's schema now (another process may have created it since)."""
@@ -399,8 +422,11 @@ class FaceDatabase:
             if creating:
                 self._create_schema(connection)
                 self._ready = True  # inside this transaction; undone below if it rolls back
+            if self._upgrade_from is not None:  # an older file: upgraded first, in this same transaction
+                sqlite_door_log.upgrade(connection, str(SCHEMA_VERSION))
             yield connection
             connection.execute("COMMIT")
+            self._upgrade_from = None
         except BaseException as error:
             if creating:
                 self._ready = False
@@ -851,8 +877,8 @@ class FaceDatabase:
         with self._transaction() as connection:
             connection.execute(_DOOR_LOG)
             connection.executemany(
-                "INSERT INTO door_log (time, identity, distance, admitted, source) VALUES (?, ?, ?, ?, ?)",
-                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), _file_name(e.source))
+                "INSERT INTO door_log (time, identity, distance, admitted, source, door) VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), _file_name(e.source), self.door)
                  for e in events])
             if keep_days is not None:
                 connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),))
@@ -893,10 +919,11 @@ class FaceDatabase:
         if not self._has_table("door_log"):
             return []
         where, params = ("WHERE identity = ? ", (normalise_name(identity),)) if identity is not None else ("", ())
-        rows = self._query(f"SELECT time, identity, distance, admitted, source FROM door_log {where}"
+        door = sqlite_door_log.door_column(self._query)  # NULL in a read-only file of schema version 1
+        rows = self._query(f"SELECT time, identity, distance, admitted, source, {door} FROM door_log {where}"
                            "ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [DoorEvent(time, identity, distance, bool(admitted), source)
-                for time, identity, distance, admitted, source in rows]
+        return [DoorEvent(time, identity, distance, bool(admitted), source, name)
+                for time, identity, distance, admitted, source, name in rows]
 
     def export_person(self, name: str) -> tuple[dict, bytes | None]:
         """Everything stored about one person, for a person who asks what is kept about them.

@@ -32,7 +32,6 @@ import numpy as np
 from facerec.database import (
     DEFAULT_KEEP_LOG_DAYS,
     MAX_LIMIT,
-    SCHEMA_VERSION,
     DoorEvent,
     FaceDatabase,
     FaceRecord,
@@ -59,6 +58,7 @@ from facerec.stores.sqlite_visits import VisitRecord
 WRITE_LOCK = 0x46524543  # pg_advisory_xact_lock key of every write ("FREC", as SQLite's application_id)
 CHANNEL = "facerec_gallery"  # NOTIFY channel: the payload is the gallery's new generation
 CONNECT_TIMEOUT_S = 5
+SCHEMA_VERSION = 1  # PostgreSQL's own (its door log had door names from the start; visit tables come with a write)
 _ENCODING_DTYPE = np.dtype("<f4")
 
 SCHEMA = (
@@ -636,9 +636,9 @@ class PostgresFaceDatabase(FaceDatabase):
         if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT:
             raise InvalidArgument(f"limit must be an integer from 0 to {MAX_LIMIT:,}, got {limit!r}")
         where, params = ("WHERE identity = %s ", (normalise_name(identity),)) if identity is not None else ("", ())
-        rows = self._query(f"SELECT time, identity, distance, admitted, source FROM door_log {where}"
+        rows = self._query(f"SELECT time, identity, distance, admitted, source, door FROM door_log {where}"
                            "ORDER BY id DESC LIMIT %s", (*params, limit))
-        return [DoorEvent(t, who, float(d), bool(a), s) for t, who, d, a, s in rows]
+        return [DoorEvent(t, who, float(d), bool(a), s, door) for t, who, d, a, s, door in rows]
 
     def door_names(self) -> list[tuple[str, int]]:
         """``(door, rows)`` of every door that logged rows, by name."""
