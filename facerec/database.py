@@ -883,7 +883,7 @@ class FaceDatabase:
             if keep_days is not None:
                 connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),))
                 sqlite_visits.purge_before(connection, _days_ago(keep_days))
-            return None if visit is None else sqlite_visits.insert(connection, visit)
+            return None if visit is None else sqlite_visits.insert(connection, visit, self.door)
 
     def purge_log(self, keep_days: float = DEFAULT_KEEP_LOG_DAYS) -> int:
         """Delete door-log rows older than ``keep_days`` days (0: every row); returns how many were deleted.

@@ -695,6 +695,7 @@ class PostgresFaceDatabase(FaceDatabase):
             "door_log": rows("SELECT time, identity, distance, admitted, source, door FROM door_log ORDER BY id"),
             "access_keys": rows("SELECT name, role, sha256, created, last_used FROM access_keys "
                                 "ORDER BY name COLLATE \"C\""),
+            **postgres_visits.read_rows(self._query),
         }
 
     def write_tables(self, tables: dict[str, list[tuple]]) -> None:
@@ -709,8 +710,11 @@ class PostgresFaceDatabase(FaceDatabase):
                                tables["faces"])
             cursor.executemany("INSERT INTO thumbnails VALUES (%s, %s)", tables["thumbnails"])
             cursor.executemany("INSERT INTO door_log (time, identity, distance, admitted, source, door, event_key) "
-                               "VALUES (%s, %s, %s, %s, %s, %s, NULL)", tables["door_log"])
+                               "VALUES (%s, %s, %s, %s, %s, %s, NULL)",
+                               [(*row[:5], row[5] or "") for row in tables["door_log"]])
             cursor.executemany("INSERT INTO access_keys VALUES (%s, %s, %s, %s, %s)", tables["access_keys"])
+            postgres_visits.write_rows(connection, {**tables, "visits": [(*row[:10], row[10] or "")
+                                                                         for row in tables["visits"]]})
             for table in ("people", "faces", "door_log"):
                 connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")

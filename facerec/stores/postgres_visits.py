@@ -19,7 +19,7 @@ import base64
 import json
 from collections.abc import Callable
 
-from facerec.stores.sqlite_visits import VisitRecord, row_json
+from facerec.stores.sqlite_visits import DUMP_STRANGERS, DUMP_VISITS, VisitRecord, row_json
 
 Query = Callable[..., list[tuple]]
 
@@ -167,3 +167,31 @@ def unqueued(payload: dict) -> VisitRecord:
         return None if text is None else base64.b64decode(text)
 
     return VisitRecord(payload["line"], blob(payload["crop"]), blob(payload["encoding"]), payload["fingerprint"])
+
+
+# -- whole tables, for facerec migrate (the rows of facerec.stores.sqlite_visits.read_rows) -------------------
+
+
+def read_rows(query: Query) -> dict[str, list[tuple]]:
+    """Every visit and known stranger, in id order, as :func:`facerec.stores.sqlite_visits.read_rows` reads them."""
+    def blob(value):
+        return None if value is None else bytes(value)
+
+    visits = [(*r[:4], blob(r[4]), blob(r[5]), *r[6:]) for r in query(
+        f"SELECT {DUMP_VISITS} FROM visits ORDER BY id")] if has_visits(query) else []
+    strangers = [(r[0], bytes(r[1]), *r[2:]) for r in query(
+        f"SELECT {DUMP_STRANGERS} FROM known_strangers ORDER BY id")] if _has(query, "known_strangers") else []
+    return {"visits": visits, "known_strangers": strangers}
+
+
+def write_rows(connection, tables: dict[str, list[tuple]]) -> None:
+    """Insert those rows (ids kept; the identity counters moved past the largest, so no id is handed out again)."""
+    create(connection)
+    cursor = connection.cursor()
+    cursor.executemany(f"INSERT INTO visits ({DUMP_VISITS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                       tables["visits"])
+    cursor.executemany(f"INSERT INTO known_strangers ({DUMP_STRANGERS}) VALUES (%s, %s, %s, %s, %s)",
+                       tables["known_strangers"])
+    for table in ("visits", "known_strangers"):
+        connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")

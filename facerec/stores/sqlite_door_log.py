@@ -1,8 +1,8 @@
 """The door's name in SQLite's door log, and the schema migration that added it (schema version 1 -> 2).
 
-Version 2 adds ``door_log.door`` (TEXT, nullable): the name of the door that logged the row (``--door-name``,
-``$FACEREC_DOOR``; ``""`` when the door has none), as PostgreSQL's door log has it, so ``facerec migrate``
-keeps it both ways. Rows logged before the upgrade have NULL there (their door is not known).
+Version 2 adds ``door_log.door`` and ``visits.door`` (TEXT, nullable): the name of the door that logged the row
+(``--door-name``, ``$FACEREC_DOOR``; ``""`` when the door has none), as PostgreSQL's tables have it, so
+``facerec migrate`` keeps it both ways. Rows logged before the upgrade have NULL there (their door is not known).
 
 A version-1 file opened writable is upgraded by :func:`upgrade` in one write transaction (the column added if the
 log exists, the version set to 2); a read-only version-1 file is read as it is (:func:`door_column` then says
@@ -32,7 +32,8 @@ def door_column(query: Query) -> str:
 def upgrade(connection: sqlite3.Connection, version: str) -> None:
     """Inside a write transaction: bring a version-1 file to ``version`` (idempotent: another process may have
     upgraded it meanwhile)."""
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(door_log)")}
-    if columns and "door" not in columns:
-        connection.execute("ALTER TABLE door_log ADD COLUMN door TEXT")
+    for table in ("door_log", "visits"):  # the visits' door too (facerec.stores.sqlite_visits)
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if columns and "door" not in columns:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN door TEXT")
     connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))

@@ -2,12 +2,13 @@
 
 Tables (created when first written, like the door log, so older databases still open):
 
-* ``visits(id, start, identity, data, crop, encoding, fingerprint, assigned, stranger, reviewed)``:
+* ``visits(id, start, identity, data, crop, encoding, fingerprint, assigned, stranger, reviewed, door)``:
   ``id`` is the visit's id everywhere (``door --json``'s ``visit``, ``facerec visits``, ``/api/visits``),
   never reused (``AUTOINCREMENT``); ``start`` (UTC ISO 8601) is what the retention compares; ``identity``
   the decision (NULL: unknown); ``data`` the rest of the visit's JSON object; ``crop`` a small JPEG of the
   best frame's face; ``encoding`` that face's encoding (128 little-endian float32) and ``fingerprint``
-  the weights that made it; ``assigned`` / ``stranger`` / ``reviewed`` what an admin said it was.
+  the weights that made it; ``assigned`` / ``stranger`` / ``reviewed`` what an admin said it was; ``door`` the
+  name of the door that logged it (schema version 2, :mod:`facerec.stores.sqlite_door_log`; NULL before).
 * ``known_strangers(id, encoding, fingerprint, visit, added)``: encodings of faces an admin said are
   "not anyone we know" (kept after their visit is deleted: the admin chose to keep them).
 
@@ -27,7 +28,7 @@ Query = Callable[..., list[tuple]]
 VISITS = """CREATE TABLE IF NOT EXISTS visits (
     id INTEGER PRIMARY KEY AUTOINCREMENT, start TEXT NOT NULL, identity TEXT, data TEXT NOT NULL, crop BLOB,
     encoding BLOB CHECK (encoding IS NULL OR length(encoding) = 512), fingerprint TEXT,
-    assigned TEXT, stranger INTEGER NOT NULL DEFAULT 0, reviewed TEXT)"""
+    assigned TEXT, stranger INTEGER NOT NULL DEFAULT 0, reviewed TEXT, door TEXT)"""
 VISITS_INDEX = "CREATE INDEX IF NOT EXISTS visits_start ON visits(start)"
 STRANGERS = """CREATE TABLE IF NOT EXISTS known_strangers (
     id INTEGER PRIMARY KEY, encoding BLOB NOT NULL CHECK (length(encoding) = 512), fingerprint TEXT,
@@ -58,13 +59,14 @@ def has_visits(query: Query) -> bool:
     return bool(query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'visits'"))
 
 
-def insert(connection: sqlite3.Connection, record: VisitRecord) -> int:
-    """Store one visit; returns its id."""
+def insert(connection: sqlite3.Connection, record: VisitRecord, door: str = "") -> int:
+    """Store one visit logged by the door named ``door``; returns its id."""
     create(connection)
     data = {key: value for key, value in record.line.items() if key != "visit"}
     cursor = connection.execute(
-        "INSERT INTO visits (start, identity, data, crop, encoding, fingerprint) VALUES (?, ?, ?, ?, ?, ?)",
-        (data["start"], data.get("identity"), json.dumps(data), record.crop, record.encoding, record.fingerprint))
+        "INSERT INTO visits (start, identity, data, crop, encoding, fingerprint, door) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (data["start"], data.get("identity"), json.dumps(data), record.crop, record.encoding, record.fingerprint,
+         door))
     return int(cursor.lastrowid)
 
 
@@ -165,3 +167,34 @@ def forget_strangers(connection: sqlite3.Connection) -> int:
     """Delete every known stranger; returns how many."""
     create(connection)
     return connection.execute("DELETE FROM known_strangers").rowcount
+
+
+# -- whole tables, for facerec migrate (facerec.stores.dump: the rows of its "visits" and "known_strangers") ----
+
+DUMP_VISITS = "id, start, identity, data, crop, encoding, fingerprint, assigned, stranger, reviewed, door"
+DUMP_STRANGERS = "id, encoding, fingerprint, visit, added"
+
+
+def read_rows(query: Query) -> dict[str, list[tuple]]:
+    """Every visit and known stranger, in id order (``stranger`` a bool, blobs bytes, a missing door "")."""
+    def blob(value):
+        return None if value is None else bytes(value)
+
+    if not has_visits(query):
+        return {"visits": [], "known_strangers": []}
+    door = "door" if any(row[1] == "door" for row in query("PRAGMA table_info(visits)")) else "NULL"  # version 1
+    columns = DUMP_VISITS.replace(", door", f", {door}")
+    visits = [(*r[:4], blob(r[4]), blob(r[5]), r[6], r[7], bool(r[8]), r[9], r[10] or "")
+              for r in query(f"SELECT {columns} FROM visits ORDER BY id")]
+    strangers = [(r[0], bytes(r[1]), *r[2:]) for r in query(f"SELECT {DUMP_STRANGERS} FROM known_strangers "
+                                                             "ORDER BY id")]
+    return {"visits": visits, "known_strangers": strangers}
+
+
+def write_rows(connection: sqlite3.Connection, tables: dict[str, list[tuple]]) -> None:
+    """Insert :func:`read_rows`' rows (ids kept: AUTOINCREMENT then continues past the largest)."""
+    create(connection)
+    connection.executemany(f"INSERT INTO visits ({DUMP_VISITS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(*r[:8], int(r[8]), *r[9:]) for r in tables["visits"]])
+    connection.executemany(f"INSERT INTO known_strangers ({DUMP_STRANGERS}) VALUES (?, ?, ?, ?, ?)",
+                           tables["known_strangers"])
