@@ -30,9 +30,10 @@ that a run without ``--rules`` needs; resumable).
 ``--encoder facenet`` uses FaceNet (:mod:`facerec.encoders.facenet`, cached in ``datasets/bfw_facenet.h5``,
 about 25 ms a photo) and ``--encoder dlib+facenet`` the fusion of both (each distance divided by its
 encoder's median View 1 impostor distance, summed; operating points from ``dlib+facenet.json``, calibrated
-on View 1 by ``python -m facerec.training.calibrate --encoder dlib+facenet``). The door's search
-(:class:`facerec.search.ExactSearch`) takes 128-d encodings only, so for these the same nearest-photo
-distance is computed in numpy (:func:`distance_matrix`); the thresholds still come from the door's code.
+on View 1 by ``python -m facerec.training.calibrate --encoder dlib+facenet``). The rule tables compute the
+nearest-photo distance in numpy (:func:`distance_matrix`); the door's default decision goes through the
+door's own code for every encoder with a cohort (:class:`facerec.search.ExactSearch` with the fusion's
+blocks, :func:`facerec.cohort.gate` with ``dlib+facenet_cohort.npz``), the thresholds too.
 
 Usage: ``python benchmarks/door_groups.py [--encoder dlib|facenet|dlib+facenet] [--rules] [--draws N]
 [--json]``; a saved ``--json`` result as the Markdown table of MODEL_CARD.md:
@@ -504,14 +505,15 @@ def door_default(held: list[Scored], encodings: np.ndarray, card: dict, threshol
     """
     from facerec.api import decision_cohort
     from facerec.cohort import gate
-    from facerec.search import ENCODING_SIZE, ExactSearch
+    from facerec.search import ExactSearch
 
-    cohort = decision_cohort(CardOnly(card)) if encodings.shape[1] == ENCODING_SIZE and not BLOCKS else None
-    if cohort is None:
+    cohort = decision_cohort(CardOnly(card))
+    if cohort is None or cohort.encodings.shape[1] != encodings.shape[1]:
         return {}, "threshold"
+    blocks = tuple(BLOCKS) or None  # a fusion: the door's search sums its blocks' distances (facerec.distances)
     pooled: dict[str, dict[str, list]] = {}
     for house in held:
-        search = ExactSearch(house.gallery, house.gallery_who)
+        search = ExactSearch(house.gallery, house.gallery_who, blocks=blocks)
         acc = pooled.setdefault(house.group, {"strangers": [], "others": [], "admitted": []})
         for key, rows in (("strangers", house.house.strangers), ("others", house.house.others),
                           ("admitted", house.house.probes)):

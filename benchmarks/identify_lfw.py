@@ -27,7 +27,10 @@ which promises ``open_false_alarm <= 0.01``).
 Faces: nn4 encodes ``datasets/lfw_aligned.h5``; dlib its own chips of the same
 detections (``datasets/lfw_dlib.h5``, encoded once, about 40 min on 2 cores).
 
-Usage: ``python benchmarks/identify_lfw.py [--encoder nn4|dlib] [--limit N] [--draws N] [--json]``
+``dlib+facenet``: both caches, each part divided by its median View 1 impostor distance (the encoder's
+own encoding, :mod:`facerec.encoders.fused`; FaceNet's ``datasets/lfw_facenet.h5``, about 25 ms a photo).
+
+Usage: ``python benchmarks/identify_lfw.py [--encoder nn4|dlib|dlib+facenet] [--limit N] [--draws N] [--json]``
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ def encodings_of(encoder_name: str, weights: str | None, progress: bool,
     from facerec import datasets
 
     lfw = restrict(datasets.load("lfw"), limit)
+    if encoder_name == "dlib+facenet":
+        return lfw, *fused_encodings(lfw.paths, progress)
     if encoder_name == "dlib":
         from facerec.encoders.dlib_resnet import encode_collection, model_card, model_fingerprint
 
@@ -104,6 +109,17 @@ def encodings_of(encoder_name: str, weights: str | None, progress: bool,
 
     encoder = get_encoder(weights)
     return lfw, encode(lfw.images, encoder, progress=progress), {**encoder.card(), "fingerprint": encoder.fingerprint}
+
+
+def fused_encodings(paths: list[str], progress: bool) -> tuple[np.ndarray, dict]:
+    """``(encodings (N, 640), card)`` of ``dlib+facenet``: each part's cached encodings (``datasets/lfw_dlib.h5``,
+    ``datasets/lfw_facenet.h5``) scaled as :meth:`facerec.encoders.fused.FusedEncoder.fuse` does."""
+    from facerec.encoders import dlib_resnet, facenet, fused
+
+    card = fused.model_card()
+    scales = [np.float32(card["parts"][name]["median_impostor"]) for name in ("dlib", "facenet")]
+    parts = [dlib_resnet.encode_collection("lfw", paths, progress), facenet.encode_collection("lfw", paths, progress)]
+    return np.concatenate([part / scale for part, scale in zip(parts, scales)], axis=1), card
 
 
 def encode(images: np.ndarray, encoder, batch: int = 256, progress: bool = True) -> np.ndarray:
@@ -144,7 +160,8 @@ def nearest(encodings: np.ndarray, labels: np.ndarray, gallery: np.ndarray,
     """``(distance, label)`` of each probe's nearest enrolled person (:class:`facerec.search.ExactSearch`)."""
     from facerec.search import ExactSearch
 
-    distances, ids = ExactSearch(encodings[gallery], labels[gallery]).search(encodings[probes], 1)
+    blocks = (128, 512) if encodings.shape[1] == 640 else None  # dlib+facenet: its blocks' distances summed
+    distances, ids = ExactSearch(encodings[gallery], labels[gallery], blocks=blocks).search(encodings[probes], 1)
     return distances[:, 0], ids[:, 0]
 
 
@@ -201,8 +218,9 @@ def open_set(lfw, encodings: np.ndarray, card: dict, size: int, draws: int, seed
 def run(args: argparse.Namespace) -> dict:
     """Both protocols for one encoder (see the module docstring)."""
     lfw, encodings, card = encodings_of(args.encoder, args.weights, not args.json, args.limit)
-    result = {"encoder": args.encoder, "model": "dlib" if args.encoder == "dlib" else "facerec",
-              "weights": "dlib" if args.encoder == "dlib" else str(args.weights or "weights"),
+    dlib_based = args.encoder in ("dlib", "dlib+facenet")
+    result = {"encoder": args.encoder, "model": args.encoder if dlib_based else "facerec",
+              "weights": args.encoder if dlib_based else str(args.weights or "weights"),
               **closed_set(lfw, encodings, card, args)}
     eligible = eligible_people(lfw.labels, args.min_photos)[:args.limit]
     result["open_set"] = {}
@@ -228,7 +246,8 @@ def markdown(result: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", default=None, choices=["nn4", "dlib"], help="the encoder (default nn4)")
+    parser.add_argument("--encoder", default=None, choices=["nn4", "dlib", "dlib+facenet"],
+                        help="the encoder (default nn4)")
     parser.add_argument("--model", default=None, choices=["facerec", "dlib"],
                         help="deprecated spelling of --encoder (facerec = nn4)")
     parser.add_argument("--limit", type=int, default=None,

@@ -40,7 +40,8 @@ King, dlib-models, released into the public domain): ``shape_predictor_5_face_la
 (trained on 7,198 faces he annotated; made to work with both detectors' boxes) and
 ``mmod_human_face_detector.dat`` (the CNN detector, trained on his annotations of
 public images: ImageNet, AFLW, Pascal VOC, VGG, WIDER, FaceScrub). The 68-point
-model is not used: its training data restricts commercial use.
+model is not used here: its training data restricts commercial use (only the door's optional
+flatness check, :mod:`facerec.flatness`, loads it).
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ import numpy as np
 from facerec.align import DEFAULT_DETECTOR, Face, find_faces
 from facerec.cohort import Cohort, encoder_cohort, gate, promise
 from facerec.database import FaceDatabase
+from facerec.distances import ENCODING_SIZE, block_distance
 from facerec.exceptions import InvalidArgument
 from facerec.head import DECISION, load_method_head
 from facerec.image import ImageInput
 from facerec.operating_points import Threshold, resolve
-from facerec.search import ENCODING_SIZE
 
 DatabaseInput = FaceDatabase | str | os.PathLike
 
@@ -109,7 +109,8 @@ class VerifyResult:
         image: the image's path as given (``"array"`` for arrays).
         name: the claimed identity.
         match: ``distance <= threshold`` (method ``l2``), or ``probability >= threshold`` (a head).
-        distance: L2 distance from the photo's largest face to the closest of ``name``'s photos.
+        distance: the encoder's distance (L2; dlib+facenet: summed over its blocks) from the photo's largest
+            face to the closest of ``name``'s photos.
         threshold: the threshold applied: an L2 distance (``l2``) or a probability (a head).
         box: ``(left, top, right, bottom)`` pixels of the face used.
         probability: a siamese head's p(same person), the highest over ``name``'s photos; ``None`` for ``l2``.
@@ -218,12 +219,13 @@ def encode_faces(image: ImageInput, all_faces: bool = False, encoder=None,
     return _encoder(encoder).encode_faces(rgb, faces), faces
 
 
-def face_distance(known: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """L2 distances from one encoding to many.
+def face_distance(known: np.ndarray, query: np.ndarray, blocks: tuple[int, ...] | None = None) -> np.ndarray:
+    """Distances from one encoding to many: L2, summed over the encoder's blocks (:mod:`facerec.distances`).
 
     Args:
-        known: ``(N, 128)`` encodings (``N`` may be 0).
-        query: ``(128,)`` encoding.
+        known: ``(N, D)`` encodings (``N`` may be 0; ``D`` is 128 for dlib and nn4, 640 for dlib+facenet).
+        query: ``(D,)`` encoding.
+        blocks: the encoder's block widths (its ``blocks``; default one block: plain L2).
 
     Returns:
         ``(N,)`` float32 distances, in the order of ``known``.
@@ -232,10 +234,10 @@ def face_distance(known: np.ndarray, query: np.ndarray) -> np.ndarray:
     query = np.asarray(query, dtype=np.float32)
     if known.size == 0:
         return np.zeros(0, np.float32)
-    if known.ndim != 2 or known.shape[1] != ENCODING_SIZE or query.shape != (ENCODING_SIZE,):
-        raise InvalidArgument(f"expected known (N, {ENCODING_SIZE}) and query ({ENCODING_SIZE},), "
+    if known.ndim != 2 or query.shape != (known.shape[1],) or (blocks is None and known.shape[1] != ENCODING_SIZE):
+        raise InvalidArgument(f"expected known (N, D) and query (D,) with D = {ENCODING_SIZE} (or the blocks' sum), "
                               f"got {known.shape} and {query.shape}")
-    return np.linalg.norm(known - query, axis=1)
+    return block_distance(known, query, blocks).astype(np.float32)
 
 
 def _probability_threshold(threshold: float | None) -> float:
@@ -291,7 +293,7 @@ def verify(image: ImageInput, name: str, db: DatabaseInput, threshold: float | N
                                       "point, far or false alarm")
             decision = Threshold(_probability_threshold(threshold), "head")
         encodings, faces = encode_faces(image, encoder=encoder, detector=detector)
-    distance = float(face_distance(known, encodings[0]).min())
+    distance = float(face_distance(known, encodings[0], getattr(encoder, "blocks", None)).min())
     common = {"box": faces[0].box, "operating_point": decision.operating_point, "encoder": encoder.name}
     if head is None:
         cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm, strangers)

@@ -368,6 +368,7 @@ def _run_door(args: argparse.Namespace, live: bool, on_visit):
                           keep_log_days=args.keep_log_days or None, max_fps=args.max_fps, poll=args.poll,
                           give_up=args.give_up, duration=args.duration, visit_timeout=args.visit_timeout,
                           on_visit=on_visit, detect_scale=args.detect_scale, encode_every=args.encode_every,
+                          flat_check=args.flat_check,
                           **_decision(args))
     return report
 
@@ -395,8 +396,9 @@ def _visit_line(visit: dict) -> str:
     """``visit 3: younes admitted, 0.312 over 5 frame(s), 21:30:00.125 to 21:30:04.000``."""
     who = printable_name(visit["identity"] or "unknown")
     distance = "no distance" if visit["distance"] is None else f"{visit['distance']:.3f}"
+    flat = f"; {visit['refused']}" if visit.get("refused") else ""
     return (f"visit {visit['visit']}: {who} {'admitted' if visit['admitted'] else 'refused'}, {distance} over "
-            f"{visit['frames']} frame(s), {visit['start'][11:23]} to {visit['end'][11:23]} UTC")
+            f"{visit['frames']} frame(s), {visit['start'][11:23]} to {visit['end'][11:23]} UTC{flat}")
 
 
 def _print_visit(as_json: bool):
@@ -495,7 +497,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                               "or listen on 127.0.0.1")
     hosts = allowed_host_names(args.host, args.allowed_host)
     camera_options = {"max_fps": args.max_fps, "detector": args.detector, "detect_scale": args.detect_scale,
-                      "encode_every": args.encode_every}
+                      "encode_every": args.encode_every, "flat_check": args.flat_check}
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
                      allowed_hosts=hosts, keep_log_days=args.keep_log_days or None, camera=args.camera,
                      camera_options=camera_options)
@@ -653,6 +655,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``facerec calibrate [--encoder NAME] ...``: :mod:`facerec.training.calibrate` (LFW View 1 only)."""
+    from facerec.training import calibrate
+
+    rest = list(args.rest)
+    if args.encoder and "--encoder" not in rest:  # `facerec --encoder X calibrate` as well as `calibrate --encoder X`
+        rest = ["--encoder", args.encoder, *rest]
+    calibrate.main(rest)
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------
 
 
@@ -699,8 +712,9 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--db", default=default(None),
                         help=f"face database: a file, or a postgresql://[user@]host[:port]/dbname URL (password from "
                              f"~/.pgpass or PGPASSWORD) (default: $FACEREC_DB or ./{DEFAULT_DB})")
-    parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4"],
-                        help="encoder of a new database (default dlib); an existing database always uses its own, "
+    parser.add_argument("--encoder", default=default(None), choices=["dlib", "nn4", "dlib+facenet"],
+                        help="encoder of a new database (default dlib; dlib+facenet: both on each face, 640-d, "
+                             "fairer across groups, slower); an existing database always uses its own, "
                              "and another one is refused")
     parser.add_argument("--weights", default=default(None),
                         help="nn4's weights folder (default: $FACEREC_WEIGHTS or the repository's weights/)")
@@ -743,6 +757,14 @@ def _detect_scale_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encode-every", type=_integer(1, 1000), default=None, metavar="N",
                         help="encode a face that continues one of the previous frame (box overlap) only every N-th "
                              "frame; in between it keeps its identity (default: 2 for a live source, 1 for files)")
+
+
+def _flat_check_option(sub: argparse.ArgumentParser) -> None:
+    """``--flat-check / --no-flat-check`` of the door (``door``, ``serve --camera``)."""
+    sub.add_argument("--flat-check", action=argparse.BooleanOptionalAction, default=False,
+                     help="refuse a visit whose face moves as one plane (a photo or a screen held up), from dlib's "
+                          "68 landmarks, whose training data restricts commercial use (default: off, and then a "
+                          "photo can open the door; see MODEL_CARD.md, 'Is the face flat?')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -819,6 +841,7 @@ def build_parser() -> argparse.ArgumentParser:
     _detect_scale_option(sub)
     sub.add_argument("--door-name", default="door", metavar="NAME",
                      help="this door's name in MQTT topics and Home Assistant (default door)")
+    _flat_check_option(sub)
     sub.add_argument("--every", type=_integer(1, MAX_COUNT), default=1, help="search every n-th frame (default 1)")
     sub.add_argument("--fps", type=_number(0.01, 1000), default=None,
                      help="output frame rate (default: the source's, 2 for folders)")
@@ -856,6 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "Recent visits; it stops with the server")
     sub.add_argument("--max-fps", type=_number(0.01, 1000), default=None,
                      help="with --camera: search at most this many frames a second (the others are dropped)")
+    _flat_check_option(sub)
     _detector_option(sub)
     _detect_scale_option(sub)
     sub.set_defaults(detector=None)  # the door's default: hog for a live source, auto for files (run_door)
@@ -923,7 +947,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--epochs", type=_integer(1, 100_000), default=20, help="passes over the pairs (default 20)")
 
     for name, handler, help_text in (("train", cmd_train, "train nn4.small2 (see `facerec train --help`)"),
-                                     ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)")):
+                                     ("evaluate", cmd_evaluate, "benchmarks (see `facerec evaluate --help`)"),
+                                     ("calibrate", cmd_calibrate, "an encoder's operating points on LFW View 1, "
+                                      "written into its model card (see `facerec calibrate --help`)")):
         sub = commands.add_parser(name, help=help_text, add_help=False, prefix_chars="\0")
         sub.add_argument("rest", nargs=argparse.REMAINDER)
         sub.set_defaults(handler=handler)

@@ -7,7 +7,8 @@ probe is to a resident *compared with how close both of them are to strangers*:
 
     score = d(probe, template) / sqrt(s(template) * s(probe))
 
-where the resident's ``template`` is the mean of their enrolled encodings, ``d`` the L2 distance and
+where the resident's ``template`` is the mean of their enrolled encodings, ``d`` the encoder's distance
+(L2; for a fused encoder the sum of its blocks' L2 distances, :mod:`facerec.distances`) and
 ``s(x)`` the mean of ``x``'s ``k`` nearest distances to a **cohort** of stranger encodings (balanced
 over BFW's 8 groups, from its development people only; never its 200 held-out people, never LFW).
 A face in a crowded part of the space (many look-alikes) has a small ``s`` and needs a much smaller
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facerec.distances import block_distance, pairwise_distances
 from facerec.exceptions import WeightsError
 
 BATCH = 1024  # queries per distance matrix (bounds memory to BATCH * cohort floats)
@@ -42,12 +44,15 @@ class Cohort:
         k: nearest cohort distances averaged into each scale.
         alpha: admit when the normalised score is at most this.
         name: where it came from (the card's file name, plus ``+N known`` with extra rows).
+        blocks: the encodings' block widths (the card's ``blocks``; ``None``: one block, plain L2), so that
+            every distance here is the encoder's own (:mod:`facerec.distances`).
     """
 
     encodings: np.ndarray
     k: int
     alpha: float
     name: str = "cohort"
+    blocks: tuple[int, ...] | None = None
 
     def with_extra(self, extra: np.ndarray | None) -> Cohort:
         """This cohort with ``extra`` ``(N, D)`` stranger encodings added (e.g. the door's known strangers)."""
@@ -73,6 +78,10 @@ class Cohort:
         out = np.empty(len(encodings))
         for start in range(0, len(encodings), BATCH):
             q = encodings[start:start + BATCH]
+            if self.blocks is not None and len(self.blocks) > 1:
+                nearest = np.partition(pairwise_distances(q, cohort, self.blocks), self.k - 1, axis=1)[:, :self.k]
+                out[start:start + BATCH] = nearest.mean(axis=1)
+                continue
             d2 = np.sum(q * q, axis=1)[:, None] - 2 * q @ cohort.T + norms[None]
             nearest = np.partition(np.maximum(d2, 0), self.k - 1, axis=1)[:, :self.k]
             out[start:start + BATCH] = np.sqrt(nearest).mean(axis=1)
@@ -82,7 +91,7 @@ class Cohort:
         """``(Q,)``: ``d(query_i, template_i) / sqrt(s(template_i) * s(query_i))`` (see the module docstring)."""
         queries = np.asarray(queries, np.float64)
         templates = np.asarray(templates, np.float64)
-        distance = np.linalg.norm(queries - templates, axis=1)
+        distance = block_distance(queries, templates, self.blocks)
         with np.errstate(divide="ignore", invalid="ignore"):  # a cohort row on the face itself: scale 0, refused
             scores = distance / np.sqrt(self.scales(templates) * self.scales(queries))
         return np.where(np.isnan(scores), np.inf, scores)
@@ -134,7 +143,8 @@ def card_cohort(card: dict, directory: Path) -> Cohort | None:
         raise WeightsError(f"the cohort {path} does not match its model card's sha256; {remedy}")
     with np.load(path, allow_pickle=False) as npz:
         encodings = npz["encodings"].astype(np.float32)
-    return Cohort(encodings, int(entry["k"]), float(entry["alpha"]), entry["file"])
+    blocks = tuple(card["blocks"]) if card.get("blocks") else None
+    return Cohort(encodings, int(entry["k"]), float(entry["alpha"]), entry["file"], blocks)
 
 
 def encoder_cohort(encoder) -> Cohort | None:

@@ -9,7 +9,8 @@ Tables:
   has no ``encoder`` row and is an ``nn4`` database.
 * ``people(id, name UNIQUE, created)``.
 * ``faces(id, person_id, encoding, source, sha256, box_left, box_top, box_right,
-  box_bottom, added)``: ``encoding`` is 128 little-endian float32 (512 bytes),
+  box_bottom, added)``: ``encoding`` is 128 little-endian float32 (512 bytes; a wider encoder's
+  database records its width in ``meta`` and checks that length instead, :mod:`facerec.stores.widths`),
   ``source`` the photo's file name, ``sha256`` its content hash, the box is
   ``(left, top, right, bottom)`` pixels of the photo as loaded (EXIF-rotated).
 * ``access_keys(name, role, sha256, created, last_used)``: ``facerec serve``'s keys
@@ -58,6 +59,7 @@ from facerec.names import check_name, normalise_name, printable_name
 from facerec.search import ENCODING_SIZE, PersonSearch, make_search
 from facerec.stores import sqlite_door_log, sqlite_visits
 from facerec.stores.sqlite_visits import VisitRecord
+from facerec.stores.widths import EncodingWidth, encoder_blocks, faces_schema, width_meta
 from facerec.visits import VISIT_CROP_SIDE
 
 SCHEMA_VERSION = 2  # 2: door_log.door (facerec/stores/sqlite_door_log.py upgrades version 1 files)
@@ -185,7 +187,7 @@ class EnrollResult:
     failed: list[tuple[str, str]]
 
 
-class FaceDatabase:
+class FaceDatabase(EncodingWidth):
     """A face database file: people, their photos' encodings and the model that made them.
 
     Use as a context manager, or call :meth:`close`. Reading methods see the
@@ -379,9 +381,11 @@ class FaceDatabase:
         if connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
             raise DatabaseError(f"{self.path} is an SQLite database but not a facerec one; "
                                 "use another file name for the face database")
+        blocks = self._pending_blocks or encoder_blocks(self._pending_encoder)  # hook: encodings' width (issue 23)
         for statement in _SCHEMA.strip().split(";\n"):
             if statement.strip():
-                connection.execute(statement)
+                connection.execute(faces_schema(statement, blocks))
+        connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", width_meta(blocks))
         connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         connection.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)", (now_utc(),))
         if self._pending_encoder is not None:
@@ -592,6 +596,7 @@ class FaceDatabase:
             return
         if self.count_faces() > 0:
             raise ModelMismatch(self._mismatch_message(name))
+        self._check_width(name, [])  # hook: the faces table holds one width (issue 23)
         with self._transaction() as connection:
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('encoder', ?)", (name,))
             connection.execute("DELETE FROM meta WHERE key = 'model_fingerprint'")
@@ -666,7 +671,8 @@ class FaceDatabase:
             name: only this person's (raises :class:`UnknownIdentity` if absent); default everyone's.
 
         Returns:
-            ``(encodings (N, 128) float32, person_ids (N,) int64)``.
+            ``(encodings (N, D) float32, person_ids (N,) int64)``, ``D`` = :attr:`encoding_size` (128 for
+            dlib and nn4).
         """
         query, params = "SELECT encoding, person_id FROM faces ORDER BY id", ()
         if name is not None:
@@ -674,7 +680,7 @@ class FaceDatabase:
                 self.person_id(name),)
         rows = self._query(query, params)
         matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=_ENCODING_DTYPE)
-        matrix = matrix.reshape(len(rows), ENCODING_SIZE).astype(np.float32)
+        matrix = matrix.reshape(len(rows), self.encoding_size if rows else 0).astype(np.float32)
         return matrix, np.array([row[1] for row in rows], dtype=np.int64)
 
     def faces(self, name: str | None = None) -> list[dict]:
@@ -705,7 +711,7 @@ class FaceDatabase:
             if len(encodings) == 0:
                 raise EmptyDatabase(f"database {self.path} holds no faces; enroll people first "
                                     "(facerec --db PATH enroll NAME PHOTO...)")
-            self._search_cache = (key, make_search(encodings, ids, backend))
+            self._search_cache = (key, make_search(encodings, ids, backend, blocks=self.encoding_blocks))
         return self._search_cache[1]
 
     # -- writing -----------------------------------------------------------------
@@ -728,14 +734,17 @@ class FaceDatabase:
 
         Raises:
             ModelMismatch: the database holds encodings of other weights.
+            EncodingSizeMismatch: the encodings' width is not the database's.
             InvalidArgument: empty name or a malformed encoding.
         """
         name = check_name(name)
         blobs = [_encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
+        self._prepare_width(encoder or self.encoder_name or "nn4")  # hook: a new database takes its width
         with self._transaction() as connection:
             encoder = encoder or self.encoder_name or "nn4"
             self.check_model(fingerprint, encoder)
+            self._check_width(encoder, records)
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('model_fingerprint', ?)", (fingerprint,))
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('encoder', ?)", (encoder,))
             connection.execute("INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)", (name, now_utc()))
@@ -930,7 +939,8 @@ class FaceDatabase:
 
         Returns:
             ``(record, thumbnail)``: ``record`` is JSON-ready: ``name``, ``enrolled`` (UTC ISO 8601),
-            ``encoder``, ``faces`` (each ``id, source, sha256, box, added, encoding``: 128 floats), and
+            ``encoder``, ``faces`` (each ``id, source, sha256, box, added, encoding``: 128 floats, or the
+            database's :attr:`encoding_size`), and
             ``door_log`` (their events, newest first), ``visits`` (the visits decided as them or assigned to them,
             newest first; their crops: :meth:`visit_crop`); ``thumbnail`` is their picture's JPEG bytes or None.
 
@@ -1041,12 +1051,14 @@ class FaceDatabase:
         return stranger
 
     def known_strangers(self) -> np.ndarray:
-        """The known strangers' encodings made with this database's weights: ``(N, 128)`` float32, oldest first
-        (for decision rules that use them as a cohort); none on an engine without visits."""
+        """The known strangers' encodings made with this database's weights: ``(N, D)`` float32 (``D`` =
+        :attr:`encoding_size`), oldest first (for decision rules that use them as a cohort); none on an engine
+        without visits."""
         if not self.stores_visits:
             return np.zeros((0, ENCODING_SIZE), np.float32)
         blobs = self._visits_sql.strangers(self._query, self.model_fingerprint)
-        matrix = np.frombuffer(b"".join(blobs), dtype=_ENCODING_DTYPE).reshape(len(blobs), ENCODING_SIZE)
+        width = self.encoding_size if blobs else ENCODING_SIZE
+        matrix = np.frombuffer(b"".join(blobs), dtype=_ENCODING_DTYPE).reshape(len(blobs), width)
         return matrix.astype(np.float32)
 
     def forget_strangers(self) -> int:
@@ -1207,9 +1219,11 @@ def _make_private_folders(folder: Path) -> None:
 
 
 def _encoding_blob(encoding: np.ndarray) -> bytes:
+    """An encoding's little-endian float32 bytes (its width is checked against the database's by the write)."""
     vector = np.asarray(encoding, dtype=np.float32).ravel()
-    if vector.shape != (ENCODING_SIZE,) or not np.all(np.isfinite(vector)):
-        raise InvalidArgument(f"an encoding must be {ENCODING_SIZE} finite floats, got shape {np.shape(encoding)}")
+    if vector.size == 0 or not np.all(np.isfinite(vector)):
+        raise InvalidArgument(f"an encoding must be one row of finite floats (128 for dlib and nn4), "
+                              f"got shape {np.shape(encoding)}")
     return vector.astype(_ENCODING_DTYPE).tobytes()
 
 

@@ -33,6 +33,7 @@ from facerec.api import (
 from facerec.cohort import promise
 from facerec.database import DEFAULT_KEEP_LOG_DAYS, DoorEvent
 from facerec.exceptions import DatabaseNotWritable, FaceNotFound, ImageNotReadable, InvalidArgument
+from facerec.flatness import Flatness, check_flat, landmarks_68
 from facerec.image import load_image
 from facerec.sources import FrameSource, open_source
 from facerec.sources.files import (  # noqa: F401 - re-exported: the door's historical names
@@ -190,15 +191,24 @@ class DoorReport:
                 "visits": self.visits}
 
 
-def visit_json(visit: Visit, decision: Decision, source: str) -> dict:
+def visit_json(visit: Visit, decision: Decision, source: str, flatness: Flatness | None = None) -> dict:
     """The JSON line of one visit: ``visit``, ``start``, ``end`` (UTC ISO 8601), ``identity`` (null: unknown),
-    ``admitted``, ``distance`` (median over the frames used), ``frames`` (used), ``flat`` (null: not checked
-    yet), ``closest``, ``seen`` (frames the face was in), ``gated`` and ``source``."""
+    ``admitted``, ``distance`` (median over the frames used), ``frames`` (used), ``flat`` (true: a flat face,
+    refused whatever its distance; false: a real head; null: cannot tell, or the check is off), ``closest``,
+    ``seen`` (frames the face was in), ``gated``, ``source``, and with the check on ``flatness`` (its
+    :meth:`Flatness.to_json`: statistic, motion, reason); ``refused`` says why a recognised face was refused."""
     distance = round(decision.distance, 6) if np.isfinite(decision.distance) else None
-    return {"visit": visit.visit, "start": iso_utc(visit.start), "end": iso_utc(visit.end),
-            "identity": decision.identity, "admitted": decision.identity is not None, "distance": distance,
-            "frames": decision.frames, "flat": None, "closest": decision.closest, "seen": visit.seen,
-            "gated": decision.gated, "source": source}
+    flat = None if flatness is None else flatness.flat
+    line = {"visit": visit.visit, "start": iso_utc(visit.start), "end": iso_utc(visit.end),
+            "identity": decision.identity, "admitted": decision.identity is not None and flat is not True,
+            "distance": distance, "frames": decision.frames, "flat": flat, "closest": decision.closest,
+            "seen": visit.seen, "gated": decision.gated, "source": source}
+    # --- flatness check (issue 24, item 3) ---
+    if flatness is not None:
+        line["flatness"] = flatness.to_json()
+        if decision.identity is not None and flat is True:
+            line["refused"] = f"flat face: {flatness.reason}"
+    return line
 
 
 class _Visits:
@@ -208,16 +218,18 @@ class _Visits:
     ``threshold`` (the L2 distance), ``operating_point`` (from ``threshold``, a
     :class:`facerec.operating_points.Threshold`) and ``promise`` (with the cohort rule, the stranger rate measured
     for it: :func:`facerec.cohort.promise`; else None). ``fingerprint``: the encoder's weights (stored with each
-    visit's face).
+    visit's face). ``flat_check``: find whether each visit's face is flat (:mod:`facerec.flatness`).
     """
 
     def __init__(self, database, threshold, report: DoorReport, log: bool, keep_log_days: float | None,
-                 timeout: float, on_visit, cohort=None, fingerprint: str | None = None, told: dict | None = None):
+                 timeout: float, on_visit, cohort=None, fingerprint: str | None = None, told: dict | None = None,
+                 flat_check: bool = False):
         self.database, self.threshold, self.report = database, threshold.value, report
         self.fingerprint = fingerprint
         self.promise = {"threshold": round(float(threshold.value), 6), "operating_point": threshold.describe(),
                         "promise": told}
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
+        self.flat_check = flat_check
         self.tracker = Tracker(timeout)
         self.cohort = cohort
         self._search = database.searcher("exact")
@@ -244,7 +256,9 @@ class _Visits:
             self._refresh()
         for visit in visits:
             decision = decide(visit, self.distances_to, self.threshold, gate=self.gate)
-            line = visit_json(visit, decision, self.report.source)
+            flatness = check_flat([s.landmarks for s in visit.sightings if s.landmarks is not None]) \
+                if self.flat_check else None
+            line = visit_json(visit, decision, self.report.source, flatness)
             line.update(self.promise)
             if self.log and self.report.logged:
                 label = visit.sightings[0].label  # where the visit began: a file name, or a stream's frame
@@ -259,7 +273,7 @@ class _Visits:
         from facerec.stores.sqlite_visits import VisitRecord
 
         best = visit.best(1)[0]
-        blob = np.asarray(best.encoding, "<f4").reshape(-1).tobytes()  # 128 little-endian float32, as faces are
+        blob = np.asarray(best.encoding, "<f4").reshape(-1).tobytes()  # little-endian float32, as faces are
         record = VisitRecord(line, best.crop, blob, self.fingerprint)
         try:
             if not getattr(self.database, "stores_visits", False):  # an engine without visits: the log row only
@@ -294,7 +308,7 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
              keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, max_fps: float | None = None,
              poll: float | None = None, give_up: float = 30.0, duration: float | None = None,
              visit_timeout: float | None = None, on_visit=None, detect_scale: float = 1.0,
-             encode_every: int | None = None) -> DoorReport:
+             encode_every: int | None = None, flat_check: bool = False) -> DoorReport:
     """Identify the faces of every frame, decide once per visit, log the visits, write annotated frames.
 
     Args:
@@ -329,6 +343,9 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
             this many frames; in between it keeps its identity and adds no frame to its visit (default
             :data:`LIVE_ENCODE_EVERY` for a live source, where the encoder is the door's largest cost, 1 for files:
             BENCHMARKS.md, "The door on a live stream").
+        flat_check: find each face's 68 landmarks and refuse a visit whose face moves as one plane (a photo or
+            a screen; :mod:`facerec.flatness`). Off by default: the 68-point model's training data restricts
+            commercial use (MODEL_CARD.md, "Licences"), and without the check a photo can open the door.
 
     Returns:
         A :class:`DoorReport`.
@@ -359,10 +376,10 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
                                      database.known_strangers())  # reviewed "not anyone we know"
             told = None if cohort is None else promise(encoder.card(), len(database.names()))
             visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit, cohort,
-                             encoder.fingerprint, told)
+                             encoder.fingerprint, told, flat_check)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
                        "far": far, "false_alarm": false_alarm, "detector": detector, "detect_scale": detect_scale,
-                       "encode_every": encode_every}
+                       "encode_every": encode_every, "flat_check": flat_check}
             try:  # the visits seen before an interruption are kept
                 _read_frames(frames, database, report, visits, writer, every, progress, options)
             finally:
@@ -384,6 +401,7 @@ def _read_frames(frames: FrameSource, database, report: DoorReport, visits: _Vis
     total = count_frames(frames.path) if isinstance(frames, FileSource) else None
     detector, scale = options.pop("detector"), options.pop("detect_scale")
     reuse = _Reuse(options.pop("encode_every"))
+    flat_check = options.pop("flat_check")
     results: list[FaceResult] = []
     for index, frame in enumerate(tqdm(frames, total=total, desc="door", unit="frame", disable=not progress)):
         if index % every == 0:
@@ -393,7 +411,8 @@ def _read_frames(frames: FrameSource, database, report: DoorReport, visits: _Vis
             fresh, kept = reuse.split(faces)
             results, encodings = identify_faces_encoded(frame.rgb, fresh, database, label=frame.label, **options)
             visits.frame(frame.timestamp, [Sighting(frame.timestamp, r.box, e, sharpness(frame.rgb, r.box),
-                                                    frame.label, face_crop(frame.rgb, r.box))
+                                                    frame.label, face_crop(frame.rgb, r.box),
+                                                    landmarks_68(frame.rgb, r.box) if flat_check else None)
                                            for r, e in zip(results, encodings)])
             results = reuse.update(results, kept)
             report.processed += 1

@@ -56,6 +56,12 @@ class InvalidArgument(FaceRecError, ValueError):
     """An argument has the wrong type, shape or value."""
 
 
+class EncodingSizeMismatch(ModelMismatch, InvalidArgument):
+    """Encodings of another width (or block layout) than the database's: e.g. 640-d ``dlib+facenet``
+    encodings offered to a 128-d database. Both a :class:`ModelMismatch` and an :class:`InvalidArgument`
+    (a malformed encoding), so the handlers of either keep working."""
+
+
 class DatabaseNotWritable(DatabaseError):
     """The database cannot be written: its disk is full, or the file or its folder is read-only.
 

@@ -34,7 +34,8 @@ VISIT_CROP_SIDE = 128  # pixels: a visit's crop (JPEG) is this square, the face'
 
 @dataclass(frozen=True)
 class Sighting:
-    """One face in one frame: its box ``(left, top, right, bottom)``, encoding and quality."""
+    """One face in one frame: its box ``(left, top, right, bottom)``, encoding and quality; ``landmarks``:
+    its ``(68, 2)`` landmarks when the flatness check is on (:mod:`facerec.flatness`), else None."""
 
     timestamp: float
     box: tuple[int, int, int, int]
@@ -42,6 +43,7 @@ class Sighting:
     sharpness: float = math.inf
     label: str = ""
     crop: bytes | None = None  # a VISIT_CROP_SIDE px JPEG of the face (face_crop), kept for the visit's record
+    landmarks: np.ndarray | None = None
 
     @property
     def size(self) -> int:

@@ -12,15 +12,18 @@ import pytest
 
 from facerec.api import decision_cohort
 from facerec.cohort import Cohort, card_cohort, gate, templates_of
-from facerec.encoders import dlib_resnet
+from facerec.encoders import dlib_resnet, fused
 from facerec.exceptions import WeightsError
 
 CARD = json.loads(dlib_resnet.CARD_PATH.read_text())
 COHORT_FILE = dlib_resnet.CARD_PATH.with_name(CARD["cohort"]["file"])
+CARD_PATHS = {"dlib": dlib_resnet.CARD_PATH, "dlib+facenet": fused.CARD_PATH}  # every encoder with a cohort
+WIDTHS = {"dlib": 128, "dlib+facenet": 640}
 
 
-def shipped() -> dict[str, np.ndarray]:
-    with np.load(COHORT_FILE, allow_pickle=False) as npz:  # no pickle: string arrays only
+def shipped(encoder: str = "dlib") -> dict[str, np.ndarray]:
+    card = json.loads(CARD_PATHS[encoder].read_text())
+    with np.load(CARD_PATHS[encoder].with_name(card["cohort"]["file"]), allow_pickle=False) as npz:  # no pickle
         return {key: npz[key] for key in npz.files}
 
 
@@ -32,26 +35,30 @@ class CardEncoder:
         return self._card
 
 
-def test_the_card_names_the_cohort_with_its_sha256_rule_and_licence():
-    entry = CARD["cohort"]
-    assert hashlib.sha256(COHORT_FILE.read_bytes()).hexdigest() == entry["sha256"]
+@pytest.mark.parametrize("encoder", sorted(CARD_PATHS))
+def test_the_card_names_the_cohort_with_its_sha256_rule_and_licence(encoder):
+    entry = json.loads(CARD_PATHS[encoder].read_text())["cohort"]
+    assert hashlib.sha256(CARD_PATHS[encoder].with_name(entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
     assert entry["rule"] == "template-symmetric" and entry["k"] >= 1 and 0 < entry["alpha"] < 2
     assert "research" in entry["licence"] and "BFW" in entry["licence"]
-    data = shipped()
-    assert data["encodings"].dtype == np.float16 and data["encodings"].shape == (entry["encodings"], 128)
+    assert ("CASIA-WebFace" in entry["licence"]) == ("facenet" in encoder)
+    data = shipped(encoder)
+    assert data["encodings"].dtype == np.float16 and data["encodings"].shape == (entry["encodings"], WIDTHS[encoder])
     assert len(data["photos"]) == len(data["people"]) == entry["encodings"]
     assert len(set(data["people"].tolist())) == entry["people"]
 
 
-def test_the_cohort_is_balanced_over_bfw_groups_and_each_photo_is_its_persons():
-    data = shipped()
+@pytest.mark.parametrize("encoder", sorted(CARD_PATHS))
+def test_the_cohort_is_balanced_over_bfw_groups_and_each_photo_is_its_persons(encoder):
+    data = shipped(encoder)
     groups = [photo.split("/")[0] for photo in data["photos"].tolist()]
     assert [photo.split("/")[1] for photo in data["photos"].tolist()] == data["people"].tolist()
     counts = {group: groups.count(group) for group in set(groups)}
     assert len(counts) == 8 and len(set(counts.values())) == 1
 
 
-def test_no_held_out_bfw_person_and_no_lfw_pairs_photo_is_in_the_cohort(assets):
+@pytest.mark.parametrize("encoder", sorted(CARD_PATHS))
+def test_no_held_out_bfw_person_and_no_lfw_pairs_photo_is_in_the_cohort(assets, encoder):
     from facerec.datasets import list_photos
     from facerec.evaluate import read_pairs
     from facerec.training.bfw_split import held_out_identities
@@ -59,7 +66,7 @@ def test_no_held_out_bfw_person_and_no_lfw_pairs_photo_is_in_the_cohort(assets):
     listing = list_photos("bfw")
     held = held_out_identities([person for _, person, _ in listing], [group for _, _, group in listing])
     assert len(held) == 200
-    data = shipped()
+    data = shipped(encoder)
     assert not set(data["people"].tolist()) & held
     pairs = read_pairs(assets / "lfw" / "pairs.txt")
     listed = {Path(p).name for pair in pairs for p in (pair.first, pair.second)}
@@ -69,12 +76,13 @@ def test_no_held_out_bfw_person_and_no_lfw_pairs_photo_is_in_the_cohort(assets):
     assert set(data["photos"].tolist()) <= bfw
 
 
-def test_the_cohort_is_the_development_split_that_the_script_rebuilds(assets):
+@pytest.mark.parametrize("encoder", sorted(CARD_PATHS))
+def test_the_cohort_is_the_development_split_that_the_script_rebuilds(assets, encoder):
     from facerec.training.cohort import bfw_listing, development_split
 
     paths, people, groups, held = bfw_listing()
     rows, pool = development_split(people, groups, held)
-    assert [paths[i] for i in rows] == shipped()["photos"].tolist()
+    assert [paths[i] for i in rows] == shipped(encoder)["photos"].tolist()
     assert not held[rows].any() and not pool[rows].any() and not (pool & held).any()
 
 
@@ -184,3 +192,19 @@ def test_identify_takes_known_strangers_as_extra_cohort_rows(happy_house, tmp_pa
         refused = identify(camera, db, extra_cohort=look_alikes)[0]
         assert refused.identity is None and refused.closest == "younes" and refused.cohort_score > plain.cohort_score
         assert identify(camera, db, operating_point="false-alarm-1e-2")[0].cohort_score is None  # explicit point
+
+
+def test_a_fused_cohort_scores_with_the_sum_of_its_blocks_distances():
+    from facerec.distances import block_distance
+
+    rng = np.random.default_rng(4)
+    cohort = Cohort(rng.normal(size=(30, 6)), 2, 1.0, blocks=(2, 4))
+    queries, templates = rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
+
+    def scale(x):
+        return np.sort(block_distance(cohort.encodings, x, (2, 4)))[:2].mean()
+
+    expected = [block_distance(q, t, (2, 4)) / np.sqrt(scale(q) * scale(t)) for q, t in zip(queries, templates)]
+    np.testing.assert_allclose(cohort.scores(queries, templates), expected, rtol=1e-9)
+    card = json.loads(fused.CARD_PATH.read_text())
+    assert decision_cohort(CardEncoder(card)).blocks == (128, 512) == tuple(card["blocks"])

@@ -172,3 +172,25 @@ def test_the_default_decision_is_the_doors_threshold_and_cohort_gate(bench, synt
         alone = same["operating_points"]["balanced"]["groups"][group]
         assert figures["strangers_let_in"] == alone["strangers_let_in"]
         assert figures["residents_admitted"] == alone["residents_admitted"]
+
+
+def test_a_fusions_default_decision_goes_through_the_doors_search_and_gate_with_its_blocks(bench, synthetic,
+                                                                                          monkeypatch):
+    import facerec.api
+    import facerec.cohort
+
+    rows, encodings = synthetic
+    width = encodings.shape[1]
+    bench.BLOCKS[:] = [width // 2, width - width // 2]
+    try:
+        blocks = tuple(bench.BLOCKS)
+        loose = facerec.cohort.Cohort(encodings[~rows.held][::7], 3, 1e9, blocks=blocks)
+        monkeypatch.setattr(facerec.api, "decision_cohort", lambda encoder, *a, **k: loose)
+        result = bench.evaluate(rows, encodings, args(), CARD, lambda name, size: 0.6)
+        assert result["decision"].startswith("threshold and cohort")
+        for group, figures in result["groups"].items():  # the door's block-summed search = the benchmark's matrix
+            alone = result["operating_points"]["balanced"]["groups"][group]
+            assert figures["strangers_let_in"] == alone["strangers_let_in"]
+            assert figures["residents_admitted"] == alone["residents_admitted"]
+    finally:
+        bench.BLOCKS[:] = []

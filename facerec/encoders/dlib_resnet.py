@@ -63,6 +63,7 @@ class DlibEncoder:
     """
 
     name = "dlib"
+    blocks = (128,)  # one 128-d block: plain L2 (facerec.distances)
 
     def __init__(self):
         path = model_path()

@@ -13,8 +13,8 @@ repository's wiki). The face crop is cut from facerec's own detection (:data:`CR
 the default was chosen on LFW View 1 DevTrain, ``benchmarks/facenet_crop.py``). The
 512-d output is L2-normalised (distances lie in [0, 2]).
 
-Not registered in :data:`facerec.encoders.ENCODERS` yet: a database stores 128 floats per
-encoding (:mod:`facerec.database`), so a 512-d encoder needs a schema change first.
+Not a database encoder on its own: it is offered fused with dlib, ``dlib+facenet``
+(:mod:`facerec.encoders.fused`, 640-d encodings, which databases now store: :mod:`facerec.stores.widths`).
 Encodings of a dataset collection are cached in ``datasets/<collection>_facenet.h5``.
 """
 

@@ -111,6 +111,7 @@ class FaceEncoder:
     """
 
     name = "nn4"
+    blocks = (128,)  # one 128-d block: plain L2 (facerec.distances)
     aligned_size = 96
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, flip_average: bool = True,

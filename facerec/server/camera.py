@@ -39,7 +39,7 @@ class CameraDoor:
 
     Args:
         source: what :func:`facerec.sources.open_source` opens.
-        db_path: the server's database file.
+        db_path: the server's database file, or its ``postgresql://`` URL.
         encoder, lock: the server's encoder and the lock that serialises it.
         keep_log_days: the door log's retention (visits follow it).
         max_fps: frames searched a second at most (None: as fast as the door goes; the rest are dropped).
@@ -50,7 +50,7 @@ class CameraDoor:
     def __init__(self, source: str, db_path: str | Path, encoder, lock: threading.Lock,
                  keep_log_days: float | None = None, max_fps: float | None = None, give_up: float = 30.0,
                  retry: float = RETRY_S, **options):
-        self.source, self.db_path, self.encoder = source, Path(db_path), _LockedEncoder(encoder, lock)
+        self.source, self.db_path, self.encoder = source, db_path, _LockedEncoder(encoder, lock)  # a path or a URL
         self.keep_log_days, self.max_fps, self.give_up, self.retry = keep_log_days, max_fps, give_up, retry
         self.options = options
         self.visits = 0  # visits logged since the start

@@ -95,7 +95,7 @@ class ExportFaceOut(BaseModel):
     sha256: str
     box: list[int | None]
     added: str
-    encoding: list[float] = Field(description="the stored 128-d encoding")
+    encoding: list[float] = Field(description="the stored encoding: 128 floats (640 for a dlib+facenet database)")
 
 
 class ExportOut(BaseModel):

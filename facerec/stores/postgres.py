@@ -12,7 +12,8 @@ guarantees of the SQLite engine:
   (delivered at commit), which other processes use to refresh their in-memory search.
 
 Tables (PostgreSQL types; timestamps are UTC ISO 8601 text, as in SQLite, so both engines sort them alike):
-``meta``, ``people``, ``faces`` (``encoding`` BYTEA of 512 bytes, 128 little-endian float32),
+``meta``, ``people``, ``faces`` (``encoding`` BYTEA of 512 bytes, 128 little-endian float32; a wider
+encoder's database records its width in ``meta``, :mod:`facerec.stores.widths`),
 ``thumbnails``, ``door_log`` (with ``door``, the name of the door that logged the row, and ``event_key``,
 unique, so a row sent twice is stored once) and ``access_keys``.
 
@@ -50,10 +51,11 @@ from facerec.exceptions import (
     UnknownIdentity,
 )
 from facerec.names import check_name, normalise_name, printable_name
-from facerec.search import ENCODING_SIZE, PersonSearch, make_search
+from facerec.search import PersonSearch, make_search
 from facerec.stores import postgres_visits
 from facerec.stores.base import redact
 from facerec.stores.sqlite_visits import VisitRecord
+from facerec.stores.widths import blocks_of_meta, encoder_blocks, faces_schema, width_meta
 
 WRITE_LOCK = 0x46524543  # pg_advisory_xact_lock key of every write ("FREC", as SQLite's application_id)
 CHANNEL = "facerec_gallery"  # NOTIFY channel: the payload is the gallery's new generation
@@ -222,10 +224,11 @@ class PostgresFaceDatabase(FaceDatabase):
         self._check_schema(connection)
         if self._ready:
             return
+        blocks = self._pending_blocks or encoder_blocks(self._pending_encoder)
         for statement in SCHEMA:
-            connection.execute(statement)
+            connection.execute(faces_schema(statement, blocks))
         rows = [("application", "facerec"), ("schema_version", str(SCHEMA_VERSION)), ("created", now_utc()),
-                ("generation", "0")]
+                ("generation", "0"), *width_meta(blocks)]
         if self._pending_encoder is not None:
             rows.append(("encoder", self._pending_encoder))
         connection.cursor().executemany("INSERT INTO meta VALUES (%s, %s)", rows)
@@ -359,6 +362,7 @@ class PostgresFaceDatabase(FaceDatabase):
             return
         if self.count_faces() > 0:
             raise ModelMismatch(self._mismatch_message(name))
+        self._check_width(name, [])
         with self._transaction() as connection:
             _set_meta(connection, "encoder", name)
             connection.execute("DELETE FROM meta WHERE key = 'model_fingerprint'")
@@ -397,7 +401,7 @@ class PostgresFaceDatabase(FaceDatabase):
                 self.person_id(name),)
         rows = self._query(query, params)
         matrix = np.frombuffer(b"".join(bytes(row[0]) for row in rows), dtype=_ENCODING_DTYPE)
-        matrix = matrix.reshape(len(rows), ENCODING_SIZE).astype(np.float32)
+        matrix = matrix.reshape(len(rows), self.encoding_size if rows else 0).astype(np.float32)
         return matrix, np.array([row[1] for row in rows], dtype=np.int64)
 
     def faces(self, name: str | None = None) -> list[dict]:
@@ -452,7 +456,7 @@ class PostgresFaceDatabase(FaceDatabase):
         loaded = self._loaded if self._loaded is not None and self._loaded[:2] == (backend, removals) else None
         rows = self._query("SELECT id, encoding, person_id FROM faces WHERE id > %s ORDER BY id",
                            (loaded[2] if loaded else 0,))
-        encodings, ids = _face_matrix(rows)
+        encodings, ids = _face_matrix(rows, self.encoding_size)
         if loaded is not None:
             if not rows:
                 return loaded[3]
@@ -468,7 +472,7 @@ class PostgresFaceDatabase(FaceDatabase):
         self._last_good[("names_by_id",)], self._last_good[("count_faces",)] = names, len(encodings)
         for key in ("encoder", "model_fingerprint"):  # what the identify path checks, remembered too
             self._meta(key)
-        search = make_search(encodings, ids, backend)
+        search = make_search(encodings, ids, backend, blocks=self.encoding_blocks)
         self._loaded = (backend, removals, int(rows[-1][0]) if rows else loaded[2], search)
         return search
 
@@ -520,9 +524,11 @@ class PostgresFaceDatabase(FaceDatabase):
         name = check_name(name)
         blobs = [_encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
+        self._prepare_width(encoder or self.encoder_name or "nn4")
         with self._transaction() as connection:
             encoder = encoder or self.encoder_name or "nn4"
             self.check_model(fingerprint, encoder)
+            self._check_width(encoder, records)
             _set_meta(connection, "model_fingerprint", fingerprint)
             _set_meta(connection, "encoder", encoder)
             connection.execute("INSERT INTO people (name, created) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
@@ -700,6 +706,7 @@ class PostgresFaceDatabase(FaceDatabase):
 
     def write_tables(self, tables: dict[str, list[tuple]]) -> None:
         """Write ``tables`` into this empty database in one transaction (ids kept, identity counters moved past)."""
+        self._pending_blocks = blocks_of_meta(tables["meta"])
         with self._transaction() as connection:
             cursor = connection.cursor()
             for key, value in tables["meta"]:
@@ -721,10 +728,10 @@ class PostgresFaceDatabase(FaceDatabase):
             self._gallery_changed(connection, removed=True)
 
 
-def _face_matrix(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
-    """``(encodings (N, 128) float32, person ids (N,) int64)`` of ``(id, encoding, person_id)`` rows."""
+def _face_matrix(rows: list[tuple], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(encodings (N, size) float32, person ids (N,) int64)`` of ``(id, encoding, person_id)`` rows."""
     matrix = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=_ENCODING_DTYPE)
-    return (matrix.reshape(len(rows), ENCODING_SIZE).astype(np.float32),
+    return (matrix.reshape(len(rows), size).astype(np.float32),
             np.array([row[2] for row in rows], dtype=np.int64))
 
 

@@ -36,8 +36,10 @@ def write_tables(db, tables: Tables) -> None:
     """Write ``tables`` into the empty SQLite database ``db`` in one transaction (ids kept)."""
     from facerec.database import _ACCESS_KEYS, _DOOR_LOG, _THUMBNAILS
     from facerec.stores import sqlite_visits
+    from facerec.stores.widths import blocks_of_meta
 
     assert set(tables) == set(TABLES)
+    db._pending_blocks = blocks_of_meta(tables["meta"])  # a wide database's faces table is made that wide
     with db._transaction() as connection:
         for statement in (_DOOR_LOG, _THUMBNAILS, _ACCESS_KEYS):
             connection.execute(statement)

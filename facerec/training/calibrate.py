@@ -232,6 +232,7 @@ def fused_card(paths: list[str], labels: np.ndarray, pairs: list, progress: bool
     both = hashlib.sha256("+".join(part["fingerprint"] for part in parts.values()).encode()).hexdigest()
     return {"encoder": FUSION, "model": "score fusion of dlib and facenet (see their cards)",
             "encoding": "a dlib and a facenet encoding; distance: d_dlib / median_dlib + d_facenet / median_facenet",
+            "encoding_size": 640, "blocks": [128, 512],  # facerec.encoders.fused: [dlib / m, facenet / m]
             "fingerprint": both, "fingerprint_source": "SHA-256 of the two fingerprints joined by '+'",
             "parts": parts, "licence": "the stricter of its parts: see facenet.json (CASIA-WebFace terms)",
             **points_of(listed, same, genuine, impostor, len(paths))}
@@ -263,6 +264,9 @@ def calibrate(weights_dir: Path = WEIGHTS_DIR, training_log: Path | None = None,
     paths, labels, pairs = view1_photos()
     if encoder_name == FUSION:
         card = fused_card(paths, labels, pairs, progress)
+        previous = card_path(FUSION, weights_dir)
+        if previous.is_file() and "cohort" in json.loads(previous.read_text()):  # kept: built from BFW, not View 1
+            card["cohort"] = json.loads(previous.read_text())["cohort"]
         write_card(card, card_path(FUSION, weights_dir))
         return card
     encodings = encode_photos(encoder_name, paths, weights_dir, progress)

@@ -7,7 +7,7 @@ construction. The other half of the development people are the tuning split of
 ``benchmarks/door_groups.py --rules``, which chose the rule (``template-symmetric``) and its ``k`` and
 ``alpha`` (the largest value letting in at most 1.5 % of every group's same-group strangers there).
 
-``python -m facerec.training.cohort [--encoder dlib] [--k K] [--alpha A]`` writes
+``python -m facerec.training.cohort [--encoder dlib|dlib+facenet] [--k K] [--alpha A]`` writes
 ``facerec/encoders/<encoder>_cohort.npz`` (``encodings``: float16 ``(592, D)``; ``photos`` and
 ``people``: the BFW photos and people they come from, the provenance the tests check; no pickle) and
 the card's ``cohort`` field (file, sha256, k, alpha, licence). BFW is research-use only and its photos
@@ -28,9 +28,36 @@ SEED = 23  # the door_groups benchmark's seed (its development split is this one
 PER_PERSON = 2  # cohort photos per person
 # Chosen on the development split by ``python benchmarks/door_groups.py --rules --json``
 # (docs/results/door_groups_dlib.json: template-symmetric, "chosen": true).
-CHOSEN = {"dlib": {"k": 20, "alpha": 0.76237}}
+# dlib+facenet: the door's own rule with alpha tuned with the threshold in force, k=20 the development
+# split's best (docs/results/door_groups_dlib+facenet.json, row threshold+template-symmetric k=20).
+CHOSEN = {"dlib": {"k": 20, "alpha": 0.76237}, "dlib+facenet": {"k": 20, "alpha": 0.7819}}
 LICENCE = ("derived from BFW (Robinson et al., 2020; research use only), whose photos come from VGGFace2 "
            "(Cao et al., 2018; non-commercial research use): the cohort carries those terms")
+FACENET_LICENCE = ("; its FaceNet part was trained on CASIA-WebFace (CBSR, CASIA; release agreement for "
+                   "non-commercial research), whose terms may bind uses of the model (facenet.json)")
+
+
+def card_path(encoder: str) -> Path:
+    """The model card of ``encoder`` (``dlib``: ``dlib_resnet.json``; ``dlib+facenet``: ``dlib+facenet.json``)."""
+    from facerec.encoders import dlib_resnet, fused
+
+    return dlib_resnet.CARD_PATH if encoder == "dlib" else fused.CARD_PATH
+
+
+def cohort_encodings(encoder: str, photos: list[str], progress: bool) -> np.ndarray:
+    """The encoder's encodings of BFW ``photos`` (cached per part in ``datasets/bfw_<part>.h5``).
+
+    ``dlib+facenet``: each part divided by the median impostor distance of the fused card's ``parts``, as
+    :class:`facerec.encoders.fused.FusedEncoder` does (without loading the networks when the caches hold them).
+    """
+    from facerec.encoders import dlib_resnet, facenet
+
+    dlib = dlib_resnet.encode_collection("bfw", photos, progress)
+    if encoder == "dlib":
+        return dlib
+    parts = json.loads(card_path(encoder).read_text())["parts"]
+    scales = [np.float32(parts[name]["median_impostor"]) for name in ("dlib", "facenet")]
+    return np.concatenate([dlib / scales[0], facenet.encode_collection("bfw", photos, progress) / scales[1]], axis=1)
 
 
 def development_split(people: np.ndarray, groups: np.ndarray, held: np.ndarray, seed: int = SEED,
@@ -81,54 +108,52 @@ def cohort_bytes(encodings: np.ndarray, photos: list[str], people: list[str]) ->
 
 def build(encoder: str = "dlib", k: int | None = None, alpha: float | None = None, progress: bool = True) -> dict:
     """Write the encoder's cohort file and its card's ``cohort`` field; return that field."""
-    from facerec.encoders import dlib_resnet
-
-    if encoder != "dlib":
-        raise SystemExit("cohort: only --encoder dlib has a chosen rule so far (benchmarks/door_groups.py --rules)")
+    if encoder not in CHOSEN:
+        raise SystemExit(f"cohort: {encoder} has no chosen rule (benchmarks/door_groups.py --rules --encoder ...)")
     paths, people, groups, held = bfw_listing()
     rows, _ = development_split(people, groups, held)
     photos = [paths[i] for i in rows]
-    encodings = dlib_resnet.encode_collection("bfw", photos, progress)
+    encodings = cohort_encodings(encoder, photos, progress)
     data = cohort_bytes(encodings, photos, people[rows].tolist())
-    target = dlib_resnet.CARD_PATH.with_name(f"{encoder}_cohort.npz")
+    target = card_path(encoder).with_name(f"{encoder}_cohort.npz")
     target.write_bytes(data)
     entry = {"file": target.name, "sha256": hashlib.sha256(data).hexdigest(), "rule": "template-symmetric",
              "k": int(k or CHOSEN[encoder]["k"]), "alpha": float(alpha or CHOSEN[encoder]["alpha"]),
              "encodings": len(photos), "people": len(set(people[rows].tolist())),
              "source": "BFW development people (not the 200 of facerec.training.bfw_split), 2 photos each, "
-                       "half of each group's, seed 23; no LFW photo", "licence": LICENCE,
+                       "half of each group's, seed 23; no LFW photo",
+             "licence": LICENCE + (FACENET_LICENCE if "facenet" in encoder else ""),
              "built_by": f"python -m facerec.training.cohort --encoder {encoder}"}
-    card = json.loads(dlib_resnet.CARD_PATH.read_text())
+    card = json.loads(card_path(encoder).read_text())
     entry["promise"] = card.get("cohort", {}).get("promise", [])  # kept: remeasure with --promise after a change
     card["cohort"] = entry
-    dlib_resnet.CARD_PATH.write_text(json.dumps(card, indent=2) + "\n")
+    card_path(encoder).write_text(json.dumps(card, indent=2) + "\n")
     return entry
 
 
 def record_promise(results: list[Path], encoder: str = "dlib") -> list[dict]:
     """Write the card's ``cohort.promise`` from saved ``benchmarks/door_groups.py --json`` results of the
     default decision: per household size, the worst group's same-group strangers let in."""
-    from facerec.encoders import dlib_resnet
-
     entries = []
     for path in results:
         result = json.loads(Path(path).read_text())
         if not result.get("decision", "").startswith("threshold and cohort") or result["encoder"] != encoder:
             raise SystemExit(f"cohort: {path} is not a door_groups result of {encoder}'s cohort decision")
-        extra = "" if result["household"] == 12 else f" --household {result['household']}"
+        extra = ("" if result["household"] == 12 else f" --household {result['household']}") + (
+            "" if encoder == "dlib" else f" --encoder {encoder}")
         entries.append({"people": result["household"], "per_group": True,
                         "strangers_let_in": result["summary"]["max_strangers_let_in"],
                         "residents_admitted_lowest_group": result["summary"]["min_residents_admitted"],
                         "measured_by": f"python benchmarks/door_groups.py --json{extra} ({Path(path).name})"})
-    card = json.loads(dlib_resnet.CARD_PATH.read_text())
+    card = json.loads(card_path(encoder).read_text())
     card["cohort"]["promise"] = sorted(entries, key=lambda entry: entry["people"])
-    dlib_resnet.CARD_PATH.write_text(json.dumps(card, indent=2) + "\n")
+    card_path(encoder).write_text(json.dumps(card, indent=2) + "\n")
     return card["cohort"]["promise"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", default="dlib", choices=["dlib"], help="the encoder (dlib)")
+    parser.add_argument("--encoder", default="dlib", choices=sorted(CHOSEN), help="the encoder (default dlib)")
     parser.add_argument("--k", type=int, default=None, help="nearest cohort distances averaged (default: chosen)")
     parser.add_argument("--alpha", type=float, default=None, help="the score's limit (default: chosen on dev)")
     parser.add_argument("--promise", nargs="+", type=Path, metavar="RESULT_JSON", default=None,
