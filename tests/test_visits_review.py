@@ -353,3 +353,17 @@ def test_a_known_stranger_joins_the_cohort_of_later_decisions(tmp_path):
     after = identify(photo("benoit"), path)[0]
     assert after.cohort_score > before.cohort_score and after.identity is None
     assert verify(photo("benoit"), "younes", path).cohort_score > checked_before.cohort_score
+
+
+def test_a_wide_databases_visits_are_stored_reviewed_and_kept_as_strangers(location):
+    """dlib+facenet's 640-d encodings: a visit's face is stored, enrolled by "this is X" and kept as a stranger."""
+    from test_wide_encodings import FUSED, wide_records
+
+    rng = np.random.default_rng(8)
+    with FaceDatabase(location, encoder=FUSED) as db:
+        db.add_faces("anna", wide_records(rng, 1, "anna"), FINGERPRINT, FUSED)
+        first, second = (log_visit(db, ago(0.01), encoding=record.encoding, tag=str(i))
+                         for i, record in enumerate(wide_records(rng, 2, "visit")))
+        assert db.assign_visit(first, "bob").added == [f"visit-{first}.jpg"]
+        db.mark_stranger(second)
+        assert db.encodings("bob")[0].shape == (1, 640) and db.known_strangers().shape == (1, 640)

@@ -6,7 +6,8 @@ Tables (created when first written, like the door log, so older databases still 
   ``id`` is the visit's id everywhere (``door --json``'s ``visit``, ``facerec visits``, ``/api/visits``),
   never reused (``AUTOINCREMENT``); ``start`` (UTC ISO 8601) is what the retention compares; ``identity``
   the decision (NULL: unknown); ``data`` the rest of the visit's JSON object; ``crop`` a small JPEG of the
-  best frame's face; ``encoding`` that face's encoding (128 little-endian float32) and ``fingerprint``
+  best frame's face; ``encoding`` that face's encoding (little-endian float32: 128, or the database's width,
+  :mod:`facerec.stores.widths`; a table made before wider encoders checks 512 bytes) and ``fingerprint``
   the weights that made it; ``assigned`` / ``stranger`` / ``reviewed`` what an admin said it was; ``door`` the
   name of the door that logged it (schema version 2, :mod:`facerec.stores.sqlite_door_log`; NULL before).
 * ``known_strangers(id, encoding, fingerprint, visit, added)``: encodings of faces an admin said are
@@ -27,12 +28,12 @@ Query = Callable[..., list[tuple]]
 
 VISITS = """CREATE TABLE IF NOT EXISTS visits (
     id INTEGER PRIMARY KEY AUTOINCREMENT, start TEXT NOT NULL, identity TEXT, data TEXT NOT NULL, crop BLOB,
-    encoding BLOB CHECK (encoding IS NULL OR length(encoding) = 512), fingerprint TEXT,
-    assigned TEXT, stranger INTEGER NOT NULL DEFAULT 0, reviewed TEXT, door TEXT)"""
+    encoding BLOB CHECK (encoding IS NULL OR (length(encoding) > 0 AND length(encoding) % 4 = 0)),
+    fingerprint TEXT, assigned TEXT, stranger INTEGER NOT NULL DEFAULT 0, reviewed TEXT, door TEXT)"""
 VISITS_INDEX = "CREATE INDEX IF NOT EXISTS visits_start ON visits(start)"
 STRANGERS = """CREATE TABLE IF NOT EXISTS known_strangers (
-    id INTEGER PRIMARY KEY, encoding BLOB NOT NULL CHECK (length(encoding) = 512), fingerprint TEXT,
-    visit INTEGER, added TEXT NOT NULL)"""
+    id INTEGER PRIMARY KEY, encoding BLOB NOT NULL CHECK (length(encoding) > 0 AND length(encoding) % 4 = 0),
+    fingerprint TEXT, visit INTEGER, added TEXT NOT NULL)"""
 _COLUMNS = "id, start, identity, data, crop IS NOT NULL, assigned, stranger, reviewed"
 
 
