@@ -416,8 +416,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     with _open_db(args) as db:
         events = db.door_log(args.limit)
     rows = [[e.time, printable_name(e.identity or "unknown"), f"{e.distance:.3f}",
-             "admitted" if e.admitted else "refused", printable_name(e.source)] for e in events]
-    lines = _table(["time (UTC)", "who", "distance", "door", "seen in"], rows)
+             "admitted" if e.admitted else "refused", printable_name(e.source), printable_name(e.door or "-")]
+            for e in events]
+    lines = _table(["time (UTC)", "who", "distance", "door", "seen in", "door name"], rows)
     _emit(args, [e.to_json() for e in events], lines + [f"{len(events)} event(s), newest first"])
     return 0
 

@@ -57,12 +57,12 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name, normalise_name, printable_name
 from facerec.search import ENCODING_SIZE, PersonSearch, make_search
-from facerec.stores import sqlite_visits
+from facerec.stores import sqlite_door_log, sqlite_visits
 from facerec.stores.sqlite_visits import VisitRecord
 from facerec.stores.widths import EncodingWidth, encoder_blocks, faces_schema, width_meta
 from facerec.visits import VISIT_CROP_SIDE
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: door_log.door (facerec/stores/sqlite_door_log.py upgrades version 1 files)
 APPLICATION_ID = 0x46524543  # "FREC" in the SQLite header marks a facerec database
 BUSY_TIMEOUT_MS = 60_000
 MIN_FREE_BYTES = 1 << 20  # below this much free space the disk counts as full (health, write_problem)
@@ -92,7 +92,7 @@ CREATE INDEX IF NOT EXISTS faces_person ON faces(person_id);
 # Tables added later: created when first written (so older databases and read-only files still open).
 _DOOR_LOG = """CREATE TABLE IF NOT EXISTS door_log (
     id INTEGER PRIMARY KEY, time TEXT NOT NULL, identity TEXT, distance REAL NOT NULL,
-    admitted INTEGER NOT NULL, source TEXT NOT NULL DEFAULT '')"""
+    admitted INTEGER NOT NULL, source TEXT NOT NULL DEFAULT '', door TEXT)"""
 _THUMBNAILS = """CREATE TABLE IF NOT EXISTS thumbnails (
     person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE, jpeg BLOB NOT NULL)"""
 _ACCESS_KEYS = """CREATE TABLE IF NOT EXISTS access_keys (
@@ -152,6 +152,8 @@ class DoorEvent:
         distance: L2 distance to the closest enrolled photo.
         admitted: whether the door let them in.
         source: where the face was seen (a photo's name, ``camera``, a video frame).
+        door: the name of the door that logged it (read from the log; None or "" when it has none). A write
+            takes the database's ``door`` instead.
     """
 
     time: str
@@ -159,11 +161,12 @@ class DoorEvent:
     distance: float
     admitted: bool
     source: str = ""
+    door: str | None = None
 
     def to_json(self) -> dict:
-        """``{"time", "identity", "distance", "admitted", "source"}``."""
+        """``{"time", "identity", "distance", "admitted", "source", "door"}`` (``door``: null when not named)."""
         return {"time": self.time, "identity": self.identity, "distance": round(float(self.distance), 6),
-                "admitted": bool(self.admitted), "source": self.source}
+                "admitted": bool(self.admitted), "source": self.source, "door": self.door or None}
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,8 @@ class FaceDatabase(EncodingWidth):
             refused. Default ``None``: a new database gets :data:`facerec.encoders.DEFAULT_ENCODER`
             at its first enrollment, an existing one keeps its own.
         shared: allow calls from several threads (the caller serialises them with a lock, as the server does).
+        read_only: open for reading only.
+        door: this process's door name, written into every door-log row (default ``$FACEREC_DOOR``, else "").
 
     Raises:
         DatabaseError: the file is not a facerec SQLite database, is damaged, or
@@ -218,8 +223,10 @@ class FaceDatabase(EncodingWidth):
     # -- end of the engine hook ------------------------------------------------------------------------------
 
     def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
-                 shared: bool = False, read_only: bool = False):
+                 shared: bool = False, read_only: bool = False, door: str | None = None):
         self.path = Path(path)
+        self.door = os.environ.get("FACEREC_DOOR", "") if door is None else door  # written into door-log rows
+        self._upgrade_from: str | None = None  # an older schema version, upgraded by the next write
         if self.path.is_dir():
             raise DatabaseError(f"{self.path} is a directory; give the database a file name such as faces.sqlite")
         if not self.path.exists() and not create:
@@ -319,10 +326,26 @@ class FaceDatabase(EncodingWidth):
             raise DatabaseError(f"{self.path} is an SQLite database but not a facerec one; "
                                 "use another file name for the face database")
         version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        # -- schema migration hook: an older version is upgraded in a write transaction, or read as it is --------
+        if version is not None and version[0] in sqlite_door_log.UPGRADABLE_VERSIONS:
+            self._upgrade_from, self._ready = version[0], True
+            return self._upgrade()
+        # -- end of the schema migration hook -----------------------------------------------------------------
         if version is None or version[0] != str(SCHEMA_VERSION):
             raise DatabaseError(f"{self.path} has facerec schema version {version and version[0]}, this facerec "
                                 f"reads version {SCHEMA_VERSION}; re-enroll into a new database")
         self._ready = True
+
+    def _upgrade(self) -> None:
+        """Upgrade an older file now (one write transaction, see :meth:`_transaction`); a file that cannot be
+        written is read as it is (its next write, if any, upgrades it first)."""
+        if self._read_only:
+            return
+        try:
+            with self._transaction():
+                pass
+        except DatabaseNotWritable:
+            pass
 
     def _is_ready(self) -> bool:
         """Whether the file holds facerec's schema now (another process may have created it since)."""
@@ -403,8 +426,11 @@ class FaceDatabase(EncodingWidth):
             if creating:
                 self._create_schema(connection)
                 self._ready = True  # inside this transaction; undone below if it rolls back
+            if self._upgrade_from is not None:  # an older file: upgraded first, in this same transaction
+                sqlite_door_log.upgrade(connection, str(SCHEMA_VERSION))
             yield connection
             connection.execute("COMMIT")
+            self._upgrade_from = None
         except BaseException as error:
             if creating:
                 self._ready = False
@@ -860,13 +886,13 @@ class FaceDatabase(EncodingWidth):
         with self._transaction() as connection:
             connection.execute(_DOOR_LOG)
             connection.executemany(
-                "INSERT INTO door_log (time, identity, distance, admitted, source) VALUES (?, ?, ?, ?, ?)",
-                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), _file_name(e.source))
+                "INSERT INTO door_log (time, identity, distance, admitted, source, door) VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), _file_name(e.source), self.door)
                  for e in events])
             if keep_days is not None:
                 connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),))
                 sqlite_visits.purge_before(connection, _days_ago(keep_days))
-            return None if visit is None else sqlite_visits.insert(connection, visit)
+            return None if visit is None else sqlite_visits.insert(connection, visit, self.door)
 
     def purge_log(self, keep_days: float = DEFAULT_KEEP_LOG_DAYS) -> int:
         """Delete door-log rows older than ``keep_days`` days (0: every row); returns how many were deleted.
@@ -902,10 +928,11 @@ class FaceDatabase(EncodingWidth):
         if not self._has_table("door_log"):
             return []
         where, params = ("WHERE identity = ? ", (normalise_name(identity),)) if identity is not None else ("", ())
-        rows = self._query(f"SELECT time, identity, distance, admitted, source FROM door_log {where}"
+        door = sqlite_door_log.door_column(self._query)  # NULL in a read-only file of schema version 1
+        rows = self._query(f"SELECT time, identity, distance, admitted, source, {door} FROM door_log {where}"
                            "ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [DoorEvent(time, identity, distance, bool(admitted), source)
-                for time, identity, distance, admitted, source in rows]
+        return [DoorEvent(time, identity, distance, bool(admitted), source, name)
+                for time, identity, distance, admitted, source, name in rows]
 
     def export_person(self, name: str) -> tuple[dict, bytes | None]:
         """Everything stored about one person, for a person who asks what is kept about them.
@@ -927,7 +954,7 @@ class FaceDatabase(EncodingWidth):
                  for face, vector in zip(self.faces(stored), encodings)]
         record = {"name": stored, "enrolled": created, "encoder": self.encoder_name, "faces": faces,
                   "door_log": [event.to_json() for event in self.door_log(MAX_LIMIT, identity=stored)],
-                  "visits": sqlite_visits.of_person(self._query, stored),
+                  "visits": self._visits_sql.of_person(self._query, stored),
                   "exported": now_utc()}
         return record, self.thumbnail(stored)
 
@@ -946,20 +973,20 @@ class FaceDatabase(EncodingWidth):
     def _has_table(self, table: str) -> bool:
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
-    # -- visits: the door's decisions with their best crops (SQL in facerec/stores/sqlite_visits.py) ----------
+    # -- visits: the door's decisions with their best crops (SQL in facerec/stores/*_visits.py) ------------------
 
     stores_visits = True  # whether this engine keeps the door's visits (log_events(visit=...), the methods below)
+    _visits_sql = sqlite_visits  # the engine's visits module (PostgreSQL: facerec.stores.postgres_visits)
 
     def _check_visits(self) -> None:
         if not self.stores_visits:
-            raise InvalidArgument("this database keeps no visits (they are stored in SQLite databases only for now); "
-                                  "the door log (facerec log) still lists each visit")
+            raise InvalidArgument("this database keeps no visits; the door log (facerec log) still lists each visit")
 
     def visits(self, limit: int = 50) -> list[dict]:
         """The last ``limit`` visits, newest first: ``door --json``'s objects (``visit`` is the stored id) with
         ``crop`` (whether a crop is stored) and ``review`` (null, or ``{"name", "stranger", "time"}``)."""
         _check_limit(limit)
-        return sqlite_visits.recent(self._query, limit) if self.stores_visits else []
+        return self._visits_sql.recent(self._query, limit) if self.stores_visits else []
 
     def visit(self, visit: int) -> dict:
         """One visit's object (see :meth:`visits`).
@@ -968,7 +995,7 @@ class FaceDatabase(EncodingWidth):
             UnknownVisit: no visit has that id (never logged, or deleted by the retention or a removal).
         """
         self._check_visits()
-        found = sqlite_visits.one(self._query, _visit_id(visit))
+        found = self._visits_sql.one(self._query, _visit_id(visit))
         if found is None:
             raise _unknown_visit(visit)
         return found
@@ -976,7 +1003,7 @@ class FaceDatabase(EncodingWidth):
     def visit_crop(self, visit: int) -> bytes | None:
         """The JPEG of a visit's best face (None: none was stored). Raises :class:`UnknownVisit`."""
         self._check_visits()
-        found, jpeg = sqlite_visits.crop(self._query, _visit_id(visit))
+        found, jpeg = self._visits_sql.crop(self._query, _visit_id(visit))
         if not found:
             raise _unknown_visit(visit)
         return jpeg
@@ -1001,9 +1028,9 @@ class FaceDatabase(EncodingWidth):
                                                                         side - side // 6), jpeg)
 
         def review(connection: sqlite3.Connection) -> None:
-            if sqlite_visits.face_of(connection, visit) is None:  # deleted meanwhile: nothing is enrolled
+            if self._visits_sql.face_of(connection, visit) is None:  # deleted meanwhile: nothing is enrolled
                 raise _unknown_visit(visit)
-            sqlite_visits.mark_reviewed(connection, visit, name, now_utc())
+            self._visits_sql.mark_reviewed(connection, visit, name, now_utc())
 
         added, duplicates = self.add_faces(name, [record], fingerprint, self.encoder_name, then=review)
         return EnrollResult(name, added, duplicates, [])
@@ -1014,13 +1041,13 @@ class FaceDatabase(EncodingWidth):
         self._check_visits()
         visit = _visit_id(visit)
         with self._transaction() as connection:
-            face = sqlite_visits.face_of(connection, visit)
+            face = self._visits_sql.face_of(connection, visit)
             if face is None:
                 raise _unknown_visit(visit)
             if face[1] is None:
                 raise InvalidArgument(f"visit {visit} holds no face encoding; nothing to keep")
-            stranger = sqlite_visits.add_stranger(connection, face[1], face[2], visit, now_utc())
-            sqlite_visits.mark_reviewed(connection, visit, None, now_utc())
+            stranger = self._visits_sql.add_stranger(connection, face[1], face[2], visit, now_utc())
+            self._visits_sql.mark_reviewed(connection, visit, None, now_utc())
         return stranger
 
     def known_strangers(self) -> np.ndarray:
@@ -1029,7 +1056,7 @@ class FaceDatabase(EncodingWidth):
         without visits."""
         if not self.stores_visits:
             return np.zeros((0, ENCODING_SIZE), np.float32)
-        blobs = sqlite_visits.strangers(self._query, self.model_fingerprint)
+        blobs = self._visits_sql.strangers(self._query, self.model_fingerprint)
         width = self.encoding_size if blobs else ENCODING_SIZE
         matrix = np.frombuffer(b"".join(blobs), dtype=_ENCODING_DTYPE).reshape(len(blobs), width)
         return matrix.astype(np.float32)
@@ -1037,16 +1064,16 @@ class FaceDatabase(EncodingWidth):
     def forget_strangers(self) -> int:
         """Delete every known stranger's encoding (overwritten in the file); returns how many."""
         with self._transaction() as connection:
-            removed = sqlite_visits.forget_strangers(connection)
+            removed = self._visits_sql.forget_strangers(connection)
         self.checkpoint()
         return removed
 
     def _visit_face(self, visit: int) -> tuple[bytes | None, bytes, str]:
         """``(crop, encoding blob, fingerprint)`` of a visit that holds a face."""
-        if not sqlite_visits.has_visits(self._query):
+        if not self._visits_sql.has_visits(self._query):
             raise _unknown_visit(visit)
         with self._transaction() as connection:  # a read of the three, consistent; nothing is written
-            face = sqlite_visits.face_of(connection, visit)
+            face = self._visits_sql.face_of(connection, visit)
         if face is None:
             raise _unknown_visit(visit)
         if face[1] is None or face[2] is None:

@@ -15,6 +15,7 @@ from test_stores import wait_for
 
 from facerec.database import DoorEvent, FaceDatabase, now_utc
 from facerec.exceptions import DatabaseUnreachable
+from facerec.stores.sqlite_visits import VisitRecord
 
 
 @pytest.fixture
@@ -115,3 +116,54 @@ def test_health_says_offline_while_postgres_is_away(own_postgres, tmp_path, monk
         assert client.get("/api/people").status_code == 503
         own_postgres.start()
         assert wait_for(lambda: client.get("/api/health").json()["status"] == "ok", 15)
+
+
+def visit_record(tag: str, vector: np.ndarray) -> tuple[DoorEvent, VisitRecord]:
+    """A stranger's visit (its door-log row and its record, with a crop holding ``tag``)."""
+    start = now_utc()
+    line = {"visit": 1, "start": start, "end": start, "identity": None, "admitted": False, "distance": 0.9,
+            "frames": 4, "flat": None}
+    return (DoorEvent(start, None, 0.9, False, "cam"),
+            VisitRecord(line, b"CROP-" + tag.encode(), np.asarray(vector, "<f4").tobytes(), FINGERPRINT))
+
+
+def test_a_visit_reviewed_at_one_door_is_known_at_the_other(postgres, tmp_path):
+    url, rng = postgres.url(), np.random.default_rng(3)
+    with FaceDatabase(url, door="front", queue=tmp_path / "front.jsonl") as front, \
+            FaceDatabase(url, door="back", queue=tmp_path / "back.jsonl") as back:
+        front.add_faces("kian", random_records(rng, 1, "kian"), FINGERPRINT, "dlib")
+        assert len(front.searcher()) == 1 and wait_for(lambda: len(back.searcher()) == 1)
+        row, record = visit_record("bob", rng.standard_normal(128))
+        visit = front.log_events([row], visit=record)
+        assert back.visits()[0]["visit"] == visit and back.visit_crop(visit) == b"CROP-bob"
+        back.assign_visit(visit, "bob")  # "this is bob" at the back door: the front door knows bob (NOTIFY)
+        assert wait_for(lambda: len(front.searcher()) == 2) and "bob" in front.names_by_id().values()
+        assert front.visit(visit)["review"]["name"] == "bob"
+        row, record = visit_record("x", rng.standard_normal(128))
+        other = back.log_events([row], visit=record)
+        front.mark_stranger(other)
+        assert len(back.known_strangers()) == 1
+
+
+def test_a_visit_logged_while_postgres_is_away_is_sent_once_with_its_crop(own_postgres, tmp_path):
+    url, rng = own_postgres.url(), np.random.default_rng(4)
+    queue = tmp_path / "queue.jsonl"
+    with FaceDatabase(url) as admin, FaceDatabase(url, door="front", queue=queue) as door:
+        admin.add_faces("kian", random_records(rng, 2, "kian"), FINGERPRINT, "dlib")
+        door.searcher()
+        own_postgres.kill()
+        assert wait_for(lambda: door.store_state()["store"] == "offline")
+        vector = rng.standard_normal(128).astype(np.float32)
+        row, record = visit_record("away", vector)
+        assert door.log_events([row], visit=record) is None  # queued: its id comes when it is sent
+        assert door.store_state() == {"store": "offline", "queued": 1}
+        saved = queue.read_text()
+        own_postgres.start()
+        assert wait_for(lambda: door.store_state() == {"store": "online", "queued": 0}, 15)
+        queue.write_text(saved)  # a crash before the queue was emptied: sent again
+        assert door.flush_queue() == 1
+        visits = admin.visits()
+        assert len(visits) == 1 and len(admin.door_log()) == 1
+        assert admin.visit_crop(visits[0]["visit"]) == b"CROP-away"
+        admin.mark_stranger(visits[0]["visit"])
+        np.testing.assert_array_equal(admin.known_strangers()[0], vector)

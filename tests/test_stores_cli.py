@@ -134,3 +134,49 @@ def test_enroll_and_two_doors_on_a_url_log_with_their_names(run, url, tmp_path, 
     with FaceDatabase(url) as db:
         assert db.door_names() == [("back", 1), ("front", 1)]
         assert {e.identity for e in db.door_log()} == {"kian", "younes"}
+
+
+def _fill_visits(location) -> None:
+    """Two doors' visits on ``location``: one reviewed as bob (enrolled from it), one kept as a known stranger."""
+    import numpy as np
+    from test_doors_shared import visit_record
+
+    rng = np.random.default_rng(11)
+    with FaceDatabase(location, door="front") as front, FaceDatabase(location, door="back") as back:
+        front.add_faces("anna", random_records(rng, 1), FINGERPRINT, "dlib")
+        first = front.log_events(*_visit_args("bob", rng, visit_record))
+        second = back.log_events(*_visit_args("stranger", rng, visit_record))
+        back.assign_visit(first, "bob")
+        front.mark_stranger(second)
+
+
+def _visit_args(tag, rng, visit_record) -> tuple:
+    row, record = visit_record(tag, rng.standard_normal(128))
+    return [row], 30, record
+
+
+def test_migrate_copies_visits_crops_strangers_and_door_names_both_ways(run, postgres, tmp_path):
+    from facerec.stores.dump import fingerprints, read_tables
+
+    url, copy, again = postgres.url(), tmp_path / "copy.sqlite", postgres.url()
+    _fill_visits(url)
+    assert run("migrate", "--from", url, "--to", copy)[0] == 0
+    code, out, _ = run("migrate", "--from", copy, "--to", again, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["tables"]["visits"]["rows"] == 2 and report["tables"]["known_strangers"]["rows"] == 1
+    assert report["door_names_dropped"] == 0
+    seen = []
+    for location in (url, copy, again):
+        with FaceDatabase(location, create=False) as db:
+            seen.append((fingerprints(read_tables(db)), db.visits(), [e.door for e in db.door_log()],
+                         db.visit_crop(db.visits()[-1]["visit"]), db.known_strangers().tobytes()))
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0][2] == ["back", "front"] and seen[0][3] == b"CROP-bob"
+    assert [v["review"]["name"] for v in seen[0][1]] == [None, "bob"]
+    import numpy as np
+    from test_doors_shared import visit_record
+
+    for location in (copy, again):  # the copies go on: a new visit's id follows the copied ones
+        with FaceDatabase(location) as db:
+            new = db.log_events(*_visit_args("new", np.random.default_rng(1), visit_record))
+            assert new > max(v["visit"] for v in seen[0][1])

@@ -19,6 +19,7 @@ from helpers_issue4 import photo, random_records, weights_or_skip
 from facerec.cli import main
 from facerec.database import DoorEvent, FaceDatabase
 from facerec.exceptions import InvalidArgument, ModelMismatch, UnknownVisit
+from facerec.stores.base import VisitStore, is_url
 from facerec.stores.sqlite_visits import VisitRecord
 from facerec.visits import face_crop
 
@@ -43,14 +44,16 @@ def log_visit(db: FaceDatabase, start: str, identity: str | None = None, encodin
 
 
 @pytest.fixture
-def db(tmp_path):
-    """A database with anna enrolled (random encodings, a made-up dlib fingerprint)."""
-    with FaceDatabase(tmp_path / "faces.sqlite") as opened:
+def db(location):
+    """A database with anna enrolled (random encodings, a made-up dlib fingerprint), on each engine (the
+    ``location`` fixture of tests/conftest.py: an SQLite file, then a PostgreSQL database; skipped without it)."""
+    with FaceDatabase(location) as opened:
         opened.add_faces("anna", random_records(np.random.default_rng(0), 2), FINGERPRINT, "dlib")
         yield opened
 
 
 def test_visits_are_listed_newest_first_with_their_decision_and_promise(db):
+    assert isinstance(db, VisitStore) and db.stores_visits
     first = log_visit(db, ago(0.2), "anna")
     second = log_visit(db, ago(0.1))
     third = log_visit(db, ago(0.3))  # logged last, started first
@@ -70,7 +73,7 @@ def test_visit_ids_are_never_reused_after_a_purge(db):
         db.visit_crop(old)
 
 
-def test_the_retention_purges_visits_and_their_crops_from_the_file(db):
+def test_the_retention_purges_visits_and_their_crops_from_the_file(db, location):
     old = log_visit(db, ago(40), tag="old")
     kept = log_visit(db, ago(1), tag="kept", keep_days=30)  # writing the log drops what is past the retention
     assert [v["visit"] for v in db.visits()] == [kept]
@@ -79,7 +82,8 @@ def test_the_retention_purges_visits_and_their_crops_from_the_file(db):
     db.purge_log(0)  # facerec purge --keep-log-days 0
     assert db.visits() == [] and db.door_log() == []
     db.checkpoint()
-    assert MARKER not in db.path.read_bytes()  # secure_delete: the crops are overwritten, not unlinked
+    if not is_url(location):
+        assert MARKER not in db.path.read_bytes()  # secure_delete: the crops are overwritten, not unlinked
 
 
 def test_this_is_x_enrolls_the_visits_face_in_one_transaction(db):
@@ -121,7 +125,7 @@ def test_not_anyone_we_know_keeps_a_known_stranger(db):
     assert db.forget_strangers() == 1 and len(db.known_strangers()) == 0
 
 
-def test_removing_a_person_deletes_their_visits_and_crops(db):
+def test_removing_a_person_deletes_their_visits_and_crops(db, location):
     decided = log_visit(db, ago(0.01), "anna", tag="decided")
     assigned = log_visit(db, ago(0.01), tag="assigned")
     db.add_faces("carl", random_records(np.random.default_rng(5), 1, "carl"), FINGERPRINT)
@@ -130,8 +134,9 @@ def test_removing_a_person_deletes_their_visits_and_crops(db):
     db.remove("anna")
     db.remove("carl")
     assert [v["visit"] for v in db.visits()] == [other]
-    data = db.path.read_bytes()
-    assert MARKER + b"decided" not in data and MARKER + b"assigned" not in data and MARKER + b"other" in data
+    if not is_url(location):
+        data = db.path.read_bytes()
+        assert MARKER + b"decided" not in data and MARKER + b"assigned" not in data and MARKER + b"other" in data
     with pytest.raises(UnknownVisit):
         db.visit(decided)
 
@@ -348,3 +353,17 @@ def test_a_known_stranger_joins_the_cohort_of_later_decisions(tmp_path):
     after = identify(photo("benoit"), path)[0]
     assert after.cohort_score > before.cohort_score and after.identity is None
     assert verify(photo("benoit"), "younes", path).cohort_score > checked_before.cohort_score
+
+
+def test_a_wide_databases_visits_are_stored_reviewed_and_kept_as_strangers(location):
+    """dlib+facenet's 640-d encodings: a visit's face is stored, enrolled by "this is X" and kept as a stranger."""
+    from test_wide_encodings import FUSED, wide_records
+
+    rng = np.random.default_rng(8)
+    with FaceDatabase(location, encoder=FUSED) as db:
+        db.add_faces("anna", wide_records(rng, 1, "anna"), FINGERPRINT, FUSED)
+        first, second = (log_visit(db, ago(0.01), encoding=record.encoding, tag=str(i))
+                         for i, record in enumerate(wide_records(rng, 2, "visit")))
+        assert db.assign_visit(first, "bob").added == [f"visit-{first}.jpg"]
+        db.mark_stranger(second)
+        assert db.encodings("bob")[0].shape == (1, 640) and db.known_strangers().shape == (1, 640)

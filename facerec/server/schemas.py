@@ -70,6 +70,7 @@ class DoorEventOut(BaseModel):
     distance: float
     admitted: bool
     source: str = ""
+    door: str | None = Field(None, description="the name of the door that logged it (null: not named)")
 
 
 class HealthOut(BaseModel):

@@ -4,10 +4,11 @@ The copy reads every table of the source (:data:`TABLES`, rows in id order, ids 
 empty target in one transaction (so a failed copy leaves the target as it was), then reads the target back and
 compares each table's row count and fingerprint (SHA-256 of its rows, :func:`fingerprints`) with the source's.
 
-What does not cross: the engine's own bookkeeping (``schema_version``, PostgreSQL's ``application``,
-``generation`` and ``removals`` meta rows), and, into SQLite, the door name of PostgreSQL's door-log rows (SQLite's
-log has no such column; the fingerprint leaves it out so both sides compare, and the report counts the named rows
-dropped).
+Everything crosses: people, faces, pictures, the door log with each row's door name, the access keys, the
+door's visits with their crops, encodings and reviews, and the known strangers (ids kept). What does not: the
+engine's own bookkeeping (``schema_version``, PostgreSQL's ``application``, ``generation`` and ``removals`` meta
+rows, the offline queue's idempotency keys). A door name that is not known (NULL: an SQLite row logged before
+schema version 2) is compared and copied as "" (PostgreSQL's "no name").
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import json
 
 from facerec.exceptions import InvalidArgument
 
-TABLES = ("meta", "people", "faces", "thumbnails", "door_log", "access_keys")
+TABLES = ("meta", "people", "faces", "thumbnails", "door_log", "access_keys", "visits", "known_strangers")
+DOOR_COLUMN = {"door_log": 5, "visits": 10}  # where each table's row holds the door's name
 ENGINE_META = ("schema_version", "application", "generation", "removals")  # each engine keeps its own
 Tables = dict[str, list[tuple]]
 
@@ -35,13 +37,13 @@ def read_tables(db) -> Tables:
 
 
 def fingerprints(tables: Tables) -> dict[str, dict]:
-    """``{table: {"rows": count, "sha256": hex}}``: the digest of each row's JSON (bytes as hex), door name left out."""
+    """``{table: {"rows": count, "sha256": hex}}``: the digest of each row's JSON (bytes as hex; no door name: "")."""
     result = {}
     for table in TABLES:
         digest = hashlib.sha256()
         for row in tables[table]:
-            if table == "door_log":
-                row = row[:5]
+            if table in DOOR_COLUMN:
+                row = (*row[:DOOR_COLUMN[table]], row[DOOR_COLUMN[table]] or "", *row[DOOR_COLUMN[table] + 1:])
             digest.update(json.dumps([v.hex() if isinstance(v, bytes) else v for v in row]).encode() + b"\n")
         result[table] = {"rows": len(tables[table]), "sha256": digest.hexdigest()}
     return result
@@ -54,7 +56,8 @@ def migrate(source_location, target_location) -> dict:
         source_location, target_location: an SQLite path or a ``postgresql://`` URL each.
 
     Returns:
-        ``{"from", "to", "tables": {table: {"rows", "sha256"}}, "door_names_dropped": n}`` (locations printable).
+        ``{"from", "to", "tables": {table: {"rows", "sha256"}}, "door_names_dropped": 0}`` (locations printable;
+        no engine drops door names since SQLite's schema version 2, the field stays for scripts).
 
     Raises:
         InvalidArgument: the target holds people, faces, door-log rows or keys already (nothing is overwritten).
@@ -82,8 +85,7 @@ def migrate(source_location, target_location) -> dict:
             differ = [table for table in TABLES if copied[table] != expected[table]]
             raise DatabaseError(f"the copy in {target.path} differs from {source.path} in {', '.join(differ)}; "
                                 "do not use it (drop it and run the migration again)")
-        dropped = 0 if _is_postgres(target) else sum(1 for row in tables["door_log"] if row[5])
-        return {"from": str(source.path), "to": str(target.path), "tables": copied, "door_names_dropped": dropped}
+        return {"from": str(source.path), "to": str(target.path), "tables": copied, "door_names_dropped": 0}
 
 
 def _counts(tables: Tables) -> str:

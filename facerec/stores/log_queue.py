@@ -3,7 +3,9 @@
 Each row carries its idempotency key (``event_key``), made when the visit ended. :meth:`LogQueue.drain` sends
 the queued rows and then empties the file; if the process dies between the store's commit and the emptying,
 the rows are sent again at the next start and the store skips the keys it holds already: none lost, none twice.
-JSON, never pickle: the file is plain text a person can read.
+JSON, never pickle: the file is plain text a person can read. A row may carry its visit (``visit``: the visit's
+JSON object, its best crop and encoding in base64, :func:`facerec.stores.postgres_visits.queued`), stored once
+under that row's key, so the file can hold faces: it is made 0600 in a 0700 folder and emptied once sent.
 """
 
 from __future__ import annotations

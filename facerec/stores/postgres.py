@@ -33,7 +33,6 @@ import numpy as np
 from facerec.database import (
     DEFAULT_KEEP_LOG_DAYS,
     MAX_LIMIT,
-    SCHEMA_VERSION,
     DoorEvent,
     FaceDatabase,
     FaceRecord,
@@ -53,12 +52,15 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name, normalise_name, printable_name
 from facerec.search import PersonSearch, make_search
+from facerec.stores import postgres_visits
 from facerec.stores.base import redact
+from facerec.stores.sqlite_visits import VisitRecord
 from facerec.stores.widths import blocks_of_meta, encoder_blocks, faces_schema, width_meta
 
 WRITE_LOCK = 0x46524543  # pg_advisory_xact_lock key of every write ("FREC", as SQLite's application_id)
 CHANNEL = "facerec_gallery"  # NOTIFY channel: the payload is the gallery's new generation
 CONNECT_TIMEOUT_S = 5
+SCHEMA_VERSION = 1  # PostgreSQL's own (its door log had door names from the start; visit tables come with a write)
 _ENCODING_DTYPE = np.dtype("<f4")
 
 SCHEMA = (
@@ -110,7 +112,8 @@ class PostgresFaceDatabase(FaceDatabase):
         DatabaseError: the database holds other tables than facerec's, or another schema version.
     """
 
-    stores_visits = False  # the door's visits (facerec/stores/sqlite_visits.py) are kept in SQLite only for now
+    stores_visits = True  # the door's visits, their crops and the known strangers: facerec/stores/postgres_visits.py
+    _visits_sql = postgres_visits
 
     def __init__(self, path: str, create: bool = True, encoder: str | None = None, shared: bool = False,
                  read_only: bool = False, door: str | None = None, queue: str | os.PathLike | None = None):
@@ -511,13 +514,13 @@ class PostgresFaceDatabase(FaceDatabase):
                  for face, vector in zip(self.faces(stored), encodings)]
         record = {"name": stored, "enrolled": created, "encoder": self.encoder_name, "faces": faces,
                   "door_log": [event.to_json() for event in self.door_log(MAX_LIMIT, identity=stored)],
-                  "exported": now_utc()}
+                  "visits": postgres_visits.of_person(self._query, stored), "exported": now_utc()}
         return record, self.thumbnail(stored)
 
     # -- writing ---------------------------------------------------------------------------
 
     def add_faces(self, name: str, records: Sequence[FaceRecord], fingerprint: str,
-                  encoder: str | None = None) -> tuple[list[str], list[str]]:
+                  encoder: str | None = None, then=None) -> tuple[list[str], list[str]]:
         name = check_name(name)
         blobs = [_encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
@@ -540,7 +543,9 @@ class PostgresFaceDatabase(FaceDatabase):
             picture = next((record.thumbnail for record in records if record.thumbnail), None)
             if picture:
                 connection.execute("INSERT INTO thumbnails VALUES (%s, %s) ON CONFLICT DO NOTHING", (person, picture))
-            self._gallery_changed(connection)
+            if then is not None:  # e.g. a visit's review, recorded with its enrollment (assign_visit)
+                then(connection)
+            self._gallery_changed(connection)  # every door's gallery learns the face, a reviewed visit's too
         return added, duplicates
 
     def remove(self, name: str) -> int:
@@ -550,6 +555,7 @@ class PostgresFaceDatabase(FaceDatabase):
             removed = connection.execute("DELETE FROM faces WHERE person_id = %s", (person,)).rowcount
             connection.execute("DELETE FROM thumbnails WHERE person_id = %s", (person,))
             connection.execute("DELETE FROM door_log WHERE identity = %s", (stored,))
+            postgres_visits.delete_person(connection, stored)  # their visits and crops
             connection.execute("DELETE FROM people WHERE id = %s", (person,))
             self._gallery_changed(connection, removed=True)
         return removed
@@ -557,34 +563,45 @@ class PostgresFaceDatabase(FaceDatabase):
     # -- the door log ----------------------------------------------------------------------
 
     def log_events(self, events: Sequence[DoorEvent], keep_days: float | None = DEFAULT_KEEP_LOG_DAYS,
-                   keys: Sequence[str] | None = None) -> None:
+                   visit: VisitRecord | None = None, keys: Sequence[str] | None = None) -> int | None:
         """Append door events (one transaction), each with this door's name; see :meth:`FaceDatabase.log_events`.
 
         Args:
+            visit: the door's visit these events are, stored in the same transaction with the first event's key
+                (its idempotency key: a visit resent from the queue is stored once).
             keys: an idempotency key per event (default: new random ones); a key stored already is skipped,
                 so a queue that resends rows after a lost answer stores each once.
 
-        While the server is away the rows wait in the door's local queue (:mod:`facerec.stores.log_queue`) and
-        are sent, each once, when it is back (at the watcher's reconnection, or with the next rows logged).
+        Returns:
+            the visit's id; None without ``visit``, or when it was queued (the store is away: it gets its id
+            when the queue is sent).
+
+        While the server is away the rows (and the visit with its crop and encoding) wait in the door's local
+        queue (:mod:`facerec.stores.log_queue`) and are sent, each once, when it is back (at the watcher's
+        reconnection, or with the next rows logged).
         """
         if not events:
-            return
+            return None
         keys = list(keys) if keys is not None else [uuid.uuid4().hex for _ in events]
         rows = [{"time": e.time, "identity": e.identity, "distance": float(e.distance), "admitted": bool(e.admitted),
                  "source": _file_name(e.source), "door": self.door, "event_key": key} for e, key in zip(events, keys)]
+        if visit is not None:
+            rows[0]["visit"] = postgres_visits.queued(visit)
         if self._watch is not None and not self._watch.online.is_set():
             return self._log_queue().append(rows)
         try:
             with self._transaction() as connection:
-                _insert_log_rows(connection, rows)
+                stored = _insert_log_rows(connection, rows)
                 if keep_days is not None:
                     connection.execute("DELETE FROM door_log WHERE time < %s", (_days_ago(keep_days),))
+                    postgres_visits.purge_before(connection, _days_ago(keep_days))
         except DatabaseUnreachable:
             return self._log_queue().append(rows)
         try:
             self.flush_queue()
         except DatabaseUnreachable:
             pass  # sent at the next reconnection or the next rows logged
+        return stored
 
     def _log_queue(self):
         from facerec.stores.log_queue import LogQueue, default_queue_path
@@ -614,18 +631,20 @@ class PostgresFaceDatabase(FaceDatabase):
         _check_days(keep_days)
         if not self._is_ready():
             return 0
-        with self._transaction() as connection:
-            if keep_days == 0:
+        with self._transaction() as connection:  # the visits (and their crops) older than that go with them
+            cutoff = None if keep_days == 0 else _days_ago(keep_days)
+            postgres_visits.purge_before(connection, cutoff)
+            if cutoff is None:
                 return connection.execute("DELETE FROM door_log").rowcount
-            return connection.execute("DELETE FROM door_log WHERE time < %s", (_days_ago(keep_days),)).rowcount
+            return connection.execute("DELETE FROM door_log WHERE time < %s", (cutoff,)).rowcount
 
     def door_log(self, limit: int = 50, identity: str | None = None) -> list[DoorEvent]:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT:
             raise InvalidArgument(f"limit must be an integer from 0 to {MAX_LIMIT:,}, got {limit!r}")
         where, params = ("WHERE identity = %s ", (normalise_name(identity),)) if identity is not None else ("", ())
-        rows = self._query(f"SELECT time, identity, distance, admitted, source FROM door_log {where}"
+        rows = self._query(f"SELECT time, identity, distance, admitted, source, door FROM door_log {where}"
                            "ORDER BY id DESC LIMIT %s", (*params, limit))
-        return [DoorEvent(t, who, float(d), bool(a), s) for t, who, d, a, s in rows]
+        return [DoorEvent(t, who, float(d), bool(a), s, door) for t, who, d, a, s, door in rows]
 
     def door_names(self) -> list[tuple[str, int]]:
         """``(door, rows)`` of every door that logged rows, by name."""
@@ -682,6 +701,7 @@ class PostgresFaceDatabase(FaceDatabase):
             "door_log": rows("SELECT time, identity, distance, admitted, source, door FROM door_log ORDER BY id"),
             "access_keys": rows("SELECT name, role, sha256, created, last_used FROM access_keys "
                                 "ORDER BY name COLLATE \"C\""),
+            **postgres_visits.read_rows(self._query),
         }
 
     def write_tables(self, tables: dict[str, list[tuple]]) -> None:
@@ -697,8 +717,11 @@ class PostgresFaceDatabase(FaceDatabase):
                                tables["faces"])
             cursor.executemany("INSERT INTO thumbnails VALUES (%s, %s)", tables["thumbnails"])
             cursor.executemany("INSERT INTO door_log (time, identity, distance, admitted, source, door, event_key) "
-                               "VALUES (%s, %s, %s, %s, %s, %s, NULL)", tables["door_log"])
+                               "VALUES (%s, %s, %s, %s, %s, %s, NULL)",
+                               [(*row[:5], row[5] or "") for row in tables["door_log"]])
             cursor.executemany("INSERT INTO access_keys VALUES (%s, %s, %s, %s, %s)", tables["access_keys"])
+            postgres_visits.write_rows(connection, {**tables, "visits": [(*row[:10], row[10] or "")
+                                                                         for row in tables["visits"]]})
             for table in ("people", "faces", "door_log"):
                 connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
@@ -712,12 +735,23 @@ def _face_matrix(rows: list[tuple], size: int) -> tuple[np.ndarray, np.ndarray]:
             np.array([row[2] for row in rows], dtype=np.int64))
 
 
-def _insert_log_rows(connection, rows: list[dict]) -> None:
-    """Insert door-log rows (dicts with their ``event_key``); a key stored already is skipped."""
+def _insert_log_rows(connection, rows: list[dict]) -> int | None:
+    """Insert door-log rows (dicts with their ``event_key``; a key stored already is skipped) and the visit a row
+    carries (``visit``: :func:`facerec.stores.postgres_visits.queued`, stored once under that row's key).
+
+    Returns:
+        the id of the last visit stored (None when no row carried one, or it was stored already).
+    """
     connection.cursor().executemany(
         "INSERT INTO door_log (time, identity, distance, admitted, source, door, event_key) "
         "VALUES (%(time)s, %(identity)s, %(distance)s, %(admitted)s, %(source)s, %(door)s, %(event_key)s) "
         "ON CONFLICT (event_key) DO NOTHING", rows)
+    stored = None
+    for row in rows:
+        if row.get("visit") is not None:
+            stored = postgres_visits.insert(connection, postgres_visits.unqueued(row["visit"]), row["door"],
+                                            row["event_key"])
+    return stored
 
 
 def _set_meta(connection, key: str, value: str) -> None:

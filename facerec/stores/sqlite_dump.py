@@ -8,8 +8,10 @@ from facerec.stores.dump import TABLES, Tables
 def read_tables(db) -> Tables:
     """Every row of every table of ``db`` (an SQLite :class:`~facerec.database.FaceDatabase`), in id order.
 
-    The rows are those of :data:`facerec.stores.dump.TABLES`; SQLite's door log has no door column (``""``).
+    The rows are those of :data:`facerec.stores.dump.TABLES` (a door name not known: None).
     """
+    from facerec.stores import sqlite_door_log, sqlite_visits
+
     def rows(table: str, sql: str) -> list[tuple]:
         return [tuple(row) for row in db._query(sql)] if db._has_table(table) else []
 
@@ -21,16 +23,19 @@ def read_tables(db) -> Tables:
                      "FROM faces ORDER BY id")],
         "thumbnails": [(r[0], bytes(r[1])) for r in rows("thumbnails", "SELECT person_id, jpeg FROM thumbnails "
                                                                        "ORDER BY person_id")],
-        "door_log": [(t, i, d, bool(a), s, "") for t, i, d, a, s in rows(
-            "door_log", "SELECT time, identity, distance, admitted, source FROM door_log ORDER BY id")],
+        "door_log": [(t, i, d, bool(a), s, door) for t, i, d, a, s, door in rows(
+            "door_log", f"SELECT time, identity, distance, admitted, source, {sqlite_door_log.door_column(db._query)} "
+                        "FROM door_log ORDER BY id")],
         "access_keys": rows("access_keys", "SELECT name, role, sha256, created, last_used FROM access_keys "
                                            "ORDER BY name"),
+        **sqlite_visits.read_rows(db._query),
     }
 
 
 def write_tables(db, tables: Tables) -> None:
-    """Write ``tables`` into the empty SQLite database ``db`` in one transaction (ids kept; the door name dropped)."""
+    """Write ``tables`` into the empty SQLite database ``db`` in one transaction (ids kept)."""
     from facerec.database import _ACCESS_KEYS, _DOOR_LOG, _THUMBNAILS
+    from facerec.stores import sqlite_visits
     from facerec.stores.widths import blocks_of_meta
 
     assert set(tables) == set(TABLES)
@@ -43,6 +48,8 @@ def write_tables(db, tables: Tables) -> None:
         connection.executemany("INSERT INTO faces (id, person_id, encoding, source, sha256, box_left, box_top, "
                                "box_right, box_bottom, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tables["faces"])
         connection.executemany("INSERT INTO thumbnails VALUES (?, ?)", tables["thumbnails"])
-        connection.executemany("INSERT INTO door_log (time, identity, distance, admitted, source) VALUES "
-                               "(?, ?, ?, ?, ?)", [(t, i, d, int(a), s) for t, i, d, a, s, _ in tables["door_log"]])
+        connection.executemany("INSERT INTO door_log (time, identity, distance, admitted, source, door) VALUES "
+                               "(?, ?, ?, ?, ?, ?)", [(t, i, d, int(a), s, door)
+                                                      for t, i, d, a, s, door in tables["door_log"]])
         connection.executemany("INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)", tables["access_keys"])
+        sqlite_visits.write_rows(connection, tables)

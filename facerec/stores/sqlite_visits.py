@@ -2,12 +2,14 @@
 
 Tables (created when first written, like the door log, so older databases still open):
 
-* ``visits(id, start, identity, data, crop, encoding, fingerprint, assigned, stranger, reviewed)``:
+* ``visits(id, start, identity, data, crop, encoding, fingerprint, assigned, stranger, reviewed, door)``:
   ``id`` is the visit's id everywhere (``door --json``'s ``visit``, ``facerec visits``, ``/api/visits``),
   never reused (``AUTOINCREMENT``); ``start`` (UTC ISO 8601) is what the retention compares; ``identity``
   the decision (NULL: unknown); ``data`` the rest of the visit's JSON object; ``crop`` a small JPEG of the
-  best frame's face; ``encoding`` that face's encoding (128 little-endian float32) and ``fingerprint``
-  the weights that made it; ``assigned`` / ``stranger`` / ``reviewed`` what an admin said it was.
+  best frame's face; ``encoding`` that face's encoding (little-endian float32: 128, or the database's width,
+  :mod:`facerec.stores.widths`; a table made before wider encoders checks 512 bytes) and ``fingerprint``
+  the weights that made it; ``assigned`` / ``stranger`` / ``reviewed`` what an admin said it was; ``door`` the
+  name of the door that logged it (schema version 2, :mod:`facerec.stores.sqlite_door_log`; NULL before).
 * ``known_strangers(id, encoding, fingerprint, visit, added)``: encodings of faces an admin said are
   "not anyone we know" (kept after their visit is deleted: the admin chose to keep them).
 
@@ -26,12 +28,12 @@ Query = Callable[..., list[tuple]]
 
 VISITS = """CREATE TABLE IF NOT EXISTS visits (
     id INTEGER PRIMARY KEY AUTOINCREMENT, start TEXT NOT NULL, identity TEXT, data TEXT NOT NULL, crop BLOB,
-    encoding BLOB CHECK (encoding IS NULL OR length(encoding) = 512), fingerprint TEXT,
-    assigned TEXT, stranger INTEGER NOT NULL DEFAULT 0, reviewed TEXT)"""
+    encoding BLOB CHECK (encoding IS NULL OR (length(encoding) > 0 AND length(encoding) % 4 = 0)),
+    fingerprint TEXT, assigned TEXT, stranger INTEGER NOT NULL DEFAULT 0, reviewed TEXT, door TEXT)"""
 VISITS_INDEX = "CREATE INDEX IF NOT EXISTS visits_start ON visits(start)"
 STRANGERS = """CREATE TABLE IF NOT EXISTS known_strangers (
-    id INTEGER PRIMARY KEY, encoding BLOB NOT NULL CHECK (length(encoding) = 512), fingerprint TEXT,
-    visit INTEGER, added TEXT NOT NULL)"""
+    id INTEGER PRIMARY KEY, encoding BLOB NOT NULL CHECK (length(encoding) > 0 AND length(encoding) % 4 = 0),
+    fingerprint TEXT, visit INTEGER, added TEXT NOT NULL)"""
 _COLUMNS = "id, start, identity, data, crop IS NOT NULL, assigned, stranger, reviewed"
 
 
@@ -58,13 +60,14 @@ def has_visits(query: Query) -> bool:
     return bool(query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'visits'"))
 
 
-def insert(connection: sqlite3.Connection, record: VisitRecord) -> int:
-    """Store one visit; returns its id."""
+def insert(connection: sqlite3.Connection, record: VisitRecord, door: str = "") -> int:
+    """Store one visit logged by the door named ``door``; returns its id."""
     create(connection)
     data = {key: value for key, value in record.line.items() if key != "visit"}
     cursor = connection.execute(
-        "INSERT INTO visits (start, identity, data, crop, encoding, fingerprint) VALUES (?, ?, ?, ?, ?, ?)",
-        (data["start"], data.get("identity"), json.dumps(data), record.crop, record.encoding, record.fingerprint))
+        "INSERT INTO visits (start, identity, data, crop, encoding, fingerprint, door) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (data["start"], data.get("identity"), json.dumps(data), record.crop, record.encoding, record.fingerprint,
+         door))
     return int(cursor.lastrowid)
 
 
@@ -83,7 +86,8 @@ def delete_person(connection: sqlite3.Connection, name: str) -> int:
     return connection.execute("DELETE FROM visits WHERE identity = ? OR assigned = ?", (name, name)).rowcount
 
 
-def _visit(row: tuple) -> dict:
+def row_json(row: tuple) -> dict:
+    """A visit's JSON object from its ``_COLUMNS`` row (both engines' rows have this shape)."""
     visit_id, start, identity, data, has_crop, assigned, stranger, reviewed = row
     review = None if reviewed is None else {"name": assigned, "stranger": bool(stranger), "time": reviewed}
     return {"visit": visit_id, **json.loads(data), "start": start, "identity": identity, "crop": bool(has_crop),
@@ -95,7 +99,7 @@ def recent(query: Query, limit: int) -> list[dict]:
     if not has_visits(query):
         return []
     rows = query(f"SELECT {_COLUMNS} FROM visits ORDER BY start DESC, id DESC LIMIT ?", (limit,))
-    return [_visit(row) for row in rows]
+    return [row_json(row) for row in rows]
 
 
 def of_person(query: Query, name: str) -> list[dict]:
@@ -104,7 +108,7 @@ def of_person(query: Query, name: str) -> list[dict]:
         return []
     rows = query(f"SELECT {_COLUMNS} FROM visits WHERE identity = ? OR assigned = ? ORDER BY start DESC, id DESC",
                  (name, name))
-    return [_visit(row) for row in rows]
+    return [row_json(row) for row in rows]
 
 
 def one(query: Query, visit: int) -> dict | None:
@@ -112,7 +116,7 @@ def one(query: Query, visit: int) -> dict | None:
     if not has_visits(query):
         return None
     rows = query(f"SELECT {_COLUMNS} FROM visits WHERE id = ?", (visit,))
-    return _visit(rows[0]) if rows else None
+    return row_json(rows[0]) if rows else None
 
 
 def crop(query: Query, visit: int) -> tuple[bool, bytes | None]:
@@ -164,3 +168,34 @@ def forget_strangers(connection: sqlite3.Connection) -> int:
     """Delete every known stranger; returns how many."""
     create(connection)
     return connection.execute("DELETE FROM known_strangers").rowcount
+
+
+# -- whole tables, for facerec migrate (facerec.stores.dump: the rows of its "visits" and "known_strangers") ----
+
+DUMP_VISITS = "id, start, identity, data, crop, encoding, fingerprint, assigned, stranger, reviewed, door"
+DUMP_STRANGERS = "id, encoding, fingerprint, visit, added"
+
+
+def read_rows(query: Query) -> dict[str, list[tuple]]:
+    """Every visit and known stranger, in id order (``stranger`` a bool, blobs bytes, a missing door "")."""
+    def blob(value):
+        return None if value is None else bytes(value)
+
+    if not has_visits(query):
+        return {"visits": [], "known_strangers": []}
+    door = "door" if any(row[1] == "door" for row in query("PRAGMA table_info(visits)")) else "NULL"  # version 1
+    columns = DUMP_VISITS.replace(", door", f", {door}")
+    visits = [(*r[:4], blob(r[4]), blob(r[5]), r[6], r[7], bool(r[8]), r[9], r[10] or "")
+              for r in query(f"SELECT {columns} FROM visits ORDER BY id")]
+    strangers = [(r[0], bytes(r[1]), *r[2:]) for r in query(f"SELECT {DUMP_STRANGERS} FROM known_strangers "
+                                                             "ORDER BY id")]
+    return {"visits": visits, "known_strangers": strangers}
+
+
+def write_rows(connection: sqlite3.Connection, tables: dict[str, list[tuple]]) -> None:
+    """Insert :func:`read_rows`' rows (ids kept: AUTOINCREMENT then continues past the largest)."""
+    create(connection)
+    connection.executemany(f"INSERT INTO visits ({DUMP_VISITS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(*r[:8], int(r[8]), *r[9:]) for r in tables["visits"]])
+    connection.executemany(f"INSERT INTO known_strangers ({DUMP_STRANGERS}) VALUES (?, ?, ?, ?, ?)",
+                           tables["known_strangers"])
