@@ -17,7 +17,9 @@ p99) and after it left (the visit timeout, 2 s, is part of it: a visit is decide
 process's CPU time per searched frame (``cpu_ms_per_searched_frame``: the door and its stream reader, every
 thread, whatever else shares the machine; the stream's server runs in a process of its own and is not counted).
 
-Usage: ``python benchmarks/door_stream.py [--visits N] [--settings hog@1,hog@0.5,auto@1] [--json]``
+Usage: ``python benchmarks/door_stream.py [--visits N] [--settings hog@1,hog@0.5,auto@1] [--json]``; with
+``--serve PORT`` it only serves the stream once on ``http://127.0.0.1:PORT/door.mjpg`` (for ``facerec door``: the
+README's stream example) and exits when the stream ends.
 """
 
 from __future__ import annotations
@@ -71,9 +73,9 @@ class PacedMjpeg:
     """Serves the frames once, at ``fps`` by the wall clock, on 127.0.0.1, from a process of its own (as a camera
     is: the door's work cannot delay it); records when each frame was sent (:attr:`sent`, after :meth:`join`)."""
 
-    def __init__(self, jpegs: list[bytes], fps: float):
+    def __init__(self, jpegs: list[bytes], fps: float, port: int = 0):
         self.jpegs, self.fps = jpegs, fps
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server(("127.0.0.1", port))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/door.mjpg"
         self._times = multiprocessing.Array("d", len(jpegs), lock=False)
         self._process = multiprocessing.get_context("fork").Process(target=self._run, daemon=True)
@@ -84,8 +86,8 @@ class PacedMjpeg:
     def sent(self) -> list[float]:
         return [t for t in self._times if t > 0]
 
-    def join(self) -> None:
-        self._process.join(timeout=5)
+    def join(self, timeout: float | None = 5) -> None:
+        self._process.join(timeout=timeout)
         if self._process.is_alive():
             self._process.kill()
 
@@ -173,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default="hog@1,hog@0.5,auto@1",
                         help="detector@detect_scale, comma-separated (default hog@1,hog@0.5,auto@1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--serve", type=int, default=None, metavar="PORT",
+                        help="only serve the stream once on 127.0.0.1:PORT (to one client), then exit")
     args = parser.parse_args(argv)
 
     from facerec.database import FaceDatabase
@@ -187,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     photos = [cv2.cvtColor(load_image(folder / f"{name}.jpg"), cv2.COLOR_RGB2BGR) for name, _ in VISITORS]
     frames = script(args.visits, args.fps, args.face, args.visit, args.gap)
     jpegs = [render(None if i is None else photos[i % len(photos)], drift, args.face, rng) for i, drift in frames]
+    if args.serve is not None:
+        stream = PacedMjpeg(jpegs, args.fps, args.serve)
+        print(f"serving {len(jpegs)} frames ({len(jpegs) / args.fps:.0f} s) on {stream.url}", file=sys.stderr)
+        stream.join(timeout=None)
+        return 0
     residents = [p for p in sorted(folder.iterdir()) if not p.stem.startswith("camera_") and p.stem != "benoit"]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
