@@ -44,7 +44,9 @@ SIZE = (640, 480)
 
 
 def happy_house() -> Path:
-    folder = Path(os.environ.get("FACEREC_ASSETS", "/work/shared/assets")) / "happy-house" / "images"
+    from facerec.paths import assets_dir
+
+    folder = assets_dir() / "happy-house" / "images"
     if not folder.is_dir():
         sys.exit(f"no Happy House photos in {folder}; set FACEREC_ASSETS")
     return folder
