@@ -100,8 +100,9 @@ def check_supported(db) -> None:
         InvalidArgument: saying so and what to use instead.
     """
     from facerec.exceptions import InvalidArgument
+    from facerec.stores.sqlite import SqliteFaceDatabase
 
-    if type(db).__name__ != "FaceDatabase":
+    if not isinstance(db, SqliteFaceDatabase):
         raise InvalidArgument("the photo library lives in SQLite databases only for now; give --db a file")
     if getattr(db, "encoding_size", 128) != 128:
         raise InvalidArgument(f"the photo library holds 128-float encodings; this database's encoder "
