@@ -171,8 +171,9 @@ class FaceDatabase(EncodingWidth):
         ModelMismatch: ``encoder`` is not the encoder of the faces already stored.
     """
     def __new__(cls, path: str | os.PathLike, *args, **kwargs):
-        """The engine the location names: a ``postgresql://`` URL opens :class:`~facerec.stores.postgres.
-        PostgresFaceDatabase`, a path :class:`~facerec.stores.sqlite.SqliteFaceDatabase` (both are FaceDatabases)."""
+        """The engine the location names: a ``postgresql://`` URL opens
+        :class:`~facerec.stores.postgres.PostgresFaceDatabase`, a path
+        :class:`~facerec.stores.sqlite.SqliteFaceDatabase` (both are FaceDatabases)."""
         if cls is FaceDatabase:
             from facerec.stores.base import is_url
 
@@ -198,7 +199,7 @@ class FaceDatabase(EncodingWidth):
         raise NotImplementedError(_ENGINE)
 
     def _query(self, sql: str, params: tuple = (), empty: list | None = None) -> list[tuple]:
-        """Run a read query; SQLite failures (damaged file, disk errors) become :class:`DatabaseError`."""
+        """Run a read query; the engine's failures (damaged file, disk, server) become :class:`DatabaseError`."""
         raise NotImplementedError(_ENGINE)
 
     def _meta(self, key: str) -> str | None:
@@ -210,7 +211,7 @@ class FaceDatabase(EncodingWidth):
         raise NotImplementedError(_ENGINE)
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the main file and truncate it, so removed rows leave no copy in ``-wal``."""
+        """After a removal: leave no copy of removed rows behind (SQLite truncates its WAL; a no-op elsewhere)."""
         raise NotImplementedError(_ENGINE)
 
     def close(self) -> None:

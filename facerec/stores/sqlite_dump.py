@@ -6,7 +6,7 @@ from facerec.stores.dump import TABLES, Tables
 
 
 def read_tables(db) -> Tables:
-    """Every row of every table of ``db`` (an SQLite :class:`~facerec.database.FaceDatabase`), in id order.
+    """Every row of every table of ``db`` (a :class:`~facerec.stores.sqlite.SqliteFaceDatabase`), in id order.
 
     The rows are those of :data:`facerec.stores.dump.TABLES` (a door name not known: None).
     """

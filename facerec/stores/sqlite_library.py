@@ -12,7 +12,7 @@ Tables (created by the first library write, in its transaction, like ``door_log`
   ``person_id`` the person it was named as (NULL: nobody).
 * ``library_not(face_id, person_id)``: "this face is not that person" rules.
 
-Every function takes the :class:`~facerec.database.FaceDatabase` and writes through its ``_transaction()``
+Every function takes the :class:`~facerec.stores.sqlite.SqliteFaceDatabase` and writes through its ``_transaction()``
 (one ``BEGIN IMMEDIATE`` each) and reads through its ``_query()``.
 """
 
