@@ -147,6 +147,7 @@ class EnrollResult:
     duplicates: list[str]
     failed: list[tuple[str, str]]
 
+
 class FaceDatabase(EncodingWidth):
     """A face database file: people, their photos' encodings and the model that made them.
 
@@ -170,6 +171,7 @@ class FaceDatabase(EncodingWidth):
             is missing and ``create`` is False.
         ModelMismatch: ``encoder`` is not the encoder of the faces already stored.
     """
+
     def __new__(cls, path: str | os.PathLike, *args, **kwargs):
         """The engine the location names: a ``postgresql://`` URL opens
         :class:`~facerec.stores.postgres.PostgresFaceDatabase`, a path
