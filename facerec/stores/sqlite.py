@@ -435,6 +435,8 @@ class SqliteFaceDatabase(FaceDatabase):
     def __repr__(self) -> str:
         return f"FaceDatabase({str(self.path)!r})"
 
+    # -- the encoder's binding (its checks are the front's: facerec.database) ---------
+
     def _bind_encoder(self, name: str) -> None:
         """Record ``name`` as the encoder of a database without faces; refuse it on one with other faces."""
         from facerec.encoders import check_encoder_name
