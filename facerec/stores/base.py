@@ -2,8 +2,10 @@
 
 A database is named by a location: a file path (the embedded SQLite engine, the default) or a
 ``postgresql://`` / ``postgres://`` URL (the PostgreSQL engine, :mod:`facerec.stores.postgres`).
-:class:`facerec.database.FaceDatabase` opens the engine the location names; :class:`FaceStore` lists the
-operations every engine implements, so the CLI, the door and the server never see which one it is.
+:class:`facerec.database.FaceDatabase` opens the engine the location names (its subclasses
+:class:`facerec.stores.sqlite.SqliteFaceDatabase`, :class:`facerec.stores.postgres.PostgresFaceDatabase`);
+:class:`FaceStore` lists the operations every engine implements, so the CLI, the door and the server never
+see which one it is.
 
 Adding a table family (visits, photo library) to both engines: write its SQLite module and its PostgreSQL
 twin in this folder with the same method names, and list those methods in a Protocol beside

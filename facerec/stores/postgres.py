@@ -1,7 +1,8 @@
 """The PostgreSQL engine of a face database (psycopg 3): many doors, one gallery.
 
-``FaceDatabase("postgresql://user@host/dbname")`` opens this engine; it keeps the public API and the
-guarantees of the SQLite engine:
+``FaceDatabase("postgresql://user@host/dbname")`` opens this engine (:class:`PostgresFaceDatabase`, a subclass of
+the engine-independent :class:`facerec.database.FaceDatabase`, as the SQLite engine :mod:`facerec.stores.sqlite`
+is); it keeps the public API and the guarantees of the SQLite engine:
 
 * every write is one transaction (all or nothing) that first takes a transaction-scoped advisory lock
   (:data:`WRITE_LOCK`), so writers are serialised as SQLite's ``BEGIN IMMEDIATE`` serialises them;

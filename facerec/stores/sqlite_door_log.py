@@ -6,7 +6,7 @@ Version 2 adds ``door_log.door`` and ``visits.door`` (TEXT, nullable): the name 
 
 A version-1 file opened writable is upgraded by :func:`upgrade` in one write transaction (the column added if the
 log exists, the version set to 2); a read-only version-1 file is read as it is (:func:`door_column` then says
-``NULL``). :class:`facerec.database.FaceDatabase` calls these functions.
+``NULL``). :class:`facerec.stores.sqlite.SqliteFaceDatabase` calls these functions.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-UPGRADABLE_VERSIONS = ("1",)  # schema versions this module upgrades to facerec.database.SCHEMA_VERSION
+UPGRADABLE_VERSIONS = ("1",)  # schema versions this module upgrades to facerec.stores.sqlite.SCHEMA_VERSION
 
 Query = Callable[..., list[tuple]]
 

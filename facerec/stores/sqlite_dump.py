@@ -6,7 +6,7 @@ from facerec.stores.dump import TABLES, Tables
 
 
 def read_tables(db) -> Tables:
-    """Every row of every table of ``db`` (an SQLite :class:`~facerec.database.FaceDatabase`), in id order.
+    """Every row of every table of ``db`` (a :class:`~facerec.stores.sqlite.SqliteFaceDatabase`), in id order.
 
     The rows are those of :data:`facerec.stores.dump.TABLES` (a door name not known: None).
     """
@@ -34,8 +34,8 @@ def read_tables(db) -> Tables:
 
 def write_tables(db, tables: Tables) -> None:
     """Write ``tables`` into the empty SQLite database ``db`` in one transaction (ids kept)."""
-    from facerec.database import _ACCESS_KEYS, _DOOR_LOG, _THUMBNAILS
     from facerec.stores import sqlite_visits
+    from facerec.stores.sqlite import _ACCESS_KEYS, _DOOR_LOG, _THUMBNAILS
     from facerec.stores.widths import blocks_of_meta
 
     assert set(tables) == set(TABLES)

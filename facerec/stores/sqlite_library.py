@@ -12,7 +12,7 @@ Tables (created by the first library write, in its transaction, like ``door_log`
   ``person_id`` the person it was named as (NULL: nobody).
 * ``library_not(face_id, person_id)``: "this face is not that person" rules.
 
-Every function takes the :class:`~facerec.database.FaceDatabase` and writes through its ``_transaction()``
+Every function takes the :class:`~facerec.stores.sqlite.SqliteFaceDatabase` and writes through its ``_transaction()``
 (one ``BEGIN IMMEDIATE`` each) and reads through its ``_query()``.
 """
 
@@ -100,8 +100,9 @@ def check_supported(db) -> None:
         InvalidArgument: saying so and what to use instead.
     """
     from facerec.exceptions import InvalidArgument
+    from facerec.stores.sqlite import SqliteFaceDatabase
 
-    if type(db).__name__ != "FaceDatabase":
+    if not isinstance(db, SqliteFaceDatabase):
         raise InvalidArgument("the photo library lives in SQLite databases only for now; give --db a file")
     if getattr(db, "encoding_size", 128) != 128:
         raise InvalidArgument(f"the photo library holds 128-float encodings; this database's encoder "

@@ -14,7 +14,8 @@ Tables (created when first written, like the door log, so older databases still 
   "not anyone we know" (kept after their visit is deleted: the admin chose to keep them).
 
 The functions take an open connection inside the caller's transaction (writes) or a read function
-``query(sql, params) -> rows`` (reads); :class:`facerec.database.FaceDatabase` calls them.
+``query(sql, params) -> rows`` (reads); :class:`facerec.database.FaceDatabase`'s visits methods call them on the
+SQLite engine (:class:`facerec.stores.sqlite.SqliteFaceDatabase`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ table is created with ``CHECK (length(encoding) = 4 * size)``. A 128-d database 
 the schema it always had, byte for byte: no migration. Encodings of another width than the
 database's are refused with :class:`~facerec.exceptions.EncodingSizeMismatch`.
 
-:class:`EncodingWidth` is mixed into :class:`facerec.database.FaceDatabase` (and so into the
-PostgreSQL engine, its subclass); each engine calls its hooks where it creates its schema and writes.
+:class:`EncodingWidth` is mixed into :class:`facerec.database.FaceDatabase` (and so into both engines, its
+subclasses: :mod:`facerec.stores.sqlite`, :mod:`facerec.stores.postgres`); each engine calls its hooks where it
+creates its schema and writes.
 """
 
 from __future__ import annotations
