@@ -46,11 +46,11 @@ def trained_weights() -> Path:
 @pytest.fixture(scope="session")
 def postgres():
     """A throwaway PostgreSQL cluster on a loopback port (tests/helpers_postgres.py); skips when not installed."""
-    from helpers_postgres import start_cluster
+    from helpers_postgres import skip_unless_required, start_cluster
 
     cluster, reason = start_cluster()
     if cluster is None:
-        pytest.skip(reason)
+        skip_unless_required(reason)
     yield cluster
     cluster.stop()
 

@@ -94,6 +94,18 @@ class Cluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
 
+def skip_unless_required(reason: str) -> None:
+    """Skip a PostgreSQL test with ``reason``, or fail it where ``$FACEREC_REQUIRE_POSTGRES`` is set (``.ci/run``
+    sets it: CI installs PostgreSQL, so a missing one there is a broken setup, not a reason to skip)."""
+    import os
+
+    import pytest
+
+    if os.environ.get("FACEREC_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required here ($FACEREC_REQUIRE_POSTGRES) but: {reason}")
+    pytest.skip(reason)
+
+
 def start_cluster() -> tuple[Cluster | None, str]:
     """``(cluster, "")``, or ``(None, why not)`` when PostgreSQL or psycopg is not installed."""
     try:

@@ -21,11 +21,11 @@ from facerec.stores.sqlite_visits import VisitRecord
 @pytest.fixture
 def own_postgres():
     """A cluster of this test's own, to be killed and restarted."""
-    from helpers_postgres import start_cluster
+    from helpers_postgres import skip_unless_required, start_cluster
 
     cluster, reason = start_cluster()
     if cluster is None:
-        pytest.skip(reason)
+        skip_unless_required(reason)
     yield cluster
     cluster.stop()
 
