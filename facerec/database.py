@@ -33,9 +33,10 @@ from facerec.exceptions import (
     ImageTooLarge,
     InvalidArgument,
     ModelMismatch,
+    UnknownIdentity,
     UnknownVisit,
 )
-from facerec.names import check_name
+from facerec.names import check_name, printable_name
 from facerec.search import ENCODING_SIZE, PersonSearch
 from facerec.stores.sqlite_visits import VisitRecord
 from facerec.stores.widths import EncodingWidth
@@ -43,7 +44,7 @@ from facerec.visits import VISIT_CROP_SIDE
 
 DEFAULT_KEEP_LOG_DAYS = 30  # door-log rows older than this are deleted when the log is next written
 MAX_LIMIT = 1_000_000_000  # the most rows a listing may ask for
-_ENCODING_DTYPE = np.dtype("<f4")
+ENCODING_DTYPE = np.dtype("<f4")
 _ENGINE = "each engine implements this: facerec/stores/sqlite.py, facerec/stores/postgres.py"
 # SQLite's names, importable from here as before (PEP 562): they live in facerec/stores/sqlite.py
 _SQLITE_NAMES = ("SCHEMA_VERSION", "APPLICATION_ID", "BUSY_TIMEOUT_MS", "MIN_FREE_BYTES", "_SCHEMA", "_DOOR_LOG",
@@ -147,6 +148,16 @@ class EnrollResult:
     duplicates: list[str]
     failed: list[tuple[str, str]]
 
+
+
+def not_enrolled(name: str, anyone: bool) -> UnknownIdentity:
+    """The error for ``name`` not being enrolled; ``anyone``: whether anybody is. It names neither the other people
+    nor the database (it may reach a client who may not see them)."""
+    if not anyone:
+        return UnknownIdentity(f"{printable_name(name)!r} is not enrolled: the database is empty; enroll "
+                               "people first (facerec --db PATH enroll NAME PHOTO...)")
+    return UnknownIdentity(f"{printable_name(name)!r} is not enrolled; check the spelling (facerec --db PATH "
+                           "people lists who is), or enroll them first")
 
 class FaceDatabase(EncodingWidth):
     """A face database file: people, their photos' encodings and the model that made them.
@@ -509,7 +520,7 @@ class FaceDatabase(EncodingWidth):
         visit, name = _visit_id(visit), check_name(name)
         jpeg, blob, fingerprint = self._visit_face(visit)
         side = VISIT_CROP_SIDE
-        record = FaceRecord(np.frombuffer(blob, _ENCODING_DTYPE).astype(np.float32), f"visit-{visit}.jpg",
+        record = FaceRecord(np.frombuffer(blob, ENCODING_DTYPE).astype(np.float32), f"visit-{visit}.jpg",
                             hashlib.sha256(jpeg or blob).hexdigest(), (side // 6, side // 6, side - side // 6,
                                                                         side - side // 6), jpeg)
 
@@ -544,7 +555,7 @@ class FaceDatabase(EncodingWidth):
             return np.zeros((0, ENCODING_SIZE), np.float32)
         blobs = self._visits_sql.strangers(self._query, self.model_fingerprint)
         width = self.encoding_size if blobs else ENCODING_SIZE
-        matrix = np.frombuffer(b"".join(blobs), dtype=_ENCODING_DTYPE).reshape(len(blobs), width)
+        matrix = np.frombuffer(b"".join(blobs), dtype=ENCODING_DTYPE).reshape(len(blobs), width)
         return matrix.astype(np.float32)
 
     def forget_strangers(self) -> int:
@@ -583,31 +594,32 @@ def _check_limit(limit) -> None:
         raise InvalidArgument(f"limit must be an integer from 0 to {MAX_LIMIT:,}, got {limit!r}")
 
 
-def _file_name(source: str) -> str:
+def file_name(source: str) -> str:
     """A door event's source without its folders (the log keeps no paths)."""
     return Path(source.replace("\\", "/")).name if source else ""
 
 
-def _check_days(days: float) -> None:
+def check_days(days: float) -> None:
+    """Raises :class:`InvalidArgument` unless ``days`` (a retention) is a number from 0 to 1,000,000."""
     if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days < 1e6:
         raise InvalidArgument(f"a retention must be a number of days from 0 to 1,000,000, got {days!r}")
 
 
-def _days_ago(days: float) -> str:
+def days_ago(days: float) -> str:
     """The UTC ISO 8601 time ``days`` days ago (the door log's time format, so strings compare in order)."""
     from datetime import timedelta
 
-    _check_days(days)
+    check_days(days)
     return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
 
 
-def _encoding_blob(encoding: np.ndarray) -> bytes:
+def encoding_blob(encoding: np.ndarray) -> bytes:
     """An encoding's little-endian float32 bytes (its width is checked against the database's by the write)."""
     vector = np.asarray(encoding, dtype=np.float32).ravel()
     if vector.size == 0 or not np.all(np.isfinite(vector)):
         raise InvalidArgument(f"an encoding must be one row of finite floats (128 for dlib and nn4), "
                               f"got shape {np.shape(encoding)}")
-    return vector.astype(_ENCODING_DTYPE).tobytes()
+    return vector.astype(ENCODING_DTYPE).tobytes()
 
 
 def _encode_photo(image, encoder, detector: str, label: str | None = None, sha: str | None = None) -> FaceRecord:

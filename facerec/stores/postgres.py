@@ -37,10 +37,11 @@ from facerec.database import (
     DoorEvent,
     FaceDatabase,
     FaceRecord,
-    _check_days,
-    _days_ago,
-    _encoding_blob,
-    _file_name,
+    check_days,
+    days_ago,
+    encoding_blob,
+    file_name,
+    not_enrolled,
     now_utc,
 )
 from facerec.exceptions import (
@@ -49,9 +50,8 @@ from facerec.exceptions import (
     DatabaseUnreachable,
     InvalidArgument,
     ModelMismatch,
-    UnknownIdentity,
 )
-from facerec.names import check_name, normalise_name, printable_name
+from facerec.names import check_name, normalise_name
 from facerec.search import PersonSearch, make_search
 from facerec.stores import postgres_visits
 from facerec.stores.base import redact
@@ -62,7 +62,7 @@ WRITE_LOCK = 0x46524543  # pg_advisory_xact_lock key of every write ("FREC", as 
 CHANNEL = "facerec_gallery"  # NOTIFY channel: the payload is the gallery's new generation
 CONNECT_TIMEOUT_S = 5
 SCHEMA_VERSION = 1  # PostgreSQL's own (its door log had door names from the start; visit tables come with a write)
-_ENCODING_DTYPE = np.dtype("<f4")
+ENCODING_DTYPE = np.dtype("<f4")
 
 SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -388,11 +388,7 @@ class PostgresFaceDatabase(FaceDatabase):
         name = normalise_name(name)
         rows = self._query("SELECT id FROM people WHERE name = %s", (name,))
         if not rows:
-            if not self._query("SELECT 1 FROM people LIMIT 1"):
-                raise UnknownIdentity(f"{printable_name(name)!r} is not enrolled: the database is empty; enroll "
-                                      "people first (facerec --db PATH enroll NAME PHOTO...)")
-            raise UnknownIdentity(f"{printable_name(name)!r} is not enrolled; check the spelling (facerec --db PATH "
-                                  "people lists who is), or enroll them first")
+            raise not_enrolled(name, bool(self._query("SELECT 1 FROM people LIMIT 1")))
         return int(rows[0][0])
 
     def encodings(self, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -401,7 +397,7 @@ class PostgresFaceDatabase(FaceDatabase):
             query, params = "SELECT encoding, person_id FROM faces WHERE person_id = %s ORDER BY id", (
                 self.person_id(name),)
         rows = self._query(query, params)
-        matrix = np.frombuffer(b"".join(bytes(row[0]) for row in rows), dtype=_ENCODING_DTYPE)
+        matrix = np.frombuffer(b"".join(bytes(row[0]) for row in rows), dtype=ENCODING_DTYPE)
         matrix = matrix.reshape(len(rows), self.encoding_size if rows else 0).astype(np.float32)
         return matrix, np.array([row[1] for row in rows], dtype=np.int64)
 
@@ -523,7 +519,7 @@ class PostgresFaceDatabase(FaceDatabase):
     def add_faces(self, name: str, records: Sequence[FaceRecord], fingerprint: str,
                   encoder: str | None = None, then=None) -> tuple[list[str], list[str]]:
         name = check_name(name)
-        blobs = [_encoding_blob(record.encoding) for record in records]
+        blobs = [encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
         self._prepare_width(encoder or self.encoder_name or "nn4")
         with self._transaction() as connection:
@@ -585,7 +581,7 @@ class PostgresFaceDatabase(FaceDatabase):
             return None
         keys = list(keys) if keys is not None else [uuid.uuid4().hex for _ in events]
         rows = [{"time": e.time, "identity": e.identity, "distance": float(e.distance), "admitted": bool(e.admitted),
-                 "source": _file_name(e.source), "door": self.door, "event_key": key} for e, key in zip(events, keys)]
+                 "source": file_name(e.source), "door": self.door, "event_key": key} for e, key in zip(events, keys)]
         if visit is not None:
             rows[0]["visit"] = postgres_visits.queued(visit)
         if self._watch is not None and not self._watch.online.is_set():
@@ -594,8 +590,8 @@ class PostgresFaceDatabase(FaceDatabase):
             with self._transaction() as connection:
                 stored = _insert_log_rows(connection, rows)
                 if keep_days is not None:
-                    connection.execute("DELETE FROM door_log WHERE time < %s", (_days_ago(keep_days),))
-                    postgres_visits.purge_before(connection, _days_ago(keep_days))
+                    connection.execute("DELETE FROM door_log WHERE time < %s", (days_ago(keep_days),))
+                    postgres_visits.purge_before(connection, days_ago(keep_days))
         except DatabaseUnreachable:
             return self._log_queue().append(rows)
         try:
@@ -629,11 +625,11 @@ class PostgresFaceDatabase(FaceDatabase):
         return self._log_queue().drain(send)
 
     def purge_log(self, keep_days: float = DEFAULT_KEEP_LOG_DAYS) -> int:
-        _check_days(keep_days)
+        check_days(keep_days)
         if not self._is_ready():
             return 0
         with self._transaction() as connection:  # the visits (and their crops) older than that go with them
-            cutoff = None if keep_days == 0 else _days_ago(keep_days)
+            cutoff = None if keep_days == 0 else days_ago(keep_days)
             postgres_visits.purge_before(connection, cutoff)
             if cutoff is None:
                 return connection.execute("DELETE FROM door_log").rowcount
@@ -731,7 +727,7 @@ class PostgresFaceDatabase(FaceDatabase):
 
 def _face_matrix(rows: list[tuple], size: int) -> tuple[np.ndarray, np.ndarray]:
     """``(encodings (N, size) float32, person ids (N,) int64)`` of ``(id, encoding, person_id)`` rows."""
-    matrix = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=_ENCODING_DTYPE)
+    matrix = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=ENCODING_DTYPE)
     return (matrix.reshape(len(rows), size).astype(np.float32),
             np.array([row[2] for row in rows], dtype=np.int64))
 

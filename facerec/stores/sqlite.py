@@ -43,17 +43,18 @@ from pathlib import Path
 import numpy as np
 
 from facerec.database import (
-    _ENCODING_DTYPE,
     DEFAULT_KEEP_LOG_DAYS,
+    ENCODING_DTYPE,
     MAX_LIMIT,
     DoorEvent,
     FaceDatabase,
     FaceRecord,
     Person,
-    _check_days,
-    _days_ago,
-    _encoding_blob,
-    _file_name,
+    check_days,
+    days_ago,
+    encoding_blob,
+    file_name,
+    not_enrolled,
     now_utc,
 )
 from facerec.exceptions import (
@@ -63,9 +64,8 @@ from facerec.exceptions import (
     EmptyDatabase,
     InvalidArgument,
     ModelMismatch,
-    UnknownIdentity,
 )
-from facerec.names import check_name, normalise_name, printable_name
+from facerec.names import check_name, normalise_name
 from facerec.search import PersonSearch, make_search
 from facerec.stores import sqlite_door_log, sqlite_visits
 from facerec.stores.sqlite_visits import VisitRecord
@@ -481,11 +481,7 @@ class SqliteFaceDatabase(FaceDatabase):
         name = normalise_name(name)
         rows = self._query("SELECT id FROM people WHERE name = ?", (name,))
         if not rows:
-            if not self._query("SELECT 1 FROM people LIMIT 1"):
-                raise UnknownIdentity(f"{printable_name(name)!r} is not enrolled: the database is empty; enroll "
-                                      "people first (facerec --db PATH enroll NAME PHOTO...)")
-            raise UnknownIdentity(f"{printable_name(name)!r} is not enrolled; check the spelling (facerec --db PATH "
-                                  "people lists who is), or enroll them first")
+            raise not_enrolled(name, bool(self._query("SELECT 1 FROM people LIMIT 1")))
         return int(rows[0][0])
 
     def encodings(self, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -503,7 +499,7 @@ class SqliteFaceDatabase(FaceDatabase):
             query, params = "SELECT encoding, person_id FROM faces WHERE person_id = ? ORDER BY id", (
                 self.person_id(name),)
         rows = self._query(query, params)
-        matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=_ENCODING_DTYPE)
+        matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=ENCODING_DTYPE)
         matrix = matrix.reshape(len(rows), self.encoding_size if rows else 0).astype(np.float32)
         return matrix, np.array([row[1] for row in rows], dtype=np.int64)
 
@@ -562,7 +558,7 @@ class SqliteFaceDatabase(FaceDatabase):
             InvalidArgument: empty name or a malformed encoding.
         """
         name = check_name(name)
-        blobs = [_encoding_blob(record.encoding) for record in records]
+        blobs = [encoding_blob(record.encoding) for record in records]
         added, duplicates = [], []
         self._prepare_width(encoder or self.encoder_name or "nn4")  # hook: a new database takes its width
         with self._transaction() as connection:
@@ -640,11 +636,11 @@ class SqliteFaceDatabase(FaceDatabase):
             connection.execute(_DOOR_LOG)
             connection.executemany(
                 "INSERT INTO door_log (time, identity, distance, admitted, source, door) VALUES (?, ?, ?, ?, ?, ?)",
-                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), _file_name(e.source), self.door)
+                [(e.time, e.identity, float(e.distance), int(bool(e.admitted)), file_name(e.source), self.door)
                  for e in events])
             if keep_days is not None:
-                connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),))
-                sqlite_visits.purge_before(connection, _days_ago(keep_days))
+                connection.execute("DELETE FROM door_log WHERE time < ?", (days_ago(keep_days),))
+                sqlite_visits.purge_before(connection, days_ago(keep_days))
             return None if visit is None else sqlite_visits.insert(connection, visit, self.door)
 
     def purge_log(self, keep_days: float = DEFAULT_KEEP_LOG_DAYS) -> int:
@@ -657,15 +653,15 @@ class SqliteFaceDatabase(FaceDatabase):
         Raises:
             InvalidArgument: ``keep_days`` is negative or not a number.
         """
-        _check_days(keep_days)
+        check_days(keep_days)
         if not self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'door_log'"):
             return 0
         with self._transaction() as connection:
             if keep_days == 0:
                 removed = connection.execute("DELETE FROM door_log").rowcount
             else:
-                removed = connection.execute("DELETE FROM door_log WHERE time < ?", (_days_ago(keep_days),)).rowcount
-            sqlite_visits.purge_before(connection, None if keep_days == 0 else _days_ago(keep_days))
+                removed = connection.execute("DELETE FROM door_log WHERE time < ?", (days_ago(keep_days),)).rowcount
+            sqlite_visits.purge_before(connection, None if keep_days == 0 else days_ago(keep_days))
         self.checkpoint()
         return removed
 
