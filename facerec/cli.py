@@ -504,7 +504,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       "encode_every": args.encode_every, "flat_check": args.flat_check}
     app = create_app(_db_path(args), token=token, encoder=args.encoder, weights=args.weights, runtime=args.runtime,
                      allowed_hosts=hosts, keep_log_days=args.keep_log_days or None, camera=args.camera,
-                     camera_options=camera_options)
+                     camera_options=camera_options, flat_check=args.flat_check)
     guard = ", keys required" if token or keys else ""
     print(f"facerec serve: http://{args.host}:{args.port}/ (API docs at /docs), database {_db_label(args)}, "
           f"{app.state.service.encoder.name} encoder{guard}; answers to {', '.join(sorted(hosts))}"
@@ -764,7 +764,7 @@ def _detect_scale_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _flat_check_option(sub: argparse.ArgumentParser) -> None:
-    """``--flat-check / --no-flat-check`` of the door (``door``, ``serve --camera``)."""
+    """``--flat-check / --no-flat-check`` of the door (``door``; ``serve``: its camera and the page's door view)."""
     sub.add_argument("--flat-check", action=argparse.BooleanOptionalAction, default=False,
                      help="refuse a visit whose face moves as one plane (a photo or a screen held up), from dlib's "
                           "68 landmarks, whose training data restricts commercial use (default: off, and then a "

@@ -286,6 +286,26 @@ class _Visits:
             self.report.logged = False
 
 
+def door_visits(database, encoder, report: DoorReport, log: bool = True,
+                keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, timeout: float = VISIT_TIMEOUT, on_visit=None,
+                flat_check: bool = False, threshold: float | None = None, operating_point: str | None = None,
+                far: float | None = None, false_alarm: float | None = None) -> _Visits:
+    """The door's visits over ``database`` (open) with ``encoder``: sightings go in (``frame(timestamp,
+    sightings)``, then ``finish()``); each ended visit is decided, logged and appended to ``report.visits``.
+
+    ``threshold``, ``operating_point``, ``far``, ``false_alarm``: the decision, as :func:`run_door` takes them (at
+    most one; default the encoder card's ``false-alarm-1e-2`` with its cohort rule and promise). Raises
+    :class:`facerec.exceptions.EmptyDatabase` when nobody is enrolled.
+    """
+    database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
+    decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far, false_alarm)
+    cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm,
+                             database.known_strangers())  # reviewed "not anyone we know"
+    told = None if cohort is None else promise(encoder.card(), len(database.names()))
+    return _Visits(database, decision, report, log, keep_log_days, timeout, on_visit, cohort, encoder.fingerprint,
+                   told, flat_check)
+
+
 def _writer(out, frames: FrameSource, fps: float | None, max_fps: float | None) -> FrameWriter | None:
     """The annotated-frame writer (None without ``out``)."""
     if out is None:
@@ -369,14 +389,8 @@ def run_door(source: str | os.PathLike | FrameSource, db: DatabaseInput, out: st
             from facerec.api import _encoder
 
             encoder = _encoder(encoder, database)
-            database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
-            decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far,
-                                          false_alarm)
-            cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm,
-                                     database.known_strangers())  # reviewed "not anyone we know"
-            told = None if cohort is None else promise(encoder.card(), len(database.names()))
-            visits = _Visits(database, decision, report, log, keep_log_days, visit_timeout, on_visit, cohort,
-                             encoder.fingerprint, told, flat_check)
+            visits = door_visits(database, encoder, report, log, keep_log_days, visit_timeout, on_visit, flat_check,
+                                 threshold=threshold, operating_point=operating_point, far=far, false_alarm=false_alarm)
             options = {"k": k, "threshold": threshold, "encoder": encoder, "operating_point": operating_point,
                        "far": far, "false_alarm": false_alarm, "detector": detector, "detect_scale": detect_scale,
                        "encode_every": encode_every, "flat_check": flat_check}

@@ -20,6 +20,10 @@ class ImageTooLarge(FaceRecError, ValueError):
     """An image has more pixels than facerec will decode (memory stays bounded)."""
 
 
+class BurstTooLarge(ImageTooLarge):
+    """A burst of frames (the web door's flatness check) with too many frames, or a frame over its size limit."""
+
+
 class FaceNotFound(FaceRecError, ValueError):
     """No face was detected in an image."""
 

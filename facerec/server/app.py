@@ -17,6 +17,8 @@ everything; see :mod:`facerec.server.security`):
   "candidates", "cohort_score", "cohort_limit", "promise", ...}], "width", "height"}``; every face is written to
   the door log. ``promise`` (``{"strangers_per_100", "people_measured", "text"}``) is the stranger rate measured
   for the default decision at this gallery's size (:func:`facerec.cohort.promise`), null without a cohort;
+* ``POST /api/door/check`` (door): multipart ``frames`` (a burst, at most 24) -> the decision on the face tracked
+  through it, as a door visit, with ``flat``, ``flatness`` and ``challenge`` (:mod:`facerec.server.door_check`);
 * ``GET /api/log?limit=N`` (viewer): the last N door events, newest first (``time``, ``identity``, ``distance``,
   ``admitted``, ``source``);
 * ``GET /api/visits?limit=N``, ``GET /api/visits/{visit}/crop`` (viewer), ``POST /api/visits/{visit}/assign``
@@ -293,8 +295,8 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
                weights: str | None = None, runtime: str | None = None,
                max_upload_bytes: int = MAX_UPLOAD_BYTES, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
                keep_log_days: float | None = DEFAULT_KEEP_LOG_DAYS, body_timeout: float = BODY_TIMEOUT_S,
-               body_idle: float = BODY_IDLE_S, camera: str | None = None, camera_options: dict | None = None
-               ) -> FastAPI:
+               body_idle: float = BODY_IDLE_S, camera: str | None = None, camera_options: dict | None = None,
+               flat_check: bool = False) -> FastAPI:
     """The application serving the database at ``db_path`` (created if missing).
 
     Args:
@@ -311,6 +313,8 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         body_timeout, body_idle: seconds for a request's whole body, and between two of its chunks (408 beyond).
         camera, camera_options: run the door on this source in the background while the server runs
             (:class:`facerec.server.camera.CameraDoor` and its keyword arguments).
+        flat_check: ``POST /api/door/check`` checks whether the burst's face is flat (off by default: dlib's
+            68-point model's training data restricts commercial use; :mod:`facerec.server.door_check`).
     """
     service = DoorService(db_path, encoder, weights, runtime, keep_log_days=keep_log_days)
     access = Access(service.db_path, token)
@@ -495,6 +499,9 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         with service.lock:
             return [event.to_json() for event in service.db.door_log(limit)]
 
+    from facerec.server.door_check import add_door_check_route
+
+    add_door_check_route(app, service, door, flat_check)  # /api/door/check: a burst, the flatness check
     from facerec.server.visits import add_visit_routes
 
     add_visit_routes(app, service, admin, viewer)  # /api/visits...

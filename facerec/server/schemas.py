@@ -155,3 +155,46 @@ class AssignOut(BaseModel):
     name: str | None = Field(description="the person enrolled (null for a stranger)")
     stranger: bool
     enrolled: list[str] = Field(description="faces stored now (visit-<id>.jpg; empty if already enrolled)")
+
+
+class FlatnessOut(BaseModel):
+    """The flatness check's verdict on a burst's face (:mod:`facerec.flatness`)."""
+
+    flat: bool | None = Field(description="true: flat (a photo or a screen); false: a real head; null: cannot tell "
+                                          "or the check is off")
+    statistic: float | None = Field(description="median plane residual / head residual over the moving frames "
+                                                "(flat under 1.05); null when not computed")
+    reason: str = Field(description="why, in one line ('the flatness check is off' when it is)")
+    motion: float | None = Field(None, description="the largest out-of-plane motion (residual / face size)")
+    frames: int | None = Field(None, description="frames with landmarks")
+    moving: int | None = Field(None, description="frames that moved enough")
+
+
+class DoorCheckOut(BaseModel):
+    """``POST /api/door/check``: the decision on the face tracked through a burst, as the door decides a visit."""
+
+    visit: int = Field(description="the visit's id (its crop: /api/visits/{visit}/crop)")
+    start: str = Field(description="UTC, ISO 8601")
+    end: str = Field(description="UTC, ISO 8601")
+    identity: str | None = Field(description="the person decided from the face's best frames, or null")
+    admitted: bool = Field(description="identity is not null and the face is not flat")
+    distance: float | None = Field(description="median L2 distance of the frames used to the closest person")
+    closest: str | None = Field(None, description="the closest person, admitted or not")
+    frames: int = Field(description="frames the decision used (the best ones)")
+    seen: int = Field(description="frames of the burst the face was found in")
+    gated: bool = Field(False, description="no frame passed the quality gates (size, blur)")
+    threshold: float | None = Field(None, description="the L2 distance the decision accepted up to")
+    operating_point: str | None = Field(None, description="the threshold and the operating point it comes from")
+    promise: PromiseOut | None = Field(None, description="the stranger rate measured for this decision rule")
+    flat: bool | None = Field(description="true: flat, refused whatever its distance; false: a real head; null: "
+                                          "cannot tell, or the check is off (facerec serve --flat-check)")
+    flatness: FlatnessOut
+    challenge: str | None = Field(description="'turn your head a little' when the face stayed still (flat null "
+                                              "with enough frames): send a new burst")
+    refused: str | None = Field(None, description="why a recognised face was refused (a flat face)")
+    box: list[int] = Field(description="[left, top, right, bottom] pixels of the face in its best frame")
+    width: int = Field(description="the first frame's width in pixels, to scale the box")
+    height: int
+    faces: int = Field(description="faces tracked through the burst (each logged as a visit)")
+    logged: bool = Field(True, description="whether the visit was written to the door log")
+    source: str = ""
