@@ -106,6 +106,13 @@ def test_with_the_check_off_the_answer_says_so(unchecked, base):
     assert body["flatness"]["reason"] == "the flatness check is off"
 
 
+def test_the_page_learns_whether_the_check_is_on(checking, unchecked):
+    on, off = checking.get("/api/door/check").json(), unchecked.get("/api/door/check").json()
+    assert (on["flat_check"], off["flat_check"]) == (True, False)
+    assert on["burst_frames"] == 12 and on["burst_seconds"] == 1.5 and on["max_frames"] == MAX_BURST_FRAMES
+    assert on["challenge"] == CHALLENGE
+
+
 def test_too_many_or_too_large_frames_are_413(unchecked, base):
     small = _jpeg(base[0])
     body = _error(unchecked.post("/api/door/check", files=_burst([small] * (MAX_BURST_FRAMES + 1))), 413,

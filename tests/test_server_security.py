@@ -170,6 +170,7 @@ ROUTES = [  # (method, path, role needed, request keyword arguments); a request 
     ("GET", "/api/visits/1/crop", "viewer", {}),
     ("POST", "/api/visits/1/assign", "admin", {"json": {"stranger": True}}),
     ("POST", "/api/identify", "door", {"files": {"photo": ("x.jpg", b"", "image/jpeg")}}),
+    ("GET", "/api/door/check", "door", {}),
     ("POST", "/api/door/check", "door", {"files": {"frames": ("x.jpg", b"", "image/jpeg")}}),
     ("POST", "/api/verify", "door", {"files": {"photo": ("x.jpg", b"", "image/jpeg")}, "data": {"name": "nobody"}}),
     ("POST", "/api/people/nobody/faces", "admin", {"files": {"photos": ("x.jpg", b"", "image/jpeg")}}),

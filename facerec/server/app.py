@@ -18,7 +18,8 @@ everything; see :mod:`facerec.server.security`):
   the door log. ``promise`` (``{"strangers_per_100", "people_measured", "text"}``) is the stranger rate measured
   for the default decision at this gallery's size (:func:`facerec.cohort.promise`), null without a cohort;
 * ``POST /api/door/check`` (door): multipart ``frames`` (a burst, at most 24) -> the decision on the face tracked
-  through it, as a door visit, with ``flat``, ``flatness`` and ``challenge`` (:mod:`facerec.server.door_check`);
+  through it, as a door visit, with ``flat``, ``flatness`` and ``challenge``; ``GET /api/door/check`` (door): whether
+  the flatness check is on and the burst to send (:mod:`facerec.server.door_check`);
 * ``GET /api/log?limit=N`` (viewer): the last N door events, newest first (``time``, ``identity``, ``distance``,
   ``admitted``, ``source``);
 * ``GET /api/visits?limit=N``, ``GET /api/visits/{visit}/crop`` (viewer), ``POST /api/visits/{visit}/assign``

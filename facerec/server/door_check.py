@@ -19,13 +19,13 @@ decoded and detected as ``/api/identify``'s photo is (pixel limit, work slots, d
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 from fastapi import FastAPI, File, UploadFile
 
-from facerec.database import now_utc
 from facerec.exceptions import BurstTooLarge, FaceNotFound
 from facerec.flatness import MIN_FRAMES
 from facerec.server import schemas
@@ -33,6 +33,7 @@ from facerec.server import schemas
 MAX_BURST_FRAMES = 24  # frames a burst may hold (the page sends 12)
 MAX_FRAME_BYTES = 2 * 2**20  # one frame's upload (a 640x480 webcam JPEG is about 50 kB)
 BURST_MAX_SIDE = 1280  # pixels: a larger frame is downscaled before its faces are found
+BURST_FRAMES = 12  # frames the page sends in a burst
 FRAME_STEP_S = 0.125  # seconds between two frames of a burst (the tracker's clock: 12 frames over 1.5 s)
 CHALLENGE = "turn your head a little"
 CHECK_OFF = "the flatness check is off"
@@ -82,7 +83,7 @@ def _track(service, visits, images: list[tuple[np.ndarray, str]], flat_check: bo
     from facerec.flatness import landmarks_68
     from facerec.visits import Sighting, face_crop, sharpness
 
-    start = now_utc().timestamp()
+    start = time.time()  # seconds since the epoch: the visit's start and end (UTC)
     for number, (image, label) in enumerate(images):
         at = start + number * FRAME_STEP_S
         with service.lock:
@@ -125,7 +126,16 @@ def check_burst(service, images: list[tuple[np.ndarray, str]], flat_check: bool)
 
 
 def add_door_check_route(app: FastAPI, service, door: list, flat_check: bool) -> None:
-    """``POST /api/door/check`` (``door`` role; see the module docstring)."""
+    """``GET /api/door/check`` (the check's settings) and ``POST /api/door/check`` (a burst), both of the ``door``
+    role (see the module docstring)."""
+
+    @app.get("/api/door/check", response_model=schemas.DoorCheckInfo, dependencies=door)
+    def door_check_info():
+        """Whether the flatness check is on, and the burst the page should send (not open: the check being
+        off tells an attacker that a photo can open the door)."""
+        return {"flat_check": flat_check, "burst_frames": BURST_FRAMES,
+                "burst_seconds": BURST_FRAMES * FRAME_STEP_S, "max_frames": MAX_BURST_FRAMES,
+                "max_frame_bytes": MAX_FRAME_BYTES, "challenge": CHALLENGE}
 
     @app.post("/api/door/check", response_model=schemas.DoorCheckOut, dependencies=door)
     def door_check(frames: Annotated[list[UploadFile], File()]):

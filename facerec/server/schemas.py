@@ -198,3 +198,14 @@ class DoorCheckOut(BaseModel):
     faces: int = Field(description="faces tracked through the burst (each logged as a visit)")
     logged: bool = Field(True, description="whether the visit was written to the door log")
     source: str = ""
+
+
+class DoorCheckInfo(BaseModel):
+    """``GET /api/door/check``: what the web door should send to ``POST /api/door/check``."""
+
+    flat_check: bool = Field(description="whether the server checks that the face is not flat (serve --flat-check)")
+    burst_frames: int = Field(description="frames a burst should hold (the page sends this many)")
+    burst_seconds: float = Field(description="over this many seconds")
+    max_frames: int = Field(description="the most frames a burst may hold (413 above)")
+    max_frame_bytes: int = Field(description="the largest frame accepted, in bytes (413 above)")
+    challenge: str = Field(description="what the page asks when the face stayed still")
