@@ -1,6 +1,7 @@
 // facerec door page: people, enrollment, the door view (camera snapshots or an uploaded photo), the recent visits
 // (with their review), the log, and the photo library (groups of unnamed faces to name, merge, or remove a face
 // from).
+// With the server's flatness check on, the camera sends bursts to /api/door/check and asks a still face to turn.
 // Plain JavaScript, no build step, no CDN. Talks to the REST API of facerec serve (see /docs).
 "use strict";
 
@@ -148,17 +149,96 @@ async function identifyUpload() {
   await identify(file, bitmap);
 }
 
-async function snapshot() {
-  if (busy) return;
-  busy = true;
-  const video = $("camera");
+function grabFrame(video) {
   const frame = element("canvas");
   frame.width = video.videoWidth || 640;
   frame.height = video.videoHeight || 480;
   frame.getContext("2d").drawImage(video, 0, 0, frame.width, frame.height);
-  const blob = await new Promise((resolve) => frame.toBlob(resolve, "image/jpeg", 0.9));
-  if (blob) await identify(blob, frame);
-  busy = false;
+  return frame;
+}
+
+const jpeg = (frame) => new Promise((resolve) => frame.toBlob(resolve, "image/jpeg", 0.9));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function snapshot() {
+  if (busy) return;
+  busy = true;
+  try {
+    if (doorCheck && doorCheck.flat_check) {
+      await checkBursts();
+    } else {
+      const frame = grabFrame($("camera"));
+      const blob = await jpeg(frame);
+      if (blob) await identify(blob, frame);
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+// --- the flatness check (issue 24): a burst of frames instead of one snapshot, and the challenge ---
+let doorCheck = null;  // GET /api/door/check: {flat_check, burst_frames, burst_seconds, challenge}
+const CHALLENGE_RETRIES = 2;  // new bursts asked for while the face stays still, before the decision is shown
+
+async function loadDoorCheck() {
+  try {
+    doorCheck = await api("/api/door/check");
+  } catch (error) {
+    doorCheck = null;  // a key without the door role, or an older server: single snapshots
+  }
+}
+
+async function grabBurst() {
+  const video = $("camera");
+  const frames = [];
+  const pause = (1000 * doorCheck.burst_seconds) / doorCheck.burst_frames;
+  for (let i = 0; i < doorCheck.burst_frames; i++) {
+    const frame = grabFrame(video);
+    frames.push({ frame, blob: await jpeg(frame) });
+    if (i + 1 < doorCheck.burst_frames) await sleep(pause);
+  }
+  return frames.filter((item) => item.blob);
+}
+
+async function checkBursts() {
+  let result = null;
+  let last = null;
+  try {
+    for (let attempt = 0; attempt <= CHALLENGE_RETRIES; attempt++) {
+      const frames = await grabBurst();
+      if (!frames.length) return;
+      const form = new FormData();
+      frames.forEach((item, i) => form.append("frames", item.blob, `frame-${i}.jpg`));
+      result = await api("/api/door/check", { method: "POST", body: form });
+      last = frames[frames.length - 1].frame;
+      showChallenge(result.challenge);
+      if (!result.challenge || attempt === CHALLENGE_RETRIES || !cameraTimer) break;
+    }
+    drawCheck(last, result);
+  } catch (error) {
+    $("door-faces").replaceChildren();
+    $("door-message").textContent = error.message;
+  }
+  refreshLog();
+  refreshVisits();
+}
+
+function showChallenge(challenge) {
+  const box = $("door-challenge");
+  box.hidden = !challenge;
+  box.textContent = challenge ? challenge.charAt(0).toUpperCase() + challenge.slice(1) : "";
+}
+
+function drawCheck(frame, result) {
+  const face = { box: result.box, identity: result.admitted ? result.identity : null,
+    distance: result.distance === null ? Infinity : result.distance, threshold: result.threshold,
+    promise: result.promise };
+  drawFaces(frame, { faces: [face], width: result.width, height: result.height });
+  const flat = result.flat === true ? "flat: refused (a photo or a screen?)"
+    : result.flat === false ? "a real head" : "flat or not: cannot tell";
+  $("door-faces").append(element("li", { class: result.flat === true ? "unknown flat" : "promise flat" },
+    `${flat}: ${result.flatness.reason}`));
+  $("door-message").textContent = "";
 }
 
 async function startCamera() {
@@ -171,6 +251,7 @@ async function startCamera() {
     $("camera").srcObject = stream;
     $("camera-start").hidden = true;
     $("camera-stop").hidden = false;
+    await loadDoorCheck();
     cameraTimer = setInterval(snapshot, 1000);
   } catch (error) {
     $("door-message").textContent = "camera refused (" + error.message + "): use the photo upload";
@@ -181,6 +262,7 @@ function stopCamera() {
   clearInterval(cameraTimer);
   const stream = $("camera").srcObject;
   if (stream) stream.getTracks().forEach((track) => track.stop());
+  cameraTimer = null;
   $("camera").srcObject = null;
   $("camera-start").hidden = false;
   $("camera-stop").hidden = true;
