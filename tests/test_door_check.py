@@ -98,6 +98,12 @@ def test_a_still_burst_is_answered_with_the_challenge(checking, base):
     assert "turn your head" in body["flatness"]["reason"] and body["identity"] == "younes"
 
 
+def test_frames_without_a_face_count_as_nobody(unchecked, base):
+    grey = np.full((480, 640, 3), 120, np.uint8)
+    body = _check(unchecked, [grey, base[0], grey, base[0]])
+    assert (body["identity"], body["seen"], body["faces"]) == ("younes", 2, 1)
+
+
 def test_with_the_check_off_the_answer_says_so(unchecked, base):
     body = _check(unchecked, [base[0]] * 3)
     assert (body["identity"], body["admitted"], body["flat"], body["challenge"]) == ("younes", True, None, None)

@@ -13,7 +13,8 @@ is trained on iBUG 300-W, whose terms restrict commercial use (MODEL_CARD.md, "L
 
 Bounds: at most :data:`MAX_BURST_FRAMES` frames of at most :data:`MAX_FRAME_BYTES` each (413 beyond), each
 decoded and detected as ``/api/identify``'s photo is (pixel limit, work slots, detection budget), downscaled to
-:data:`BURST_MAX_SIDE` pixels a side.
+:data:`BURST_MAX_SIDE` pixels a side. Faces are found by HOG, as the door finds them on a live stream (``auto``
+would run dlib's CNN on every frame without a face).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import FastAPI, File, UploadFile
 
+from facerec.door import LIVE_DETECTOR
 from facerec.exceptions import BurstTooLarge, FaceNotFound
 from facerec.flatness import MIN_FRAMES
 from facerec.server import schemas
@@ -34,6 +36,7 @@ MAX_BURST_FRAMES = 24  # frames a burst may hold (the page sends 12)
 MAX_FRAME_BYTES = 2 * 2**20  # one frame's upload (a 640x480 webcam JPEG is about 50 kB)
 BURST_MAX_SIDE = 1280  # pixels: a larger frame is downscaled before its faces are found
 BURST_FRAMES = 12  # frames the page sends in a burst
+BURST_DETECTOR = LIVE_DETECTOR  # hog: "auto" would run dlib's CNN (about 2 s) on every frame without a face
 FRAME_STEP_S = 0.125  # seconds between two frames of a burst (the tracker's clock: 12 frames over 1.5 s)
 CHALLENGE = "turn your head a little"
 CHECK_OFF = "the flatness check is off"
@@ -46,6 +49,7 @@ def read_burst(frames: list[UploadFile], service) -> list[tuple[np.ndarray, str]
         BurstTooLarge: more than :data:`MAX_BURST_FRAMES` frames, or a frame over :data:`MAX_FRAME_BYTES`.
         ImageNotReadable, ImageTooLarge, DetectionBudgetSpent: as for ``/api/identify``'s photo.
     """
+    from facerec.align import detect_faces
     from facerec.server.app import _label, _read_upload, _save_upload
 
     if len(frames) > MAX_BURST_FRAMES:
@@ -57,8 +61,10 @@ def read_burst(frames: list[UploadFile], service) -> list[tuple[np.ndarray, str]
             if path.stat().st_size > MAX_FRAME_BYTES:
                 raise BurstTooLarge(f"frame {_label(upload, number)} is larger than {MAX_FRAME_BYTES // 2**20} MB; "
                                     "send smaller frames (a 640x480 JPEG is enough)")
-            images.append((_read_upload(upload, Path(folder), number, service, BURST_MAX_SIDE, path),
-                           _label(upload, number)))
+            with service.slots:  # one decode and detection per core, as /api/identify's photo
+                image = _read_upload(upload, Path(folder), number, None, BURST_MAX_SIDE, path)
+                detect_faces(image, detector=BURST_DETECTOR)  # bounded; remembered for the call under the lock
+            images.append((image, _label(upload, number)))
     return images
 
 
@@ -78,7 +84,7 @@ def challenge_of(flatness: dict) -> str | None:
 
 def _track(service, visits, images: list[tuple[np.ndarray, str]], flat_check: bool) -> None:
     """Each frame's faces identified (under the service's lock, frame by frame) and handed to ``visits``."""
-    from facerec.align import find_faces
+    from facerec.align import detect_faces
     from facerec.api import identify_faces_encoded
     from facerec.flatness import landmarks_68
     from facerec.visits import Sighting, face_crop, sharpness
@@ -87,7 +93,7 @@ def _track(service, visits, images: list[tuple[np.ndarray, str]], flat_check: bo
     for number, (image, label) in enumerate(images):
         at = start + number * FRAME_STEP_S
         with service.lock:
-            rgb, faces = find_faces(image, detector=service.detector)
+            rgb, faces = image, detect_faces(image, detector=BURST_DETECTOR)  # a frame without a face: nobody
             results, encodings = identify_faces_encoded(rgb, faces, service.db, encoder=service.encoder, label=label)
             visits.frame(at, [Sighting(at, r.box, e, sharpness(rgb, r.box), label, face_crop(rgb, r.box),
                                        landmarks_68(rgb, r.box) if flat_check else None)
