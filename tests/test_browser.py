@@ -64,6 +64,11 @@ def _serve(tmp_path, *options: str):
 
 @pytest.fixture()
 def browser():
+    yield from _chromium()
+
+
+def _chromium(*flags: str):
+    """Headless Chromium under Selenium (with extra command-line ``flags``), quit afterwards."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
         pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
                     "chromium-driver; .ci/run does)")
@@ -75,7 +80,7 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: CSP violations show there
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1280,1100"):
+                 "--disable-sync", "--window-size=1280,1100", *flags):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
@@ -246,3 +251,53 @@ def test_the_library_view_groups_faces_removes_one_and_names_a_group(library_ser
     _wait_for_text(browser, "#people", "Someone (")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#library-groups .group")) == 1
     assert not _csp_violations(browser)
+
+
+def _still_y4m(path, rgb, frames: int = 10) -> str:
+    """A Y4M video (Chromium's fake camera file) of ``frames`` copies of a 640x480 RGB image."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    planes = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
+    with open(path, "wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            handle.write(b"FRAME\n" + planes)
+    return str(path)
+
+
+@pytest.fixture()
+def flat_check_server(tmp_path):
+    """younes enrolled; ``facerec serve --flat-check``."""
+    from facerec.cli import main
+
+    weights_or_skip()
+    assert main(["--db", str(tmp_path / "faces.sqlite"), "enroll", "younes", str(photo("younes"))]) == 0
+    yield from _serve(tmp_path, "--flat-check")
+
+
+@pytest.fixture()
+def still_camera_browser(tmp_path):
+    """Chromium whose camera is a fake device showing younes' door-camera photo, still."""
+    from facerec.attacks import place
+    from facerec.image import load_image
+
+    frame, _ = place(load_image(photo("camera_0")), 360)
+    video = _still_y4m(tmp_path / "still.y4m", frame)
+    yield from _chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                         f"--use-file-for-fake-video-capture={video}")
+
+
+def test_a_still_face_at_the_camera_is_asked_to_turn_its_head(flat_check_server, still_camera_browser):
+    """With --flat-check, the page's camera sends bursts; a face that stays still gets the challenge, and after
+    the retries the decision is shown with the check's verdict (cannot tell)."""
+    from selenium.webdriver.common.by import By
+
+    browser = still_camera_browser
+    browser.get(flat_check_server + "/")
+    _wait_for_text(browser, "#status", "1 people enrolled")
+    browser.find_element(By.ID, "camera-start").click()
+    assert _wait_for_text(browser, "#door-challenge", "Turn your head a little", timeout=90)
+    drawn = _wait_for_text(browser, "#door-faces", "flat or not: cannot tell", timeout=90)
+    assert "younes" in drawn and "turn your head a little" in drawn
+    _wait_for_text(browser, "#visits", "younes", timeout=30)

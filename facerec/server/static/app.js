@@ -249,6 +249,7 @@ async function startCamera() {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
     $("camera").srcObject = stream;
+    await $("camera").play();  // a hidden element's autoplay does not start: Chromium would draw black frames
     $("camera-start").hidden = true;
     $("camera-stop").hidden = false;
     await loadDoorCheck();
