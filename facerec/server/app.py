@@ -215,7 +215,7 @@ class DoorService:
             return False
 
 
-def _save_upload(upload: UploadFile, folder: Path, number: int) -> Path:
+def save_upload(upload: UploadFile, folder: Path, number: int) -> Path:
     """Write one uploaded file under a name the server chooses (``photo-<n>``), never the client's name."""
     path = folder / f"photo-{number}"
     with open(path, "wb") as handle:
@@ -224,23 +224,23 @@ def _save_upload(upload: UploadFile, folder: Path, number: int) -> Path:
     return path
 
 
-def _read_upload(upload: UploadFile, folder: Path, number: int, service: DoorService | None = None,
+def read_upload(upload: UploadFile, folder: Path, number: int, service: DoorService | None = None,
                  max_side: int | None = None, path: Path | None = None):
-    """Decode one uploaded photo (saved by :func:`_save_upload` unless ``path`` says where it already is).
+    """Decode one uploaded photo (saved by :func:`save_upload` unless ``path`` says where it already is).
 
-    Errors name the upload by its label (:func:`_label`), not by the server's temporary path.
+    Errors name the upload by its label (:func:`upload_label`), not by the server's temporary path.
     With ``service``, the decode and a first detection (whose boxes :func:`facerec.detect_faces`
     remembers, so the detection under the model lock is a look-up) run in one of its work slots,
     outside its lock. ``max_side``: the decoded photo is downscaled to at most this many pixels a side.
     """
     from facerec.image import load_image
 
-    path = path or _save_upload(upload, folder, number)
+    path = path or save_upload(upload, folder, number)
     with service.slots if service is not None else contextlib.nullcontext():
         try:
             image = load_image(path, max_pixels=SERVER_MAX_PIXELS)
         except (ImageNotReadable, ImageTooLarge) as error:
-            raise type(error)(str(error).replace(str(path), _label(upload, number))) from None
+            raise type(error)(str(error).replace(str(path), upload_label(upload, number))) from None
         if max_side is not None and max(image.shape[:2]) > max_side:
             import cv2
 
@@ -255,12 +255,12 @@ def _read_upload(upload: UploadFile, folder: Path, number: int, service: DoorSer
 
 
 def _read_one(upload: UploadFile, service: DoorService | None = None):
-    """The single photo of a verify / identify request, decoded (see :func:`_read_upload`)."""
+    """The single photo of a verify / identify request, decoded (see :func:`read_upload`)."""
     with tempfile.TemporaryDirectory() as folder:
-        return _read_upload(upload, Path(folder), 0, service)
+        return read_upload(upload, Path(folder), 0, service)
 
 
-def _label(upload: UploadFile, number: int) -> str:
+def upload_label(upload: UploadFile, number: int) -> str:
     """The client's file name as a label only (its last path part, printable, at most 100 characters)."""
     name = Path((upload.filename or "").replace("\\", "/")).name
     name = "".join(ch for ch in name if ch.isprintable())[:100]
@@ -413,20 +413,20 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         name = check_name(name)  # a bad name fails before any photo is decoded
         if len(photos) > MAX_FILES:
             raise InvalidArgument(f"at most {MAX_FILES} photos per request, got {len(photos)}")
-        labels = [_label(upload, number) for number, upload in enumerate(photos)]
+        labels = [upload_label(upload, number) for number, upload in enumerate(photos)]
         with service.lock:
             seen = service.db.photo_hashes(name)  # a photo they already have is not even decoded
         images, skipped, errors, duplicates = [], [], [], []
         with tempfile.TemporaryDirectory() as folder:
             for number, upload in enumerate(photos):
-                path = _save_upload(upload, Path(folder), number)
+                path = save_upload(upload, Path(folder), number)
                 sha = file_sha256(path)
                 if sha in seen:
                     duplicates.append(labels[number])
                     continue
                 seen.add(sha)
                 try:
-                    images.append((_read_upload(upload, Path(folder), number, service, ENROLL_MAX_SIDE, path),
+                    images.append((read_upload(upload, Path(folder), number, service, ENROLL_MAX_SIDE, path),
                                    labels[number], sha))
                 except (ImageNotReadable, ImageTooLarge, DetectionBudgetSpent) as error:
                     skipped.append({"file": labels[number], "reason": str(error)})
@@ -488,7 +488,7 @@ def create_app(db_path: str | Path, token: str | None = None, encoder: str | Non
         image = _read_one(photo, service)
         with service.lock:
             rgb, faces = find_faces(image, detector=service.detector)
-            results = identify_faces(rgb, faces, service.db, k=3, encoder=service.encoder, label=_label(photo, 0))
+            results = identify_faces(rgb, faces, service.db, k=3, encoder=service.encoder, label=upload_label(photo, 0))
             now = now_utc()
             logged = service.log([DoorEvent(now, r.identity, r.distance, r.identity is not None, r.image)
                                   for r in results])

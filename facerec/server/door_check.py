@@ -50,21 +50,21 @@ def read_burst(frames: list[UploadFile], service) -> list[tuple[np.ndarray, str]
         ImageNotReadable, ImageTooLarge, DetectionBudgetSpent: as for ``/api/identify``'s photo.
     """
     from facerec.align import detect_faces
-    from facerec.server.app import _label, _read_upload, _save_upload
+    from facerec.server.app import read_upload, save_upload, upload_label
 
     if len(frames) > MAX_BURST_FRAMES:
         raise BurstTooLarge(f"at most {MAX_BURST_FRAMES} frames per burst, got {len(frames)}; send fewer frames")
     images = []
     with tempfile.TemporaryDirectory() as folder:
         for number, upload in enumerate(frames):
-            path = _save_upload(upload, Path(folder), number)
+            path = save_upload(upload, Path(folder), number)
             if path.stat().st_size > MAX_FRAME_BYTES:
-                raise BurstTooLarge(f"frame {_label(upload, number)} is larger than {MAX_FRAME_BYTES // 2**20} MB; "
-                                    "send smaller frames (a 640x480 JPEG is enough)")
+                raise BurstTooLarge(f"frame {upload_label(upload, number)} is larger than "
+                                    f"{MAX_FRAME_BYTES // 2**20} MB; send smaller frames (a 640x480 JPEG is enough)")
             with service.slots:  # one decode and detection per core, as /api/identify's photo
-                image = _read_upload(upload, Path(folder), number, None, BURST_MAX_SIDE, path)
+                image = read_upload(upload, Path(folder), number, None, BURST_MAX_SIDE, path)
                 detect_faces(image, detector=BURST_DETECTOR)  # bounded; remembered for the call under the lock
-            images.append((image, _label(upload, number)))
+            images.append((image, upload_label(upload, number)))
     return images
 
 
