@@ -133,3 +133,18 @@ def test_a_burst_without_a_face_or_an_image_is_400(unchecked):
     grey = np.full((480, 640, 3), 120, np.uint8)
     _error(unchecked.post("/api/door/check", files=_burst([grey] * 2)), 400, "FaceNotFound")
     _error(unchecked.post("/api/door/check", files=_burst([b"not an image"])), 400, "ImageNotReadable")
+
+
+def test_serve_turns_the_check_on_only_with_flat_check(monkeypatch, tmp_path):
+    import uvicorn
+
+    from facerec.cli import main
+
+    weights_or_skip()
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: apps.append(app))
+    monkeypatch.delenv("FACEREC_TOKEN", raising=False)
+    for options in ([], ["--flat-check"]):
+        assert main(["--db", str(tmp_path / "faces.sqlite"), "serve", *options]) == 0
+        with TestClient(apps[-1]) as client:
+            assert client.get("/api/door/check").json()["flat_check"] is bool(options)
