@@ -195,7 +195,8 @@ def visit_json(visit: Visit, decision: Decision, source: str, flatness: Flatness
     """The JSON line of one visit: ``visit``, ``start``, ``end`` (UTC ISO 8601), ``identity`` (null: unknown),
     ``admitted``, ``distance`` (median over the frames used), ``frames`` (used), ``flat`` (true: a flat face,
     refused whatever its distance; false: a real head; null: cannot tell, or the check is off), ``closest``,
-    ``seen`` (frames the face was in), ``gated``, ``source``, and with the check on ``flatness`` (its
+    ``seen`` (frames the face was in), ``gated``, ``source``, with the cohort rule ``cohort_score`` and
+    ``cohort_limit`` (the closest person's, as ``/api/identify`` gives them), and with the check on ``flatness`` (its
     :meth:`Flatness.to_json`: statistic, motion, reason); ``refused`` says why a recognised face was refused."""
     distance = round(decision.distance, 6) if np.isfinite(decision.distance) else None
     flat = None if flatness is None else flatness.flat
@@ -203,6 +204,9 @@ def visit_json(visit: Visit, decision: Decision, source: str, flatness: Flatness
             "identity": decision.identity, "admitted": decision.identity is not None and flat is not True,
             "distance": distance, "frames": decision.frames, "flat": flat, "closest": decision.closest,
             "seen": visit.seen, "gated": decision.gated, "source": source}
+    if decision.cohort_score is not None:  # the default decision's cohort rule, as /api/identify reports it
+        line["cohort_score"] = round(decision.cohort_score, 6)
+        line["cohort_limit"] = decision.cohort_limit
     # --- flatness check (issue 24, item 3) ---
     if flatness is not None:
         line["flatness"] = flatness.to_json()

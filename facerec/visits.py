@@ -102,13 +102,16 @@ class Visit:
 @dataclass(frozen=True)
 class Decision:
     """A visit's verdict: ``identity`` (None: unknown), the median ``distance`` to the closest candidate,
-    the ``closest`` candidate, ``frames`` used and ``gated`` (no frame passed the quality gates)."""
+    the ``closest`` candidate, ``frames`` used and ``gated`` (no frame passed the quality gates); with the cohort
+    rule (:class:`CohortGate`), the closest candidate's ``cohort_score`` and the rule's ``cohort_limit``."""
 
     identity: str | None
     distance: float
     closest: str | None
     frames: int
     gated: bool
+    cohort_score: float | None = None
+    cohort_limit: float | None = None
 
 
 def iou(a: tuple, b: tuple) -> float:
@@ -226,23 +229,31 @@ def distances_from(search, names: dict[int, str], candidates: int = CANDIDATES) 
 GateFunction = Callable[[np.ndarray, str], bool]
 
 
-def cohort_gate(search, names: dict[int, str], cohort) -> GateFunction | None:
-    """A :data:`GateFunction` for :func:`decide`: the cohort rule (:mod:`facerec.cohort`) on a visit's frames.
+class CohortGate:
+    """The cohort rule (:mod:`facerec.cohort`) on a visit's frames, a :data:`GateFunction` for :func:`decide`.
 
-    It passes when the median over the frames of the cohort score against the closest person's template is at
-    most the cohort's ``alpha``; ``None`` without a cohort (the threshold alone decides).
+    Called with ``(encodings, name)`` it passes when :meth:`score` is at most ``limit`` (the cohort's ``alpha``).
     """
-    from facerec.cohort import templates_of
 
-    if cohort is None:
-        return None
-    ids = {name: person for person, name in names.items()}
+    def __init__(self, search, names: dict[int, str], cohort):
+        self.search, self.cohort, self.limit = search, cohort, float(cohort.alpha)
+        self.ids = {name: person for person, name in names.items()}
 
-    def passes(encodings: np.ndarray, name: str) -> bool:
-        template = templates_of(search.encodings, search.person_ids, [ids[name]])
-        scores = cohort.scores(encodings, np.repeat(template, len(encodings), axis=0))
-        return bool(np.median(scores) <= cohort.alpha)
-    return passes
+    def score(self, encodings: np.ndarray, name: str) -> float:
+        """The median over the frames ``(n, d)`` of the cohort score against ``name``'s template."""
+        from facerec.cohort import templates_of
+
+        template = templates_of(self.search.encodings, self.search.person_ids, [self.ids[name]])
+        return float(np.median(self.cohort.scores(encodings, np.repeat(template, len(encodings), axis=0))))
+
+    def __call__(self, encodings: np.ndarray, name: str) -> bool:
+        return self.score(encodings, name) <= self.limit
+
+
+def cohort_gate(search, names: dict[int, str], cohort) -> CohortGate | None:
+    """The door's cohort rule on a visit's frames (:class:`CohortGate`); ``None`` without a cohort (the threshold
+    alone decides)."""
+    return None if cohort is None else CohortGate(search, names, cohort)
 
 
 def decide(visit: Visit, distances_to: DistanceFunction, threshold: float, best: int = BEST_FRAMES,
@@ -266,6 +277,10 @@ def decide(visit: Visit, distances_to: DistanceFunction, threshold: float, best:
         return Decision(None, math.inf, None, len(frames), gated)
     closest = min(medians, key=medians.get)
     distance = medians[closest]
+    if isinstance(gate, CohortGate):  # its score is reported, as /api/identify reports a face's
+        score = gate.score(encodings, closest)
+        admitted = distance <= threshold and score <= gate.limit
+        return Decision(closest if admitted else None, distance, closest, len(frames), gated, score, gate.limit)
     admitted = distance <= threshold and (gate is None or gate(encodings, closest))
     return Decision(closest if admitted else None, distance, closest, len(frames), gated)
 

@@ -79,6 +79,7 @@ def test_a_planar_attack_burst_is_refused_as_flat(checking):
     assert body["flatness"]["statistic"] < 1.05 and body["seen"] == 12 and body["faces"] == 1
     assert body["refused"].startswith("flat face") and body["distance"] < body["threshold"]  # refused though close
     assert body["promise"]["text"].startswith("about ") and body["operating_point"].startswith("0.")
+    assert body["cohort_score"] <= body["cohort_limit"]  # issue 23's rule, reported as /api/identify does
     visits = checking.get("/api/visits?limit=1").json()
     assert visits[0]["visit"] == body["visit"] and visits[0]["flat"] is True and visits[0]["admitted"] is False
 

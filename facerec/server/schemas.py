@@ -185,6 +185,9 @@ class DoorCheckOut(BaseModel):
     gated: bool = Field(False, description="no frame passed the quality gates (size, blur)")
     threshold: float | None = Field(None, description="the L2 distance the decision accepted up to")
     operating_point: str | None = Field(None, description="the threshold and the operating point it comes from")
+    cohort_score: float | None = Field(None, description="the cohort rule's score of the closest person (median "
+                                                         "over the frames used); null when not applied")
+    cohort_limit: float | None = Field(None, description="identity also needs cohort_score <= cohort_limit")
     promise: PromiseOut | None = Field(None, description="the stranger rate measured for this decision rule")
     flat: bool | None = Field(description="true: flat, refused whatever its distance; false: a real head; null: "
                                           "cannot tell, or the check is off (facerec serve --flat-check)")
