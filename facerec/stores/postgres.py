@@ -53,7 +53,7 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name, normalise_name
 from facerec.search import PersonSearch, make_search
-from facerec.stores import postgres_visits
+from facerec.stores import postgres_library, postgres_visits
 from facerec.stores.base import redact
 from facerec.stores.sqlite_visits import VisitRecord
 from facerec.stores.widths import blocks_of_meta, encoder_blocks, faces_schema, width_meta
@@ -115,6 +115,7 @@ class PostgresFaceDatabase(FaceDatabase):
 
     stores_visits = True  # the door's visits, their crops and the known strangers: facerec/stores/postgres_visits.py
     _visits_sql = postgres_visits
+    _library_sql = postgres_library  # the photo library's tables: facerec/stores/postgres_library.py
 
     def __init__(self, path: str, create: bool = True, encoder: str | None = None, shared: bool = False,
                  read_only: bool = False, door: str | None = None, queue: str | os.PathLike | None = None):

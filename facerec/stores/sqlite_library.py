@@ -13,7 +13,8 @@ Tables (created by the first library write, in its transaction, like ``door_log`
 * ``library_not(face_id, person_id)``: "this face is not that person" rules.
 
 Every function takes the :class:`~facerec.stores.sqlite.SqliteFaceDatabase` and writes through its ``_transaction()``
-(one ``BEGIN IMMEDIATE`` each) and reads through its ``_query()``.
+(one ``BEGIN IMMEDIATE`` each) and reads through its ``_query()``. Its PostgreSQL twin, with the same functions, is
+:mod:`facerec.stores.postgres_library`; :mod:`facerec.library` reaches either through ``db.library_sql``.
 """
 
 from __future__ import annotations
@@ -94,16 +95,16 @@ class LibraryFaces:
 
 
 def check_supported(db) -> None:
-    """Refuse a database the library cannot hold yet: a PostgreSQL one, or one of encodings wider than 128 floats.
+    """Refuse a database the library cannot hold yet: one of encodings wider than 128 floats (either engine).
+
+    The grouping and matching thresholds are L2 distances measured on 128-d encodings (MODEL_CARD.md), so a
+    wider encoder's library would be grouped on distances nobody measured.
 
     Raises:
         InvalidArgument: saying so and what to use instead.
     """
     from facerec.exceptions import InvalidArgument
-    from facerec.stores.sqlite import SqliteFaceDatabase
 
-    if not isinstance(db, SqliteFaceDatabase):
-        raise InvalidArgument("the photo library lives in SQLite databases only for now; give --db a file")
     if getattr(db, "encoding_size", 128) != 128:
         raise InvalidArgument(f"the photo library holds 128-float encodings; this database's encoder "
                               f"({db.encoder_name}) makes {db.encoding_size}; index into a dlib or nn4 database")
