@@ -700,6 +700,7 @@ class PostgresFaceDatabase(FaceDatabase):
             "access_keys": rows("SELECT name, role, sha256, created, last_used FROM access_keys "
                                 "ORDER BY name COLLATE \"C\""),
             **postgres_visits.read_rows(self._query),
+            **postgres_library.read_rows(self),
         }
 
     def write_tables(self, tables: dict[str, list[tuple]]) -> None:
@@ -720,6 +721,7 @@ class PostgresFaceDatabase(FaceDatabase):
             cursor.executemany("INSERT INTO access_keys VALUES (%s, %s, %s, %s, %s)", tables["access_keys"])
             postgres_visits.write_rows(connection, {**tables, "visits": [(*row[:10], row[10] or "")
                                                                          for row in tables["visits"]]})
+            postgres_library.write_rows(connection, tables)
             for table in ("people", "faces", "door_log"):
                 connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")

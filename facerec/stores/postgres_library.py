@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from facerec.stores.sqlite_library import (  # noqa: F401 - the same records and checks on both engines
+from facerec.stores.sqlite_library import (  # noqa: F401 - the same records, checks and dump columns on both engines
+    DUMP,
     EncodedContent,
     LibraryFaces,
     PhotoState,
@@ -248,3 +249,31 @@ def photos_of_faces(db, face_ids: Sequence[int]) -> dict[int, list[str]]:
     for face, path in rows:
         found.setdefault(face, []).append(path)
     return found
+
+
+# -- whole tables, for facerec migrate (facerec.stores.dump) -------------------------------------------------------
+
+
+def read_rows(db) -> dict[str, list[tuple]]:
+    """Every row of the library's tables, as :func:`facerec.stores.sqlite_library.read_rows` reads them."""
+    if not exists(db):
+        return {table: [] for table in DUMP}
+    tables = {table: [tuple(row) for row in db._query(f"SELECT {columns} FROM {table} ORDER BY {order}")]
+              for table, (columns, order) in DUMP.items()}
+    tables["library_faces"] = [(*r[:6], bytes(r[6]), *r[7:]) for r in tables["library_faces"]]
+    return tables
+
+
+def write_rows(connection, tables: dict[str, list[tuple]]) -> None:
+    """Insert those rows (ids kept; the identity counters moved past the largest), creating the tables only when
+    there are rows to hold."""
+    if not any(tables[table] for table in DUMP):
+        return
+    create(connection)
+    cursor = connection.cursor()
+    for table, (columns, _) in DUMP.items():
+        marks = ", ".join(["%s"] * len(columns.split(", ")))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tables[table])
+    for table in ("library_photos", "library_faces"):
+        connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")

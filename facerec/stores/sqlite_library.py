@@ -328,3 +328,35 @@ def photos_of_faces(db, face_ids: Sequence[int]) -> dict[int, list[str]]:
     for face, path in rows:
         found.setdefault(face, []).append(path)
     return found
+
+
+# -- whole tables, for facerec migrate (facerec.stores.dump) -------------------------------------------------------
+
+DUMP = {  # table: its columns as facerec migrate copies them (rows in this order on both engines)
+    "library_contents": ("sha256, width, height, indexed", "sha256"),
+    "library_photos": ("id, path, size, mtime, sha256", "id"),
+    "library_faces": ("id, sha256, box_left, box_top, box_right, box_bottom, encoding, quality, group_id, person_id",
+                      "id"),
+    "library_not": ("face_id, person_id", "face_id, person_id"),
+}
+
+
+def read_rows(db) -> dict[str, list[tuple]]:
+    """Every row of the library's tables (:data:`DUMP`'s columns and order; encodings bytes, mtime a float)."""
+    if not exists(db):
+        return {table: [] for table in DUMP}
+    tables = {table: [tuple(row) for row in db._query(f"SELECT {columns} FROM {table} ORDER BY {order}")]
+              for table, (columns, order) in DUMP.items()}
+    tables["library_photos"] = [(*r[:3], float(r[3]), r[4]) for r in tables["library_photos"]]
+    tables["library_faces"] = [(*r[:6], bytes(r[6]), float(r[7]), *r[8:]) for r in tables["library_faces"]]
+    return tables
+
+
+def write_rows(connection: sqlite3.Connection, tables: dict[str, list[tuple]]) -> None:
+    """Insert :func:`read_rows`' rows (ids kept), creating the tables only when there are rows to hold."""
+    if not any(tables[table] for table in DUMP):
+        return
+    create(connection)
+    for table, (columns, _) in DUMP.items():
+        marks = ", ".join("?" * len(columns.split(", ")))
+        connection.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tables[table])
