@@ -203,3 +203,31 @@ def test_index_through_a_local_dask_cluster_of_two_workers(photos: Path, locatio
         assert db.library_sql.counts(db)["contents"] == 6
         local = _index(db, photos)
         assert local.encoded == 0 and local.unchanged == 7
+
+
+def test_naming_a_group_on_postgres_reaches_every_door(postgres, tmp_path: Path) -> None:
+    """Naming is an enrollment (one transaction, then NOTIFY): another door knows the person at once; unnaming the
+    face ("not X") removes its enrolled encoding there too."""
+    from helpers_issue4 import FINGERPRINT, random_records
+    from test_stores import wait_for
+
+    from facerec.library import people
+    from facerec.stores.sqlite_library import EncodedContent, PhotoState
+
+    url, rng = postgres.url(), np.random.default_rng(3)
+    vectors = rng.standard_normal((2, 128)).astype(np.float32)
+    with FaceDatabase(url, door="front", queue=tmp_path / "f.jsonl") as front, \
+            FaceDatabase(url, door="back", queue=tmp_path / "b.jsonl") as back:
+        contents = [EncodedContent(sha * 64, 100, 100, np.array([[0, 0, 40, 40]]), vectors[i:i + 1], np.array([1.0]))
+                    for i, sha in enumerate("de")]
+        front.library_sql.save(front, [(str(tmp_path / f"{c.sha256[0]}.jpg"), PhotoState(1, 1.0, c.sha256))
+                                       for c in contents], contents, "2026-01-01T00:00:00+00:00", ("dlib", FINGERPRINT))
+        front.add_faces("Bob", random_records(rng, 1), FINGERPRINT, "dlib")
+        assert wait_for(lambda: len(back.searcher()) == 1)  # the back door's gallery is loaded and watching
+        faces = front.library_sql.faces(front).ids.tolist()
+        front.library_sql.set_groups(front, {face: 5 for face in faces})
+        assert people.name_group(front, 5, "Ada") == {"name": "Ada", "faces": 2, "left_out": 0}
+        assert wait_for(lambda: len(back.searcher()) == 3) and "Ada" in back.names_by_id().values()
+        people.not_person(back, faces[0], "Ada")
+        assert wait_for(lambda: len(front.searcher()) == 2) and front.library_sql.not_rules(front) == {
+            (faces[0], front.person_id("Ada"))}
