@@ -231,3 +231,15 @@ def test_naming_a_group_on_postgres_reaches_every_door(postgres, tmp_path: Path)
         people.not_person(back, faces[0], "Ada")
         assert wait_for(lambda: len(front.searcher()) == 2) and front.library_sql.not_rules(front) == {
             (faces[0], front.person_id("Ada"))}
+
+
+def test_the_library_refuses_a_wide_database_on_either_engine_for_its_width_only(location, tmp_path: Path) -> None:
+    """The grouping and matching thresholds are measured on 128-d encodings: a 640-d database is refused, saying
+    what to use instead (the engine is no reason any more)."""
+    from facerec.exceptions import InvalidArgument
+
+    with FaceDatabase(location, encoder="dlib+facenet") as db:
+        with pytest.raises(InvalidArgument, match="holds 128-float encodings.*makes 640; index into a dlib or nn4"):
+            library_index.index(db, [tmp_path], workers=1, detector="hog")
+    with FaceDatabase(location) as db:
+        db.library_sql.check_supported(db)  # a 128-d database on this engine: accepted
