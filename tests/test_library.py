@@ -243,3 +243,13 @@ def test_the_library_refuses_a_wide_database_on_either_engine_for_its_width_only
             library_index.index(db, [tmp_path], workers=1, detector="hog")
     with FaceDatabase(location) as db:
         db.library_sql.check_supported(db)  # a 128-d database on this engine: accepted
+
+
+def test_both_engines_library_modules_have_the_same_functions() -> None:
+    from facerec.stores import postgres_library, sqlite_library
+    from facerec.stores.base import LibrarySql
+
+    assert isinstance(sqlite_library, LibrarySql) and isinstance(postgres_library, LibrarySql)
+    public = [{n for n in dir(m) if not n.startswith("_") and callable(getattr(m, n))}
+              for m in (sqlite_library, postgres_library)]
+    assert public[0] - {"dataclass", "sqlite3"} == public[1]
