@@ -234,8 +234,8 @@ def test_naming_a_group_on_postgres_reaches_every_door(postgres, tmp_path: Path)
 
 
 def test_the_library_refuses_a_wide_database_on_either_engine_for_its_width_only(location, tmp_path: Path) -> None:
-    """The grouping and matching thresholds are measured on 128-d encodings: a 640-d database is refused, saying
-    what to use instead (the engine is no reason any more)."""
+    """The grouping and matching distances are plain L2 at thresholds measured on dlib's 128-d encodings: a 640-d
+    database (block distances) is refused, saying what to use instead; the engine is no reason any more."""
     from facerec.exceptions import InvalidArgument
 
     with FaceDatabase(location, encoder="dlib+facenet") as db:

@@ -97,8 +97,10 @@ class LibraryFaces:
 def check_supported(db) -> None:
     """Refuse a database the library cannot hold yet: one of encodings wider than 128 floats (either engine).
 
-    The grouping and matching thresholds are L2 distances measured on 128-d encodings (MODEL_CARD.md), so a
-    wider encoder's library would be grouped on distances nobody measured.
+    Not a storage limit: the library groups and matches by plain L2 distance at thresholds measured on dlib's
+    128-d encodings (MODEL_CARD.md "Photo library"), while a 640-d ``dlib+facenet`` encoding's distance is a sum
+    of per-block L2 distances (:mod:`facerec.distances`) on another scale, which no grouping threshold was
+    measured for.
 
     Raises:
         InvalidArgument: saying so and what to use instead.
