@@ -16,7 +16,9 @@ Tables (PostgreSQL types; timestamps are UTC ISO 8601 text, as in SQLite, so bot
 ``meta``, ``people``, ``faces`` (``encoding`` BYTEA of 512 bytes, 128 little-endian float32; a wider
 encoder's database records its width in ``meta``, :mod:`facerec.stores.widths`),
 ``thumbnails``, ``door_log`` (with ``door``, the name of the door that logged the row, and ``event_key``,
-unique, so a row sent twice is stored once) and ``access_keys``.
+unique, so a row sent twice is stored once) and ``access_keys``; the visits' tables
+(:mod:`facerec.stores.postgres_visits`) and the photo library's (:mod:`facerec.stores.postgres_library`) come
+with the first write that needs them.
 
 Passwords: from the URL, ``PGPASSWORD`` or ``~/.pgpass`` (libpq's rules); no message shows them
 (:func:`facerec.stores.base.redact`).
