@@ -66,10 +66,8 @@ def add_library_routes(app: FastAPI, service, admin: list, viewer: list) -> None
 
     @app.get("/api/library/faces/{face}/crop", dependencies=viewer, responses={200: {"content": {"image/jpeg": {}}}})
     def library_crop(face: Annotated[int, FACE_ID]):
-        from facerec.stores import sqlite_library as store
-
         with service.lock:
-            rows = store.face_rows(service.db, face_ids=[face])
+            rows = service.db.library_sql.face_rows(service.db, face_ids=[face])
         picture = _crop(rows[0]["photo"], rows[0]["box"]) if rows and rows[0]["photo"] else None
         if picture is None:
             return JSONResponse({"error": "NoCrop", "message": f"face {face} has no readable photo"}, status_code=404)
