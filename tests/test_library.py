@@ -114,7 +114,7 @@ def test_cluster_name_maybe_not_and_find(photos: Path, location) -> None:
         people.move(db, face["0002"], 999)
         people.move(db, face["0003"], 999)
         result = people.name_group(db, aaron["group"], "Aaron")
-        assert result == {"name": "Aaron", "faces": 1, "left_out": 0}
+        assert result == {"name": "Aaron", "faces": 1, "enrolled": 1, "left_out": 0}
         assert db.count_faces() == 1 and db.thumbnail("Aaron")
         maybe = _group_of(people.groups(db), "Aaron_Peirsol")
         assert maybe["group"] == 999 and maybe["maybe"] == "Aaron"
@@ -176,7 +176,7 @@ def test_rest_routes_group_name_not_find(photos: Path, location) -> None:
         assert client.post(f"/api/library/faces/{out}/move", data={"group": "none"}, headers=auth).json() == {
             "face": out, "group": None}
         named = client.post(f"/api/library/groups/{aaron['group']}/name", data={"name": "Aaron"}, headers=auth)
-        assert named.json() == {"name": "Aaron", "faces": 2, "left_out": 0}
+        assert named.json() == {"name": "Aaron", "faces": 2, "enrolled": 2, "left_out": 0}
         assert client.post(f"/api/library/faces/{out}/not", data={"name": "Aaron"}, headers=auth).status_code == 200
         hits = client.get("/api/library/find", params={"name": "Aaron"}, headers=auth).json()
         assert len(hits) == 3 and all(h["distance"] == 0 for h in hits)  # 0001, its copy, 0002 (or 0003)
@@ -226,7 +226,7 @@ def test_naming_a_group_on_postgres_reaches_every_door(postgres, tmp_path: Path)
         assert wait_for(lambda: len(back.searcher()) == 1)  # the back door's gallery is loaded and watching
         faces = front.library_sql.faces(front).ids.tolist()
         front.library_sql.set_groups(front, {face: 5 for face in faces})
-        assert people.name_group(front, 5, "Ada") == {"name": "Ada", "faces": 2, "left_out": 0}
+        assert people.name_group(front, 5, "Ada") == {"name": "Ada", "faces": 2, "enrolled": 2, "left_out": 0}
         assert wait_for(lambda: len(back.searcher()) == 3) and "Ada" in back.names_by_id().values()
         people.not_person(back, faces[0], "Ada")
         assert wait_for(lambda: len(front.searcher()) == 2) and front.library_sql.not_rules(front) == {

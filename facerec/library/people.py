@@ -104,7 +104,9 @@ def _maybe(db, groups_faces: list[list[int]], threshold: float) -> list[tuple[st
 def name_group(db, group: int, name: str) -> dict:
     """Name a group: its faces become ``name``'s enrolled faces (one transaction, the database's encoder).
 
-    Faces with a "not ``name``" rule leave the group instead. Returns ``{"name", "faces", "left_out"}``.
+    Faces with a "not ``name``" rule leave the group instead. Returns ``{"name", "faces", "enrolled",
+    "left_out"}``: ``faces`` named, ``enrolled`` of them added to the person's encodings (a person keeps one
+    encoding per photo: a second face of the same photo is named but not enrolled again), ``left_out`` by a rule.
 
     Raises:
         InvalidArgument: no unnamed face is in ``group``.
@@ -124,10 +126,11 @@ def name_group(db, group: int, name: str) -> dict:
                for i, (_, sha, path, box, vector) in enumerate(details)]
     if left_out:
         db.library_sql.set_groups(db, {face: None for face in left_out})
+    added: list[str] = []
     if records:
-        db.add_faces(name, records, db.model_fingerprint, db.encoder_name,
-                     then=lambda connection: db.library_sql.mark_named(connection, keep, name))
-    return {"name": name, "faces": len(keep), "left_out": len(left_out)}
+        added, _ = db.add_faces(name, records, db.model_fingerprint, db.encoder_name,
+                                then=lambda connection: db.library_sql.mark_named(connection, keep, name))
+    return {"name": name, "faces": len(keep), "enrolled": len(added), "left_out": len(left_out)}
 
 
 def _person_id_or_none(db, name: str) -> int | None:

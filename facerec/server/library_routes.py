@@ -6,7 +6,7 @@ command (``facerec index``): the server never reads a folder a client names.
 * ``GET /api/library/groups`` (viewer): ``{"groups": [{"group", "faces": [{"face", "photo", "box"}], "maybe",
   "maybe_distance"}, ...]}``, the unnamed groups of 2 or more faces, biggest first (``facerec cluster --json``);
 * ``POST /api/library/cluster`` (admin): group the faces not grouped yet, then the same answer;
-* ``POST /api/library/groups/{group}/name`` (admin), form ``name``: ``{"name", "faces", "left_out"}``;
+* ``POST /api/library/groups/{group}/name`` (admin), form ``name``: ``{"name", "faces", "enrolled", "left_out"}``;
 * ``POST /api/library/groups/{group}/merge`` (admin), form ``other``: ``{"group", "moved"}``;
 * ``POST /api/library/faces/{face}/move`` (admin), form ``group`` (a number, or ``none``): ``{"face", "group"}``;
 * ``POST /api/library/faces/{face}/not`` (admin), form ``name``: ``{"face", "not"}``;
