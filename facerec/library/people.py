@@ -14,8 +14,10 @@ import numpy as np
 from facerec.exceptions import InvalidArgument
 from facerec.library.grouping import DEFAULT_METHOD, DEFAULT_THRESHOLD, cluster, nearest
 
-MATCH_THRESHOLD = 0.5  # L2: an unnamed face this close to someone's enrolled face is offered as them (find, who,
-#                        "maybe"); face_recognition's clustering distance, stricter than dlib's 0.6 for pairs
+# L2: an unnamed face this close to someone's enrolled face is offered as them (find, who, "maybe"). Chosen on BFW
+# by find's F1 (0.45: precision 0.364, recall 0.517; 0.5: 0.146 / 0.715); on LFW's 13,233 faces 0.45 finds with
+# precision 0.822 / recall 0.598, 0.5 with 0.522 / 0.821 (`python benchmarks/clustering.py --find`, MODEL_CARD.md)
+MATCH_THRESHOLD = 0.45
 
 
 def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THRESHOLD,
