@@ -470,6 +470,17 @@ class FaceDatabase(EncodingWidth):
         added, duplicates = self.add_faces(name, records, encoder.fingerprint, encoder.name) if records else ([], [])
         return EnrollResult(name, added, early_duplicates + duplicates, failed)
 
+    # -- the photo library (facerec/library/; SQL in facerec/stores/*_library.py) ----------------------------------
+
+    _library_sql = None  # the engine's photo-library module (facerec.stores.sqlite_library, .postgres_library)
+
+    @property
+    def library_sql(self):
+        """The engine's photo-library module: the same functions on every engine (``photo_states``, ``save``,
+        ``faces``, ``face_rows``, ``set_groups``, ``mark_named``, ``add_not``...), so :mod:`facerec.library` never
+        asks which engine it is."""
+        return self._library_sql
+
     # -- visits: the door's decisions with their best crops (SQL in facerec/stores/*_visits.py) ------------------
 
     stores_visits = True  # whether this engine keeps the door's visits (log_events(visit=...), the methods below)

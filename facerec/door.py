@@ -235,19 +235,22 @@ class _Visits:
         self.log, self.keep_log_days, self.on_visit = log, keep_log_days, on_visit
         self.flat_check = flat_check
         self.tracker = Tracker(timeout)
-        self.cohort = cohort
-        self._search = database.searcher("exact")
-        names = database.names_by_id()
-        self.distances_to = distances_from(self._search, names)
-        self.gate = cohort_gate(self._search, names, cohort)  # the default decision's cohort rule
+        self.cohort = cohort  # the card's cohort rule (None: off); the known strangers join it in _refresh
+        self._search, self._strangers = None, None
+        self._refresh()
 
     def _refresh(self) -> None:
-        """Decide with the gallery as it is now: people enrolled or removed since (at this door or another)."""
+        """Decide with the gallery and the known strangers as they are now: people enrolled or removed, visits
+        reviewed as "not anyone we know", since the door started (at this door or another)."""
         search = self.database.searcher("exact")
-        if search is not self._search:
+        strangers = None if self.cohort is None else self.database.known_strangers()
+        seen = None if strangers is None else hash(strangers.tobytes())
+        if search is not self._search or seen != self._strangers:
             names = self.database.names_by_id()
-            self._search, self.distances_to = search, distances_from(search, names)
-            self.gate = cohort_gate(search, names, self.cohort)
+            self._search, self._strangers = search, seen
+            self.distances_to = distances_from(search, names)
+            cohort = None if self.cohort is None else self.cohort.with_extra(strangers)
+            self.gate = cohort_gate(search, names, cohort)  # the default decision's cohort rule
 
     def frame(self, timestamp: float, sightings: list[Sighting]) -> None:
         self._end(self.tracker.update(timestamp, sightings))
@@ -303,8 +306,7 @@ def door_visits(database, encoder, report: DoorReport, log: bool = True,
     """
     database.searcher("exact")  # EmptyDatabase ("enroll people first") before any other work
     decision = decision_threshold(encoder, database.count_faces(), threshold, operating_point, far, false_alarm)
-    cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm,
-                             database.known_strangers())  # reviewed "not anyone we know"
+    cohort = decision_cohort(encoder, threshold, operating_point, far, false_alarm)  # + known strangers: _Visits
     told = None if cohort is None else promise(encoder.card(), len(database.names()))
     return _Visits(database, decision, report, log, keep_log_days, timeout, on_visit, cohort, encoder.fingerprint,
                    told, flat_check)

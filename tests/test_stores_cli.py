@@ -83,6 +83,29 @@ def _fill(location) -> None:
         db.log_events([DoorEvent(now_utc(), "younes", 0.3125, True, "cam.jpg"),
                        DoorEvent(now_utc(), None, 0.9, False, "cam2.jpg")])
         db.add_key("front", "door", "d" * 64)
+        _fill_library(db, rng)
+
+
+def _fill_library(db, rng) -> None:
+    """A photo library: 3 files of 2 contents, 3 faces, one group named "lib" (enrolled with it), one "not" rule."""
+    import numpy as np
+
+    from facerec.database import FaceRecord
+    from facerec.stores.sqlite_library import EncodedContent, PhotoState
+
+    store, vectors = db.library_sql, rng.standard_normal((3, 128)).astype(np.float32)
+    contents = [EncodedContent("a" * 64, 640, 480, np.array([[1, 2, 30, 40], [50, 60, 90, 99]]), vectors[:2],
+                               np.array([0.9, 0.75])),
+                EncodedContent("b" * 64, 320, 240, np.array([[5, 6, 70, 80]]), vectors[2:], np.array([1.5]))]
+    photos = [("/photos/a.jpg", PhotoState(1000, 1700000000.25, "a" * 64)),
+              ("/photos/copy of a.jpg", PhotoState(1000, 1700000001.5, "a" * 64)),
+              ("/photos/b.jpg", PhotoState(2000, 1700000002.0, "b" * 64))]
+    store.save(db, photos, contents, "2026-01-01T00:00:00+00:00", ("dlib", FINGERPRINT))
+    faces = store.faces(db).ids.tolist()
+    store.set_groups(db, {faces[0]: 4, faces[1]: 4, faces[2]: 7})
+    db.add_faces("lib", [FaceRecord(vectors[2], "/photos/b.jpg", "b" * 64, (5, 6, 70, 80))], FINGERPRINT, "dlib",
+                 then=lambda connection: store.mark_named(connection, [faces[2]], "lib"))
+    store.add_not(db, faces[0], db.person_id("lib"))
 
 
 def test_migrate_round_trips_sqlite_to_postgres_and_back(run, postgres, tmp_path):
@@ -92,18 +115,35 @@ def test_migrate_round_trips_sqlite_to_postgres_and_back(run, postgres, tmp_path
     _fill(original)
     code, out, _ = run("--db", "unused.sqlite", "migrate", "--from", original, "--to", url, "--json")
     report = json.loads(out)
-    assert code == 0 and report["tables"]["faces"]["rows"] == 4 and report["tables"]["door_log"]["rows"] == 2
+    assert code == 0 and report["tables"]["faces"]["rows"] == 5 and report["tables"]["door_log"]["rows"] == 2
     assert run("migrate", "--from", url, "--to", back)[0] == 0
     tables = []
     for location in (original, url, back):
         with FaceDatabase(location, create=False) as db:
             tables.append(fingerprints(read_tables(db)))
-            assert db.names() == ["Zoë", "younes"] and db.thumbnail("younes") == b"jpeg"
+            assert db.names() == ["Zoë", "lib", "younes"] and db.thumbnail("younes") == b"jpeg"
             assert db.encoder_name == "dlib" and db.has_keys()
     assert tables[0] == tables[1] == tables[2]
+    assert [tables[0][t]["rows"] for t in ("library_contents", "library_photos", "library_faces", "library_not")] == [
+        2, 3, 3, 1]
     with FaceDatabase(url) as db:  # the copy goes on: new ids after the copied ones
         db.add_faces("new", random_records(__import__("numpy").random.default_rng(9), 1, "new"), FINGERPRINT)
-        assert len(db.names()) == 3
+        assert len(db.names()) == 4
+        assert [(r["photo"], r["group"]) for r in db.library_sql.face_rows(db) if r["person_id"] is None] == [
+            ("/photos/a.jpg", 4), ("/photos/a.jpg", 4)]
+        _fill_library_more(db)
+        assert db.library_sql.counts(db)["faces"] == 4
+
+
+def _fill_library_more(db) -> None:
+    import numpy as np
+
+    from facerec.stores.sqlite_library import EncodedContent, PhotoState
+
+    content = EncodedContent("c" * 64, 10, 10, np.array([[0, 0, 5, 5]]), np.zeros((1, 128), np.float32),
+                             np.array([1.0]))
+    db.library_sql.save(db, [("/photos/c.jpg", PhotoState(3, 1.0, "c" * 64))], [content], "2026-01-02T00:00:00+00:00",
+                        ("dlib", FINGERPRINT))
 
 
 def test_migrate_refuses_a_non_empty_target(run, postgres, tmp_path):

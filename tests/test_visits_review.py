@@ -367,3 +367,21 @@ def test_a_wide_databases_visits_are_stored_reviewed_and_kept_as_strangers(locat
         assert db.assign_visit(first, "bob").added == [f"visit-{first}.jpg"]
         db.mark_stranger(second)
         assert db.encodings("bob")[0].shape == (1, 640) and db.known_strangers().shape == (1, 640)
+
+
+def test_a_running_door_decides_with_strangers_reviewed_after_it_started(db):
+    """A stranger reviewed at the page (or another door) while a door runs joins its cohort at its next visit."""
+    from facerec.cohort import Cohort
+    from facerec.door import DoorReport, _Visits
+    from facerec.operating_points import Threshold
+
+    rng = np.random.default_rng(5)
+    cohort = Cohort(rng.standard_normal((30, 128)).astype(np.float32), k=3, alpha=1.0)
+    visits = _Visits(db, Threshold(0.6, "threshold"), DoorReport("cam", None), log=False, keep_log_days=None,
+                     timeout=2.0, on_visit=None, cohort=cohort, fingerprint=FINGERPRINT)
+    first = visits.gate
+    visits._refresh()
+    assert visits.gate is first  # nothing changed: the same rule
+    db.mark_stranger(log_visit(db, ago(0.01), encoding=rng.standard_normal(128)))
+    visits._refresh()
+    assert visits.gate is not first

@@ -5,5 +5,6 @@
 * :mod:`facerec.library.people`: groups, naming, merging, moving, "not X" rules, find and who.
 * :mod:`facerec.library.commands`: the command-line commands.
 
-The SQL lives in :mod:`facerec.stores.sqlite_library`.
+The SQL lives in :mod:`facerec.stores.sqlite_library` and its PostgreSQL twin :mod:`facerec.stores.postgres_library`,
+reached through ``db.library_sql`` (the engine's own).
 """

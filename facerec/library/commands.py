@@ -78,7 +78,8 @@ def cmd_name(args: argparse.Namespace) -> int:
 
     with _cli()._open_db(args) as db:
         result = people.name_group(db, args.group, args.name)
-    _cli()._emit(args, result, [f"named {result['faces']} faces of group {args.group} {result['name']}"
+    _cli()._emit(args, result, [f"named {result['faces']} faces of group {args.group} {result['name']} "
+                                f"({result['enrolled']} enrolled)"
                                 + (f" ({result['left_out']} left out: not {result['name']})"
                                    if result["left_out"] else "")])
     return 0

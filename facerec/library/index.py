@@ -21,7 +21,6 @@ import numpy as np
 from facerec.align import DEFAULT_DETECTOR
 from facerec.exceptions import FaceNotFound, ImageNotReadable, ImageTooLarge, InvalidArgument, ModelMismatch
 from facerec.sources.files import IMAGE_SUFFIXES
-from facerec.stores import sqlite_library as store
 from facerec.stores.sqlite_library import EncodedContent, PhotoState
 
 DEFAULT_BATCH = 32  # photos committed per transaction (what an interruption can lose)
@@ -120,7 +119,7 @@ def local_processes(workers: int) -> Runner:
 
 def _changes(db, files: list[Path], folders: Iterable[str | os.PathLike]) -> tuple[list, list[str], int]:
     """``(changed [(path, size, mtime)], removed paths, unchanged count)`` against the stored states."""
-    states = store.photo_states(db)
+    states = db.library_sql.photo_states(db)
     roots = [str(Path(f).resolve()) for f in folders]
     current = {str(p) for p in files}
     removed = [p for p in states if p not in current and any(p == r or p.startswith(r.rstrip("/") + "/")
@@ -161,7 +160,7 @@ def index(db, folders: Sequence[str | os.PathLike], workers: int | None = None, 
     if not folders:
         raise InvalidArgument("give at least one folder of photos to index")
     check_detector(detector)
-    store.check_supported(db)
+    db.library_sql.check_supported(db)
     encoder = db.load_encoder()
     _check_model(db, encoder)
     files = photo_files(folders)
@@ -170,7 +169,7 @@ def index(db, folders: Sequence[str | os.PathLike], workers: int | None = None, 
     model = (encoder.name, encoder.fingerprint)
     ready, pending = _hash_changed(db, changed, report)
     if ready:
-        store.save(db, ready, [], now_utc(), model)
+        db.library_sql.save(db, ready, [], now_utc(), model)
     firsts = {sha: files[0][0] for sha, files in pending.items()}
     jobs = [(firsts[sha], sha, encoder.name, detector) for sha in pending]
     first_sha = {path: sha for sha, path in firsts.items()}
@@ -188,7 +187,7 @@ def index(db, folders: Sequence[str | os.PathLike], workers: int | None = None, 
             _save(db, contents, pending, report, model)
             contents = []
     _save(db, contents, pending, report, model)
-    report.removed = store.forget(db, removed)  # last: a file moved within the folders keeps its faces
+    report.removed = db.library_sql.forget(db, removed)  # last: a file moved within the folders keeps its faces
     return report
 
 
@@ -196,7 +195,7 @@ def _hash_changed(db, changed: list, report: IndexReport) -> tuple[list[tuple[st
     """Hash the new or changed files: ``(files whose content is stored already, {new sha256: its files})``."""
     from facerec.database import file_sha256
 
-    known, pending, ready = store.known_contents(db), {}, []
+    known, pending, ready = db.library_sql.known_contents(db), {}, []
     for path, size, mtime in changed:
         try:
             state = PhotoState(size, mtime, file_sha256(path))
@@ -219,7 +218,7 @@ def _save(db, contents: list[EncodedContent], pending: dict, report: IndexReport
 
     if not contents:
         return
-    store.save(db, [item for c in contents for item in pending[c.sha256]], contents, now_utc(), model)
+    db.library_sql.save(db, [item for c in contents for item in pending[c.sha256]], contents, now_utc(), model)
     report.encoded += len(contents)
     report.faces += sum(len(c.boxes) for c in contents)
 

@@ -13,10 +13,11 @@ import numpy as np
 
 from facerec.exceptions import InvalidArgument
 from facerec.library.grouping import DEFAULT_METHOD, DEFAULT_THRESHOLD, cluster, nearest
-from facerec.stores import sqlite_library as store
 
-MATCH_THRESHOLD = 0.5  # L2: an unnamed face this close to someone's enrolled face is offered as them (find, who,
-#                        "maybe"); face_recognition's clustering distance, stricter than dlib's 0.6 for pairs
+# L2: an unnamed face this close to someone's enrolled face is offered as them (find, who, "maybe"). Chosen on BFW
+# by find's F1 (0.45: precision 0.364, recall 0.517; 0.5: 0.146 / 0.715); on LFW's 13,233 faces 0.45 finds with
+# precision 0.822 / recall 0.598, 0.5 with 0.522 / 0.821 (`python benchmarks/clustering.py --find`, MODEL_CARD.md)
+MATCH_THRESHOLD = 0.45
 
 
 def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THRESHOLD,
@@ -32,7 +33,7 @@ def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THR
         ``{"joined": faces that joined existing groups, "grouped": faces put in new groups, "alone": faces left
         alone}``.
     """
-    faces = store.faces(db, unnamed_only=True)
+    faces = db.library_sql.faces(db, unnamed_only=True)
     groups = np.where(faces.groups >= 0, faces.groups, -1) if not full else np.full(len(faces.ids), -1)
     new = groups < 0
     assignment: dict[int, int | None] = {int(f): None for f in faces.ids} if full else {}
@@ -47,13 +48,13 @@ def group_faces(db, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THR
         new[rows[close]] = False
     labels = cluster(faces.encodings[new], method, threshold) if new.any() else np.zeros(0, np.int64)
     sizes = np.bincount(np.unique(labels, return_inverse=True)[1]) if len(labels) else np.zeros(0, np.int64)
-    first, grouped = store.next_group(db) if not full else 1, 0
+    first, grouped = db.library_sql.next_group(db) if not full else 1, 0
     numbers = {label: first + i for i, label in enumerate(np.unique(labels)[sizes >= 2])}
     for face, label in zip(faces.ids[new], labels):
         assignment[int(face)] = numbers.get(label)
         grouped += label in numbers
     if assignment:
-        store.set_groups(db, assignment)
+        db.library_sql.set_groups(db, assignment)
     return {"joined": joined, "grouped": grouped, "alone": int(new.sum()) - grouped}
 
 
@@ -67,7 +68,7 @@ def groups(db, min_faces: int = 2, threshold: float = MATCH_THRESHOLD) -> list[d
         "not" rule for someone never count for them.
     """
     by_group: dict[int, list[dict]] = {}
-    for row in store.face_rows(db):
+    for row in db.library_sql.face_rows(db):
         if row["group"] is not None and row["person_id"] is None:
             by_group.setdefault(row["group"], []).append({"face": row["id"], "photo": row["photo"],
                                                           "box": row["box"]})
@@ -83,8 +84,8 @@ def _maybe(db, groups_faces: list[list[int]], threshold: float) -> list[tuple[st
         return [(None, None)] * len(groups_faces)
     from facerec.search import make_search
 
-    search, names, rules = make_search(encodings, person_ids), db.names_by_id(), store.not_rules(db)
-    library = store.faces(db, unnamed_only=True)
+    search, names, rules = make_search(encodings, person_ids), db.names_by_id(), db.library_sql.not_rules(db)
+    library = db.library_sql.faces(db, unnamed_only=True)
     row_of = {int(f): i for i, f in enumerate(library.ids)}
     answers = []
     for face_ids in groups_faces:
@@ -105,7 +106,9 @@ def _maybe(db, groups_faces: list[list[int]], threshold: float) -> list[tuple[st
 def name_group(db, group: int, name: str) -> dict:
     """Name a group: its faces become ``name``'s enrolled faces (one transaction, the database's encoder).
 
-    Faces with a "not ``name``" rule leave the group instead. Returns ``{"name", "faces", "left_out"}``.
+    Faces with a "not ``name``" rule leave the group instead. Returns ``{"name", "faces", "enrolled",
+    "left_out"}``: ``faces`` named, ``enrolled`` of them added to the person's encodings (a person keeps one
+    encoding per photo: a second face of the same photo is named but not enrolled again), ``left_out`` by a rule.
 
     Raises:
         InvalidArgument: no unnamed face is in ``group``.
@@ -114,21 +117,22 @@ def name_group(db, group: int, name: str) -> dict:
     from facerec.names import check_name
 
     name = check_name(name)
-    rows = [r for r in store.face_rows(db, group=group) if r["person_id"] is None]
+    rows = [r for r in db.library_sql.face_rows(db, group=group) if r["person_id"] is None]
     if not rows:
         raise InvalidArgument(f"group {group} has no faces; facerec --db PATH cluster lists the groups")
-    ruled = {face for face, person in store.not_rules(db) if person == _person_id_or_none(db, name)}
+    ruled = {face for face, person in db.library_sql.not_rules(db) if person == _person_id_or_none(db, name)}
     keep = [r["id"] for r in rows if r["id"] not in ruled]
     left_out = [r["id"] for r in rows if r["id"] in ruled]
-    details = store.face_details(db, keep)
+    details = db.library_sql.face_details(db, keep)
     records = [FaceRecord(vector, path, sha, box, _thumbnail(path, box) if i == 0 else None)
                for i, (_, sha, path, box, vector) in enumerate(details)]
     if left_out:
-        store.set_groups(db, {face: None for face in left_out})
+        db.library_sql.set_groups(db, {face: None for face in left_out})
+    added: list[str] = []
     if records:
-        db.add_faces(name, records, db.model_fingerprint, db.encoder_name,
-                     then=lambda connection: store.mark_named(connection, keep, name))
-    return {"name": name, "faces": len(keep), "left_out": len(left_out)}
+        added, _ = db.add_faces(name, records, db.model_fingerprint, db.encoder_name,
+                                then=lambda connection: db.library_sql.mark_named(connection, keep, name))
+    return {"name": name, "faces": len(keep), "enrolled": len(added), "left_out": len(left_out)}
 
 
 def _person_id_or_none(db, name: str) -> int | None:
@@ -154,6 +158,7 @@ def _thumbnail(path: str, box) -> bytes | None:
 
 def merge(db, target: int, others: list[int]) -> int:
     """Move every face of the groups ``others`` into group ``target``; returns the faces moved."""
+    store = db.library_sql
     moved = [r["id"] for g in others if g != target for r in store.face_rows(db, group=g) if r["person_id"] is None]
     if not store.face_rows(db, group=target):
         raise InvalidArgument(f"group {target} has no faces; facerec --db PATH cluster lists the groups")
@@ -167,12 +172,12 @@ def move(db, face: int, group: int | None) -> None:
     Raises:
         InvalidArgument: no such face, or the face is named (``not FACE NAME`` unnames it first).
     """
-    rows = store.face_rows(db, face_ids=[face])
+    rows = db.library_sql.face_rows(db, face_ids=[face])
     if not rows:
         raise InvalidArgument(f"no face {face} in the library; facerec --db PATH cluster lists the faces")
     if rows[0]["person_id"] is not None:
         raise InvalidArgument(f"face {face} is named; unname it first (facerec --db PATH not {face} NAME)")
-    store.set_groups(db, {face: group})
+    db.library_sql.set_groups(db, {face: group})
 
 
 def not_person(db, face: int, name: str) -> None:
@@ -181,9 +186,9 @@ def not_person(db, face: int, name: str) -> None:
     Raises:
         InvalidArgument: no such face. UnknownIdentity: ``name`` is not enrolled.
     """
-    if not store.face_exists(db, face):
+    if not db.library_sql.face_exists(db, face):
         raise InvalidArgument(f"no face {face} in the library; facerec --db PATH cluster lists the faces")
-    store.add_not(db, face, db.person_id(name))
+    db.library_sql.add_not(db, face, db.person_id(name))
 
 
 def find(db, name: str, threshold: float = MATCH_THRESHOLD) -> list[dict]:
@@ -198,16 +203,16 @@ def find(db, name: str, threshold: float = MATCH_THRESHOLD) -> list[dict]:
     """
     person = db.person_id(name)
     encodings, _ = db.encodings(name)
-    library = store.faces(db)
+    library = db.library_sql.faces(db)
     if len(library.ids) == 0:
         return []
     distances = nearest(library.encodings, encodings)[0]
     distances = np.where(library.people == person, 0.0, distances)
-    ruled = {face for face, p in store.not_rules(db) if p == person}
+    ruled = {face for face, p in db.library_sql.not_rules(db) if p == person}
     hits = [(float(d), int(f)) for f, d, p in zip(library.ids, distances, library.people)
             if (p == person or (p < 0 and d < threshold)) and int(f) not in ruled]
-    boxes = {r["id"]: r["box"] for r in store.face_rows(db, face_ids=[f for _, f in hits])} if hits else {}
-    paths = store.photos_of_faces(db, [f for _, f in hits])
+    boxes = {r["id"]: r["box"] for r in db.library_sql.face_rows(db, face_ids=[f for _, f in hits])} if hits else {}
+    paths = db.library_sql.photos_of_faces(db, [f for _, f in hits])
     found = [{"photo": path, "box": boxes[face], "distance": round(d, 6)}
              for d, face in sorted(hits) for path in paths.get(face, [])]
     return sorted(found, key=lambda hit: (hit["distance"], hit["photo"]))
@@ -223,13 +228,13 @@ def who(db, photo: str, threshold: float = MATCH_THRESHOLD) -> list[dict]:
     """
     from pathlib import Path
 
-    face_ids = store.faces_of_photo(db, str(Path(photo).resolve()))
-    if not face_ids and str(Path(photo).resolve()) not in store.photo_states(db):
+    face_ids = db.library_sql.faces_of_photo(db, str(Path(photo).resolve()))
+    if not face_ids and str(Path(photo).resolve()) not in db.library_sql.photo_states(db):
         raise InvalidArgument(f"{photo} is not in the library; index its folder first (facerec --db PATH index "
                               "FOLDER)")
-    rows, names = store.face_rows(db, face_ids=face_ids), db.names_by_id()
-    details = {f: vector for f, _, _, _, vector in store.face_details(db, face_ids)}
-    rules, encodings, people = store.not_rules(db), *db.encodings()
+    rows, names = db.library_sql.face_rows(db, face_ids=face_ids), db.names_by_id()
+    details = {f: vector for f, _, _, _, vector in db.library_sql.face_details(db, face_ids)}
+    rules, encodings, people = db.library_sql.not_rules(db), *db.encodings()
     answers = []
     for row in rows:
         name, distance = (names.get(row["person_id"]), 0.0) if row["person_id"] is not None else (None, None)

@@ -6,7 +6,7 @@ command (``facerec index``): the server never reads a folder a client names.
 * ``GET /api/library/groups`` (viewer): ``{"groups": [{"group", "faces": [{"face", "photo", "box"}], "maybe",
   "maybe_distance"}, ...]}``, the unnamed groups of 2 or more faces, biggest first (``facerec cluster --json``);
 * ``POST /api/library/cluster`` (admin): group the faces not grouped yet, then the same answer;
-* ``POST /api/library/groups/{group}/name`` (admin), form ``name``: ``{"name", "faces", "left_out"}``;
+* ``POST /api/library/groups/{group}/name`` (admin), form ``name``: ``{"name", "faces", "enrolled", "left_out"}``;
 * ``POST /api/library/groups/{group}/merge`` (admin), form ``other``: ``{"group", "moved"}``;
 * ``POST /api/library/faces/{face}/move`` (admin), form ``group`` (a number, or ``none``): ``{"face", "group"}``;
 * ``POST /api/library/faces/{face}/not`` (admin), form ``name``: ``{"face", "not"}``;
@@ -66,10 +66,8 @@ def add_library_routes(app: FastAPI, service, admin: list, viewer: list) -> None
 
     @app.get("/api/library/faces/{face}/crop", dependencies=viewer, responses={200: {"content": {"image/jpeg": {}}}})
     def library_crop(face: Annotated[int, FACE_ID]):
-        from facerec.stores import sqlite_library as store
-
         with service.lock:
-            rows = store.face_rows(service.db, face_ids=[face])
+            rows = service.db.library_sql.face_rows(service.db, face_ids=[face])
         picture = _crop(rows[0]["photo"], rows[0]["box"]) if rows and rows[0]["photo"] else None
         if picture is None:
             return JSONResponse({"error": "NoCrop", "message": f"face {face} has no readable photo"}, status_code=404)

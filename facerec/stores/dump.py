@@ -5,10 +5,11 @@ empty target in one transaction (so a failed copy leaves the target as it was), 
 compares each table's row count and fingerprint (SHA-256 of its rows, :func:`fingerprints`) with the source's.
 
 Everything crosses: people, faces, pictures, the door log with each row's door name, the access keys, the
-door's visits with their crops, encodings and reviews, and the known strangers (ids kept). What does not: the
-engine's own bookkeeping (``schema_version``, PostgreSQL's ``application``, ``generation`` and ``removals`` meta
-rows, the offline queue's idempotency keys). A door name that is not known (NULL: an SQLite row logged before
-schema version 2) is compared and copied as "" (PostgreSQL's "no name").
+door's visits with their crops, encodings and reviews, the known strangers, and the photo library (photos,
+contents, faces with their groups and names, "not X" rules: :data:`facerec.stores.sqlite_library.DUMP`), ids
+kept. What does not: the engine's own bookkeeping (``schema_version``, PostgreSQL's ``application``,
+``generation`` and ``removals`` meta rows, the offline queue's idempotency keys). A door name that is not known
+(NULL: an SQLite row logged before schema version 2) is compared and copied as "" (PostgreSQL's "no name").
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import json
 
 from facerec.exceptions import InvalidArgument
 
-TABLES = ("meta", "people", "faces", "thumbnails", "door_log", "access_keys", "visits", "known_strangers")
+TABLES = ("meta", "people", "faces", "thumbnails", "door_log", "access_keys", "visits", "known_strangers",
+          "library_contents", "library_photos", "library_faces", "library_not")
 DOOR_COLUMN = {"door_log": 5, "visits": 10}  # where each table's row holds the door's name
 ENGINE_META = ("schema_version", "application", "generation", "removals")  # each engine keeps its own
 Tables = dict[str, list[tuple]]

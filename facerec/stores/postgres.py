@@ -16,7 +16,9 @@ Tables (PostgreSQL types; timestamps are UTC ISO 8601 text, as in SQLite, so bot
 ``meta``, ``people``, ``faces`` (``encoding`` BYTEA of 512 bytes, 128 little-endian float32; a wider
 encoder's database records its width in ``meta``, :mod:`facerec.stores.widths`),
 ``thumbnails``, ``door_log`` (with ``door``, the name of the door that logged the row, and ``event_key``,
-unique, so a row sent twice is stored once) and ``access_keys``.
+unique, so a row sent twice is stored once) and ``access_keys``; the visits' tables
+(:mod:`facerec.stores.postgres_visits`) and the photo library's (:mod:`facerec.stores.postgres_library`) come
+with the first write that needs them.
 
 Passwords: from the URL, ``PGPASSWORD`` or ``~/.pgpass`` (libpq's rules); no message shows them
 (:func:`facerec.stores.base.redact`).
@@ -53,7 +55,7 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name, normalise_name
 from facerec.search import PersonSearch, make_search
-from facerec.stores import postgres_visits
+from facerec.stores import postgres_library, postgres_visits
 from facerec.stores.base import redact
 from facerec.stores.sqlite_visits import VisitRecord
 from facerec.stores.widths import blocks_of_meta, encoder_blocks, faces_schema, width_meta
@@ -115,6 +117,7 @@ class PostgresFaceDatabase(FaceDatabase):
 
     stores_visits = True  # the door's visits, their crops and the known strangers: facerec/stores/postgres_visits.py
     _visits_sql = postgres_visits
+    _library_sql = postgres_library  # the photo library's tables: facerec/stores/postgres_library.py
 
     def __init__(self, path: str, create: bool = True, encoder: str | None = None, shared: bool = False,
                  read_only: bool = False, door: str | None = None, queue: str | os.PathLike | None = None):
@@ -699,6 +702,7 @@ class PostgresFaceDatabase(FaceDatabase):
             "access_keys": rows("SELECT name, role, sha256, created, last_used FROM access_keys "
                                 "ORDER BY name COLLATE \"C\""),
             **postgres_visits.read_rows(self._query),
+            **postgres_library.read_rows(self),
         }
 
     def write_tables(self, tables: dict[str, list[tuple]]) -> None:
@@ -719,6 +723,7 @@ class PostgresFaceDatabase(FaceDatabase):
             cursor.executemany("INSERT INTO access_keys VALUES (%s, %s, %s, %s, %s)", tables["access_keys"])
             postgres_visits.write_rows(connection, {**tables, "visits": [(*row[:10], row[10] or "")
                                                                          for row in tables["visits"]]})
+            postgres_library.write_rows(connection, tables)
             for table in ("people", "faces", "door_log"):
                 connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")

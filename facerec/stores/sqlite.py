@@ -67,7 +67,7 @@ from facerec.exceptions import (
 )
 from facerec.names import check_name, normalise_name
 from facerec.search import PersonSearch, make_search
-from facerec.stores import sqlite_door_log, sqlite_visits
+from facerec.stores import sqlite_door_log, sqlite_library, sqlite_visits
 from facerec.stores.sqlite_visits import VisitRecord
 from facerec.stores.widths import encoder_blocks, faces_schema, width_meta
 
@@ -110,6 +110,7 @@ class SqliteFaceDatabase(FaceDatabase):
     for the arguments and the errors)."""
 
     _visits_sql = sqlite_visits  # the visits' SQL: facerec/stores/sqlite_visits.py
+    _library_sql = sqlite_library  # the photo library's SQL: facerec/stores/sqlite_library.py
 
     def __init__(self, path: str | os.PathLike, create: bool = True, encoder: str | None = None,
                  shared: bool = False, read_only: bool = False, door: str | None = None):

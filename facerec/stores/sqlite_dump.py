@@ -10,7 +10,7 @@ def read_tables(db) -> Tables:
 
     The rows are those of :data:`facerec.stores.dump.TABLES` (a door name not known: None).
     """
-    from facerec.stores import sqlite_door_log, sqlite_visits
+    from facerec.stores import sqlite_door_log, sqlite_library, sqlite_visits
 
     def rows(table: str, sql: str) -> list[tuple]:
         return [tuple(row) for row in db._query(sql)] if db._has_table(table) else []
@@ -29,12 +29,13 @@ def read_tables(db) -> Tables:
         "access_keys": rows("access_keys", "SELECT name, role, sha256, created, last_used FROM access_keys "
                                            "ORDER BY name"),
         **sqlite_visits.read_rows(db._query),
+        **sqlite_library.read_rows(db),
     }
 
 
 def write_tables(db, tables: Tables) -> None:
     """Write ``tables`` into the empty SQLite database ``db`` in one transaction (ids kept)."""
-    from facerec.stores import sqlite_visits
+    from facerec.stores import sqlite_library, sqlite_visits
     from facerec.stores.sqlite import _ACCESS_KEYS, _DOOR_LOG, _THUMBNAILS
     from facerec.stores.widths import blocks_of_meta
 
@@ -53,3 +54,4 @@ def write_tables(db, tables: Tables) -> None:
                                                       for t, i, d, a, s, door in tables["door_log"]])
         connection.executemany("INSERT INTO access_keys VALUES (?, ?, ?, ?, ?)", tables["access_keys"])
         sqlite_visits.write_rows(connection, tables)
+        sqlite_library.write_rows(connection, tables)

@@ -13,7 +13,8 @@ Tables (created by the first library write, in its transaction, like ``door_log`
 * ``library_not(face_id, person_id)``: "this face is not that person" rules.
 
 Every function takes the :class:`~facerec.stores.sqlite.SqliteFaceDatabase` and writes through its ``_transaction()``
-(one ``BEGIN IMMEDIATE`` each) and reads through its ``_query()``.
+(one ``BEGIN IMMEDIATE`` each) and reads through its ``_query()``. Its PostgreSQL twin, with the same functions, is
+:mod:`facerec.stores.postgres_library`; :mod:`facerec.library` reaches either through ``db.library_sql``.
 """
 
 from __future__ import annotations
@@ -94,16 +95,18 @@ class LibraryFaces:
 
 
 def check_supported(db) -> None:
-    """Refuse a database the library cannot hold yet: a PostgreSQL one, or one of encodings wider than 128 floats.
+    """Refuse a database the library cannot hold yet: one of encodings wider than 128 floats (either engine).
+
+    Not a storage limit: the library groups and matches by plain L2 distance at thresholds measured on dlib's
+    128-d encodings (MODEL_CARD.md "Photo library"), while a 640-d ``dlib+facenet`` encoding's distance is a sum
+    of per-block L2 distances (:mod:`facerec.distances`) on another scale, which no grouping threshold was
+    measured for.
 
     Raises:
         InvalidArgument: saying so and what to use instead.
     """
     from facerec.exceptions import InvalidArgument
-    from facerec.stores.sqlite import SqliteFaceDatabase
 
-    if not isinstance(db, SqliteFaceDatabase):
-        raise InvalidArgument("the photo library lives in SQLite databases only for now; give --db a file")
     if getattr(db, "encoding_size", 128) != 128:
         raise InvalidArgument(f"the photo library holds 128-float encodings; this database's encoder "
                               f"({db.encoder_name}) makes {db.encoding_size}; index into a dlib or nn4 database")
@@ -327,3 +330,35 @@ def photos_of_faces(db, face_ids: Sequence[int]) -> dict[int, list[str]]:
     for face, path in rows:
         found.setdefault(face, []).append(path)
     return found
+
+
+# -- whole tables, for facerec migrate (facerec.stores.dump) -------------------------------------------------------
+
+DUMP = {  # table: its columns as facerec migrate copies them (rows in this order on both engines)
+    "library_contents": ("sha256, width, height, indexed", "sha256"),
+    "library_photos": ("id, path, size, mtime, sha256", "id"),
+    "library_faces": ("id, sha256, box_left, box_top, box_right, box_bottom, encoding, quality, group_id, person_id",
+                      "id"),
+    "library_not": ("face_id, person_id", "face_id, person_id"),
+}
+
+
+def read_rows(db) -> dict[str, list[tuple]]:
+    """Every row of the library's tables (:data:`DUMP`'s columns and order; encodings bytes, mtime a float)."""
+    if not exists(db):
+        return {table: [] for table in DUMP}
+    tables = {table: [tuple(row) for row in db._query(f"SELECT {columns} FROM {table} ORDER BY {order}")]
+              for table, (columns, order) in DUMP.items()}
+    tables["library_photos"] = [(*r[:3], float(r[3]), r[4]) for r in tables["library_photos"]]
+    tables["library_faces"] = [(*r[:6], bytes(r[6]), float(r[7]), *r[8:]) for r in tables["library_faces"]]
+    return tables
+
+
+def write_rows(connection: sqlite3.Connection, tables: dict[str, list[tuple]]) -> None:
+    """Insert :func:`read_rows`' rows (ids kept), creating the tables only when there are rows to hold."""
+    if not any(tables[table] for table in DUMP):
+        return
+    create(connection)
+    for table, (columns, _) in DUMP.items():
+        marks = ", ".join("?" * len(columns.split(", ")))
+        connection.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tables[table])
