@@ -610,6 +610,20 @@ def file_name(source: str) -> str:
     return Path(source.replace("\\", "/")).name if source else ""
 
 
+def face_matrix(rows: list[tuple], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(encodings (N, size) float32, person ids (N,) int64)`` of ``(encoding bytes, person_id)`` rows, as both
+    engines read the ``faces`` table."""
+    matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=ENCODING_DTYPE)
+    return (matrix.reshape(len(rows), size if rows else 0).astype(np.float32),
+            np.array([row[1] for row in rows], dtype=np.int64))
+
+
+def face_json(row: tuple) -> dict:
+    """One face's metadata of an ``(id, name, source, sha256, left, top, right, bottom, added)`` row."""
+    return {"id": int(row[0]), "name": row[1], "source": row[2], "sha256": row[3], "box": list(row[4:8]),
+            "added": row[8]}
+
+
 def check_days(days: float) -> None:
     """Raises :class:`InvalidArgument` unless ``days`` (a retention) is a number from 0 to 1,000,000."""
     if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days < 1e6:

@@ -42,6 +42,8 @@ from facerec.database import (
     check_days,
     days_ago,
     encoding_blob,
+    face_json,
+    face_matrix,
     file_name,
     not_enrolled,
     now_utc,
@@ -399,10 +401,7 @@ class PostgresFaceDatabase(FaceDatabase):
         if name is not None:
             query, params = "SELECT encoding, person_id FROM faces WHERE person_id = %s ORDER BY id", (
                 self.person_id(name),)
-        rows = self._query(query, params)
-        matrix = np.frombuffer(b"".join(bytes(row[0]) for row in rows), dtype=ENCODING_DTYPE)
-        matrix = matrix.reshape(len(rows), self.encoding_size if rows else 0).astype(np.float32)
-        return matrix, np.array([row[1] for row in rows], dtype=np.int64)
+        return face_matrix(self._query(query, params), self.encoding_size)
 
     def faces(self, name: str | None = None) -> list[dict]:
         query = ("SELECT f.id, p.name, f.source, f.sha256, f.box_left, f.box_top, f.box_right, f.box_bottom, f.added "
@@ -411,8 +410,7 @@ class PostgresFaceDatabase(FaceDatabase):
         if name is not None:
             query, params = query + " WHERE f.person_id = %s", (self.person_id(name),)
         rows = self._query(query + " ORDER BY f.id", params)
-        return [{"id": int(r[0]), "name": r[1], "source": r[2], "sha256": r[3], "box": list(r[4:8]), "added": r[8]}
-                for r in rows]
+        return [face_json(r) for r in rows]
 
     def names_by_id(self) -> dict[int, str]:
         return self._or_last_good(("names_by_id",), lambda: {int(i): n for i, n in
@@ -456,7 +454,7 @@ class PostgresFaceDatabase(FaceDatabase):
         loaded = self._loaded if self._loaded is not None and self._loaded[:2] == (backend, removals) else None
         rows = self._query("SELECT id, encoding, person_id FROM faces WHERE id > %s ORDER BY id",
                            (loaded[2] if loaded else 0,))
-        encodings, ids = _face_matrix(rows, self.encoding_size)
+        encodings, ids = face_matrix([row[1:] for row in rows], self.encoding_size)
         if loaded is not None:
             if not rows:
                 return loaded[3]
@@ -728,13 +726,6 @@ class PostgresFaceDatabase(FaceDatabase):
                 connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
             self._gallery_changed(connection, removed=True)
-
-
-def _face_matrix(rows: list[tuple], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(encodings (N, size) float32, person ids (N,) int64)`` of ``(id, encoding, person_id)`` rows."""
-    matrix = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=ENCODING_DTYPE)
-    return (matrix.reshape(len(rows), size).astype(np.float32),
-            np.array([row[2] for row in rows], dtype=np.int64))
 
 
 def _insert_log_rows(connection, rows: list[dict]) -> int | None:

@@ -44,7 +44,6 @@ import numpy as np
 
 from facerec.database import (
     DEFAULT_KEEP_LOG_DAYS,
-    ENCODING_DTYPE,
     MAX_LIMIT,
     DoorEvent,
     FaceDatabase,
@@ -53,6 +52,8 @@ from facerec.database import (
     check_days,
     days_ago,
     encoding_blob,
+    face_json,
+    face_matrix,
     file_name,
     not_enrolled,
     now_utc,
@@ -499,10 +500,7 @@ class SqliteFaceDatabase(FaceDatabase):
         if name is not None:
             query, params = "SELECT encoding, person_id FROM faces WHERE person_id = ? ORDER BY id", (
                 self.person_id(name),)
-        rows = self._query(query, params)
-        matrix = np.frombuffer(b"".join(row[0] for row in rows), dtype=ENCODING_DTYPE)
-        matrix = matrix.reshape(len(rows), self.encoding_size if rows else 0).astype(np.float32)
-        return matrix, np.array([row[1] for row in rows], dtype=np.int64)
+        return face_matrix(self._query(query, params), self.encoding_size)
 
     def faces(self, name: str | None = None) -> list[dict]:
         """Metadata of stored faces (no encodings): ``id, name, source, sha256, box, added``, by face id."""
@@ -512,8 +510,7 @@ class SqliteFaceDatabase(FaceDatabase):
         if name is not None:
             query, params = query + " WHERE f.person_id = ?", (self.person_id(name),)
         rows = self._query(query + " ORDER BY f.id", params)
-        return [{"id": r[0], "name": r[1], "source": r[2], "sha256": r[3], "box": list(r[4:8]), "added": r[8]}
-                for r in rows]
+        return [face_json(r) for r in rows]
 
     def names_by_id(self) -> dict[int, str]:
         """``{person id: name}`` of everyone enrolled."""
